@@ -16,6 +16,7 @@ __all__ = [
     "DicomError",
     "MissingExtraError",
     "DeviceError",
+    "ArgumentError",
 ]
 
 
@@ -49,3 +50,7 @@ class DeviceError(MedsynthError, RuntimeError):
 
 class MissingExtraError(MedsynthError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class ArgumentError(MedsynthError, ValueError):
+    """An argument out of its range, e.g. ``n <= 0``, a negative seed or zero threads."""

@@ -1,0 +1,113 @@
+"""The one place that creates onnxruntime sessions: providers, threads and the device check.
+
+onnxruntime is imported here only, and only when a session is created, so ``import medsynth`` stays light.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medsynth.errors import ArgumentError, DeviceError, ModelError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import onnxruntime
+
+__all__ = ["DEVICES", "Session", "create_session", "available_providers"]
+
+DEVICES = ("auto", "cpu", "cuda")
+_CPU = "CPUExecutionProvider"
+_CUDA = "CUDAExecutionProvider"
+
+
+@dataclass(frozen=True)
+class Session:
+    """An onnxruntime session and the device it really runs on."""
+
+    session: onnxruntime.InferenceSession  # the session
+    device: str  # "cpu" or "cuda": the provider the session got, not the one asked for
+    threads: int | None  # intra-op threads asked for (None: onnxruntime's default, one per core)
+
+
+def _onnxruntime() -> Any:
+    import onnxruntime
+
+    return onnxruntime
+
+
+def available_providers() -> list[str]:
+    """Return the execution providers this onnxruntime build offers (e.g. ``["CPUExecutionProvider"]``)."""
+    return list(_onnxruntime().get_available_providers())
+
+
+def create_session(path: Path, *, device: str = "auto", threads: int | None = None) -> Session:
+    """Create an onnxruntime session for ``path`` on ``device``.
+
+    Parameters
+    ----------
+    path
+        The ONNX file.
+    device
+        ``"cpu"``, ``"cuda"`` (an error if CUDA cannot be had, never a silent fallback), or ``"auto"``
+        (CUDA when this onnxruntime build offers it, else CPU).
+    threads
+        Intra-op threads; ``None`` lets onnxruntime use one per physical core.
+
+    Returns
+    -------
+    Session
+        The session and the device it got.
+
+    Raises
+    ------
+    ModelError
+        The file is missing, unreadable, or not a model onnxruntime can load.
+    DeviceError
+        CUDA was asked for and the session did not get it; or an unknown device.
+    ArgumentError
+        ``threads`` is not a positive integer.
+    """
+    if device not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
+        raise ArgumentError(f"threads must be a positive integer or None, got {threads!r}")
+    if not path.is_file():
+        reason = "is not a file" if path.exists() else "does not exist"
+        raise ModelError(f"model file {path} {reason}; pass the path of an ONNX generator")
+    if not os.access(path, os.R_OK):
+        raise ModelError(f"model file {path} is not readable; check its permissions")
+
+    ort = _onnxruntime()
+    available = ort.get_available_providers()
+    if device == "cuda" and _CUDA not in available:
+        raise DeviceError(f"device 'cuda' asked for but this onnxruntime has no CUDA provider (it has "
+                          f"{', '.join(available)}); install medsynth[gpu] (onnxruntime-gpu) "
+                          "or use --device cpu")
+    want_cuda = device == "cuda" or (device == "auto" and _CUDA in available)
+    providers = [_CUDA, _CPU] if want_cuda else [_CPU]
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # errors only: warnings would clutter the stderr of embedding pipelines
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidProtobuf/... errors
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if device == "cuda" and "CUDA" in message:
+            raise DeviceError(f"device 'cuda' asked for but the CUDA session for {path} failed: "
+                              f"{message}") from exc
+        raise ModelError(f"{path} is not a model onnxruntime can load ({message}); is it a complete ONNX "
+                         "file with IR version <= 10?") from exc
+
+    got = session.get_providers()
+    got_cuda = bool(got) and got[0] == _CUDA
+    if device == "cuda" and not got_cuda:
+        raise DeviceError(f"device 'cuda' asked for but the session for {path} runs on {', '.join(got)}; "
+                          "check the CUDA and cuDNN libraries onnxruntime-gpu needs, or use --device cpu")
+    return Session(session=session, device="cuda" if got_cuda else "cpu", threads=threads)

@@ -1,0 +1,394 @@
+"""The model card: the ``medsynth`` metadata JSON that makes an ONNX generator self-describing.
+
+A conforming ONNX generator has inputs ``z`` float32 ``[N, latent_dim]`` and ``label`` int64 ``[N]``,
+output ``image`` float32 ``[N, C, H, W]`` in ``[-1, 1]``, and one ``metadata_props`` entry with key
+``"medsynth"`` whose value is a JSON document read here into a frozen :class:`ModelCard`. The writer side
+(:func:`stamp_card`) lives next to the reader so that export and tests use the same code.
+
+This module imports neither onnx nor onnxruntime at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from medsynth.errors import ModelError, UnknownClassError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import onnx
+    import onnxruntime
+
+__all__ = [
+    "METADATA_KEY",
+    "SCHEMA_VERSION",
+    "ModelCard",
+    "read_card",
+    "card_from_session",
+    "stamp_card",
+    "check_card_against_graph",
+]
+
+METADATA_KEY = "medsynth"
+SCHEMA_VERSION = 1
+
+_PHOTOMETRIC_FOR_CHANNELS = {1: "MONOCHROME2", 3: "RGB"}
+_INTENSITY_KINDS = ("display", "window")
+_REQUIRED = ("schema_version", "name", "arch", "classes", "latent_dim", "image_size", "channels",
+             "photometric", "modality", "intensity", "license", "intended_use", "medsynth_version")
+_OPTIONAL = ("description", "provenance", "metrics")
+
+
+def _freeze(value: Any) -> Any:
+    """Return a read-only deep copy of a JSON value (dict -> MappingProxyType, list -> tuple)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    """Inverse of :func:`_freeze`: plain dicts and lists that :mod:`json` can write."""
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a medsynth ONNX generator says about itself (schema version 1).
+
+    Mapping fields are read-only views; build a changed card with :meth:`replace`.
+    """
+
+    schema_version: int  # always SCHEMA_VERSION; other versions are refused
+    name: str  # short model name, e.g. "isic2017-64"
+    arch: str  # architecture, free string ("sngan", "dcgan", ...)
+    classes: tuple[str, ...]  # ordered class names: the label value is the index
+    latent_dim: int  # length of the z vector
+    image_size: int  # H == W of the output image
+    channels: int  # 1 (MONOCHROME2) or 3 (RGB)
+    photometric: str  # "RGB" or "MONOCHROME2"
+    modality: str  # DICOM modality of the source images (XC, CT, MR, CR, DX, US, OT, ...)
+    intensity: Mapping[str, Any]  # {"kind": "display"} or {"kind": "window", "center", "width", "units"}
+    license: str  # licence of the model weights
+    intended_use: str  # e.g. "Synthetic research data; not for diagnosis."
+    medsynth_version: str  # medsynth version that wrote the card
+    description: str = ""  # one line
+    provenance: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # training provenance
+    metrics: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # measured metrics
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # unknown keys, kept as is
+
+    def __post_init__(self) -> None:
+        for name in ("intensity", "provenance", "metrics", "extra"):
+            object.__setattr__(self, name, _freeze(getattr(self, name)))
+        object.__setattr__(self, "classes", tuple(self.classes))
+        _validate({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, source="ModelCard")
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    # -- JSON --------------------------------------------------------------------------------------------
+    @classmethod
+    def from_json(cls, text: str, *, source: str) -> ModelCard:
+        """Parse and validate the ``medsynth`` metadata JSON.
+
+        Parameters
+        ----------
+        text
+            The JSON document stored under :data:`METADATA_KEY`.
+        source
+            Where the text came from (a file name); every error message names it.
+
+        Returns
+        -------
+        ModelCard
+            The validated card. Keys this version does not know are kept in :attr:`extra`.
+
+        Raises
+        ------
+        ModelError
+            Invalid JSON, an unknown ``schema_version``, a missing required key, or a field of the wrong
+            type or value.
+        """
+        try:
+            doc = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{source}: the '{METADATA_KEY}' metadata is not valid JSON ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise ModelError(f"{source}: the '{METADATA_KEY}' metadata must be a JSON object, "
+                             f"got {type(doc).__name__}")
+        version = doc.get("schema_version")
+        if "schema_version" in doc and (type(version) is not int or version != SCHEMA_VERSION):
+            raise ModelError(f"{source}: unsupported model card schema_version {version!r}; this medsynth "
+                             f"reads version {SCHEMA_VERSION}. Upgrade medsynth or re-export the model.")
+        missing = [key for key in _REQUIRED if key not in doc]
+        if missing:
+            raise ModelError(f"{source}: the model card lacks required field(s) {', '.join(missing)}")
+        known = {key: doc[key] for key in (*_REQUIRED, *_OPTIONAL) if key in doc}
+        extra = {key: value for key, value in doc.items() if key not in known}
+        classes = known.pop("classes")
+        if not isinstance(classes, list):
+            raise ModelError(f"{source}: model card field 'classes' must be a list of names, got {classes!r}")
+        for key, default in (("provenance", {}), ("metrics", {}), ("intensity", None)):
+            if key in known and not isinstance(known[key], dict):
+                raise ModelError(f"{source}: model card field '{key}' must be a JSON object, "
+                                 f"got {known[key]!r}")
+            if default is not None:
+                known.setdefault(key, default)
+        values = {**known, "classes": tuple(classes), "extra": extra}
+        _validate(values, source=source)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the card as a plain JSON-ready dict (unknown keys of the source included)."""
+        doc = {f.name: _thaw(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "extra"}
+        doc.update(_thaw(self.extra))
+        return doc
+
+    def to_json(self) -> str:
+        """Return the card as JSON with sorted keys, the same bytes for the same card."""
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def class_index(self, cls: str | int) -> int:
+        """Return the label value of a class given by name or index.
+
+        Parameters
+        ----------
+        cls
+            A class name from :attr:`classes`, or its index.
+
+        Returns
+        -------
+        int
+            The index into :attr:`classes`.
+
+        Raises
+        ------
+        UnknownClassError
+            The name or index is not one of the model's classes; the message lists them.
+        """
+        if isinstance(cls, bool) or not isinstance(cls, (str, int)):
+            raise UnknownClassError(f"class must be a name or an index, got {cls!r}; {self._class_list()}")
+        if isinstance(cls, str):
+            if cls in self.classes:
+                return self.classes.index(cls)
+            raise UnknownClassError(f"model '{self.name}' has no class {cls!r}; {self._class_list()}")
+        if 0 <= cls < len(self.classes):
+            return int(cls)
+        raise UnknownClassError(f"model '{self.name}' has no class index {cls}; {self._class_list()}")
+
+    def _class_list(self) -> str:
+        return "its classes are " + ", ".join(f"{i}={name}" for i, name in enumerate(self.classes))
+
+    def replace(self, **changes: Any) -> ModelCard:
+        """Return a copy with some fields changed (validated like a new card)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _validate(values: Mapping[str, Any], *, source: str) -> None:
+    """Check the field values of a card; raise ModelError naming ``source`` and the field."""
+    card = SimpleNamespace(**{"description": "", "provenance": {}, "metrics": {}, "extra": {}, **values})
+
+    def bad(name: str, want: str) -> ModelError:
+        got = _thaw(getattr(card, name))
+        return ModelError(f"{source}: model card field '{name}' must be {want}, got {got!r}")
+
+    def is_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not is_int(card.schema_version) or card.schema_version != SCHEMA_VERSION:
+        raise ModelError(f"{source}: unsupported model card schema_version {card.schema_version!r}; this "
+                         f"medsynth reads version {SCHEMA_VERSION}. Upgrade medsynth or re-export the model.")
+    for name in ("name", "arch", "modality", "license", "intended_use", "medsynth_version"):
+        value = getattr(card, name)
+        if not isinstance(value, str) or not value.strip():
+            raise bad(name, "a non-empty string")
+    if not isinstance(card.description, str):
+        raise bad("description", "a string")
+    if not isinstance(card.classes, (list, tuple)) or not card.classes:
+        raise bad("classes", "a non-empty list of class names")
+    for name in card.classes:
+        # Class names become folder and file names of the output, so they must be safe as one.
+        if (not isinstance(name, str) or not name.strip() or name in (".", "..")
+                or any(ch in name for ch in "/\\\0")):
+            raise ModelError(f"{source}: model card class name {name!r} must be a non-empty string without "
+                             "path separators")
+    if len(set(card.classes)) != len(card.classes):
+        raise bad("classes", "a list of distinct names")
+    for name in ("latent_dim", "image_size"):
+        if not is_int(getattr(card, name)) or getattr(card, name) <= 0:
+            raise bad(name, "a positive integer")
+    if not is_int(card.channels) or card.channels not in _PHOTOMETRIC_FOR_CHANNELS:
+        raise bad("channels", "1 or 3")
+    if card.photometric != _PHOTOMETRIC_FOR_CHANNELS[card.channels]:
+        want = _PHOTOMETRIC_FOR_CHANNELS[card.channels]
+        raise bad("photometric", f"{want!r} for {card.channels} channel(s)")
+    _validate_intensity(card, source=source)
+    for name in ("provenance", "metrics", "extra"):
+        if not isinstance(getattr(card, name), Mapping):
+            raise bad(name, "a JSON object")
+
+
+def _validate_intensity(card: SimpleNamespace, *, source: str) -> None:
+    intensity = card.intensity
+    if not isinstance(intensity, Mapping) or intensity.get("kind") not in _INTENSITY_KINDS:
+        raise ModelError(f"{source}: model card field 'intensity' must be an object with 'kind' one of "
+                         f"{', '.join(_INTENSITY_KINDS)}, got {_thaw(intensity)!r}")
+    if intensity["kind"] == "window":
+        for key in ("center", "width"):
+            value = intensity.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ModelError(f"{source}: model card intensity window needs a finite number '{key}', "
+                                 f"got {value!r}")
+        if intensity["width"] <= 0:
+            raise ModelError(f"{source}: model card intensity window 'width' must be > 0, "
+                             f"got {intensity['width']!r}")
+        if "units" in intensity and not isinstance(intensity["units"], str):
+            raise ModelError(f"{source}: model card intensity 'units' must be a string, "
+                             f"got {intensity['units']!r}")
+
+
+# -- reading from and writing to model files -----------------------------------------------------------
+def card_from_session(session: onnxruntime.InferenceSession, *, source: str) -> ModelCard:
+    """Read and validate the card of an already-created onnxruntime session.
+
+    Parameters
+    ----------
+    session
+        An ``onnxruntime.InferenceSession`` of the model.
+    source
+        The model's file name, used in error messages.
+
+    Returns
+    -------
+    ModelCard
+        The validated card; its declared shapes are checked against the graph too.
+
+    Raises
+    ------
+    ModelError
+        No ``medsynth`` metadata, an invalid card, or a card that disagrees with the graph.
+    """
+    metadata = session.get_modelmeta().custom_metadata_map
+    if METADATA_KEY not in metadata:
+        raise ModelError(f"{source}: no '{METADATA_KEY}' model card in the ONNX metadata; this is not a "
+                         "medsynth generator. Export it with 'medsynth export' or stamp a card with "
+                         "medsynth.model_card.stamp_card")
+    card = ModelCard.from_json(metadata[METADATA_KEY], source=source)
+    check_card_against_graph(card, session.get_inputs(), session.get_outputs(), source=source)
+    return card
+
+
+def read_card(path: str | Path) -> ModelCard:
+    """Read and validate the model card of an ONNX file (opens a CPU session to do it).
+
+    Parameters
+    ----------
+    path
+        The ONNX file.
+
+    Returns
+    -------
+    ModelCard
+        The validated card.
+
+    Raises
+    ------
+    ModelError
+        Missing, unreadable or non-ONNX file, no card, invalid card, or a card that disagrees with the graph.
+    """
+    from medsynth._session import create_session
+
+    session = create_session(Path(path), device="cpu", threads=1).session
+    return card_from_session(session, source=str(path))
+
+
+def stamp_card(model: onnx.ModelProto, card: ModelCard) -> None:
+    """Write ``card`` into ``model.metadata_props`` under :data:`METADATA_KEY`, replacing an older card.
+
+    Parameters
+    ----------
+    model
+        An ``onnx.ModelProto``; changed in place.
+    card
+        The card to store.
+    """
+    entries = [entry for entry in model.metadata_props if entry.key != METADATA_KEY]
+    del model.metadata_props[:]
+    for entry in entries:
+        model.metadata_props.add(key=entry.key, value=entry.value)
+    model.metadata_props.add(key=METADATA_KEY, value=card.to_json())
+
+
+class _ValueInfo(Protocol):
+    """What :func:`check_card_against_graph` needs of an input/output (onnxruntime's ``NodeArg`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def shape(self) -> Sequence[int | str | None]: ...
+
+    @property
+    def type(self) -> str: ...
+
+
+def check_card_against_graph(card: ModelCard, inputs: Sequence[_ValueInfo], outputs: Sequence[_ValueInfo], *,
+                             source: str) -> None:
+    """Refuse a graph whose inputs/outputs break the contract or disagree with the card.
+
+    Parameters
+    ----------
+    card
+        The model's card.
+    inputs, outputs
+        The graph's inputs and outputs as onnxruntime reports them (``name``, ``shape``, ``type``);
+        symbolic or unknown dimensions are accepted, static ones must match the card.
+    source
+        The model's file name, used in error messages.
+
+    Raises
+    ------
+    ModelError
+        A missing ``z``/``label``/``image``, a wrong element type or rank, or a static dimension that differs
+        from the card.
+    """
+    by_name_in = {arg.name: arg for arg in inputs}
+    by_name_out = {arg.name: arg for arg in outputs}
+    size = card.image_size
+    expected = (
+        ("input", by_name_in, "z", "tensor(float)", (None, card.latent_dim)),
+        ("input", by_name_in, "label", "tensor(int64)", (None,)),
+        ("output", by_name_out, "image", "tensor(float)", (None, card.channels, size, size)),
+    )
+    for kind, args, name, dtype, dims in expected:
+        if name not in args:
+            have = ", ".join(sorted(args))
+            raise ModelError(f"{source}: the graph has no {kind} named '{name}' (it has {have}); "
+                             "a medsynth generator takes z and label and returns image")
+        arg = args[name]
+        if arg.type != dtype:
+            raise ModelError(f"{source}: {kind} '{name}' is {arg.type}, the contract needs {dtype}")
+        shape = list(arg.shape)
+        if len(shape) != len(dims):
+            raise ModelError(f"{source}: {kind} '{name}' has shape {shape}, "
+                             f"the contract needs rank {len(dims)}")
+        for axis, (got, want) in enumerate(zip(shape, dims, strict=True)):
+            if want is not None and isinstance(got, int) and got != want:
+                raise ModelError(f"{source}: {kind} '{name}' has dimension {axis} = {got} but the model card "
+                                 f"says {want} (shape {shape}); the card and the graph disagree")
+    extra_inputs = sorted(set(by_name_in) - {"z", "label"})
+    if extra_inputs:
+        raise ModelError(f"{source}: the graph has extra input(s) {', '.join(extra_inputs)}; a medsynth "
+                         "generator takes only z and label")
