@@ -65,12 +65,12 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
     ModelError
         The file is missing, unreadable, or not a model onnxruntime can load.
     DeviceError
-        CUDA was asked for and the session did not get it; or an unknown device.
+        CUDA was asked for and the session did not get it.
     ArgumentError
-        ``threads`` is not a positive integer.
+        An unknown device, or ``threads`` that is not a positive integer.
     """
     if device not in DEVICES:
-        raise DeviceError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+        raise ArgumentError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
         raise ArgumentError(f"threads must be a positive integer or None, got {threads!r}")
     if not path.is_file():

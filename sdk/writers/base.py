@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+
 from medsynth.model_card import ModelCard
 from medsynth.writers._atomic import atomic_write_bytes
 

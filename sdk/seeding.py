@@ -1,0 +1,87 @@
+"""Deterministic latents: image ``i`` of class ``c`` under seed ``s`` always gets the same ``z``.
+
+The latent of one image comes from its own random stream, ``numpy.random.SeedSequence(s, spawn_key=(c, i))``,
+so it does not depend on the batch size, the thread count, the order of generation, or how the work is split
+across processes or machines. Resume and scale-out rely on this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from medsynth.errors import ArgumentError
+
+__all__ = ["check_seed", "latent", "latents"]
+
+
+def check_seed(seed: int) -> int:
+    """Return ``seed`` if it is a non-negative integer.
+
+    Raises
+    ------
+    ArgumentError
+        ``seed`` is negative or not an integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ArgumentError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def latent(seed: int, class_index: int, index: int, latent_dim: int) -> np.ndarray:
+    """Return the latent vector of one image.
+
+    Parameters
+    ----------
+    seed
+        The run seed (non-negative).
+    class_index
+        The class label value.
+    index
+        The image's index within its class (non-negative).
+    latent_dim
+        Length of the vector.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` standard normal vector of shape ``(latent_dim,)``.
+    """
+    sequence = np.random.SeedSequence(seed, spawn_key=(class_index, index))
+    return np.random.Generator(np.random.PCG64(sequence)).standard_normal(latent_dim, dtype=np.float32)
+
+
+def latents(seed: int, class_index: int, indices: Iterable[int], latent_dim: int) -> np.ndarray:
+    """Return the latents of several images of one class, one row per index.
+
+    Parameters
+    ----------
+    seed
+        The run seed (non-negative).
+    class_index
+        The class label value.
+    indices
+        Image indices within the class (non-negative), in the order wanted.
+    latent_dim
+        Length of each vector.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` array of shape ``(len(indices), latent_dim)``; row ``k`` is
+        ``latent(seed, class_index, indices[k], latent_dim)``.
+
+    Raises
+    ------
+    ArgumentError
+        A negative seed or index.
+    """
+    check_seed(seed)
+    rows = [int(i) for i in indices]
+    if rows and min(rows) < 0:
+        raise ArgumentError(f"image indices must be non-negative, got {min(rows)}")
+    out = np.empty((len(rows), latent_dim), dtype=np.float32)
+    for row, index in enumerate(rows):
+        out[row] = latent(seed, class_index, index, latent_dim)
+    return out
