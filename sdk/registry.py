@@ -91,13 +91,13 @@ class Registry:
         """
         if name in self._entries:
             return self._entries[name]
-        if not self._entries:
-            raise ModelError(f"no bundled model is installed yet, so there is no model named {name!r}; pass "
-                             "--model PATH (Python: Generator.load(PATH)) with the path of a medsynth ONNX "
-                             "generator")
-        known = ", ".join(sorted(self._entries))
-        raise ModelError(f"no bundled model named {name!r} (bundled: {known}) and no such file; pass a "
-                         "bundled name or the path of an ONNX file")
+        how = "pass --model PATH (Python: Generator.load(PATH)) with the path of a medsynth ONNX generator"
+        if not self._entries and name == DEFAULT_MODEL:
+            raise ModelError(f"no bundled model is installed yet (the default model {name!r} is not part of "
+                             f"this install); {how}")
+        known = ", ".join(sorted(self._entries)) or "none installed yet"
+        raise ModelError(f"no model file and no bundled model named {name!r} (bundled models: {known}); "
+                         f"{how}")
 
     def path(self, entry: BundledModel) -> Path:
         """Return the installed file of ``entry``.
