@@ -7,9 +7,10 @@
   front and the images as a stream of batches, so a run of any size never sits in memory, and commits the
   file atomically at the end.
 
-Images are ``uint8`` arrays of shape ``(H, W, C)`` (``C`` is the model card's ``channels``); batches are
-``(B, H, W, C)``. Encoding must be deterministic: the same image and meta give the same bytes, so a re-run is
-byte-identical. This module imports no imaging library.
+Writers are created with no arguments (``PngWriter()``) by :func:`medsynth.writers.formats.load_writer`,
+which maps each ``--format`` name to a module and class. Images are ``uint8`` arrays of shape ``(H, W, C)``
+(``C`` is the model card's ``channels``); batches are ``(B, H, W, C)``. Encoding must be deterministic: the
+same image and meta give the same bytes, so a re-run is byte-identical. No imaging library is imported here.
 """
 
 from __future__ import annotations

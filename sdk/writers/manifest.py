@@ -1,0 +1,90 @@
+"""The run manifest: one CSV row per synthetic image, written last and atomically.
+
+Columns: ``path`` (relative to the output folder, ``/``-separated), ``class``, ``class_index``, ``seed``,
+``index``, ``model_sha256``, ``medsynth_version``, ``synthetic`` (always 1). For an NPZ run every row names
+the same ``.npz`` file and the rows follow the file's order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+from medsynth.errors import OutputError
+from medsynth.writers._atomic import atomic_write_bytes
+
+__all__ = ["MANIFEST_NAME", "COLUMNS", "ManifestRow", "read_manifest", "write_manifest", "merge_rows"]
+
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One image of a run."""
+
+    path: str  # relative to the output folder, "/"-separated
+    class_name: str  # written as the "class" column
+    class_index: int
+    seed: int
+    index: int
+    model_sha256: str
+    medsynth_version: str
+    synthetic: int = 1
+
+
+COLUMNS = tuple("class" if f.name == "class_name" else f.name for f in fields(ManifestRow))
+
+
+def write_manifest(path: Path, rows: Iterable[ManifestRow]) -> None:
+    """Write ``rows`` to the CSV file ``path`` atomically, with ``\\n`` line ends.
+
+    Raises
+    ------
+    OSError
+        The folder is not writable.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow(astuple(row))
+    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
+
+
+def read_manifest(path: Path) -> list[ManifestRow]:
+    """Read a manifest written by :func:`write_manifest`.
+
+    Raises
+    ------
+    OutputError
+        The file is not a medsynth manifest.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or tuple(header) != COLUMNS:
+                raise OutputError(f"{path} is not a medsynth manifest (header {header}); move it away or "
+                                  "choose another --out")
+            return [ManifestRow(path=r[0], class_name=r[1], class_index=int(r[2]), seed=int(r[3]),
+                                index=int(r[4]), model_sha256=r[5], medsynth_version=r[6],
+                                synthetic=int(r[7]))
+                    for r in reader]
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise OutputError(f"{path} is not a readable medsynth manifest ({exc}); move it away or choose "
+                          "another --out") from exc
+
+
+def merge_rows(old: Iterable[ManifestRow], new: Iterable[ManifestRow]) -> list[ManifestRow]:
+    """Combine the rows of an earlier manifest with the rows of this run.
+
+    Rows of ``old`` whose file this run wrote are replaced by the new ones; the result is sorted by class
+    index, index and path, so it does not depend on the order in which runs were made.
+    """
+    new = list(new)
+    rewritten = {row.path for row in new}
+    kept = [row for row in old if row.path not in rewritten]
+    return sorted(kept + new, key=lambda r: (r.class_index, r.index, r.path))
