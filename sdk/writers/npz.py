@@ -42,7 +42,7 @@ def _write_header(handle: IO[bytes], dtype: np.dtype, shape: tuple[int, ...]) ->
 
 
 def _write_array(archive: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")  # (ascontiguousarray would turn a 0-d array into 1-d)
     with archive.open(_entry(name), "w", force_zip64=True) as handle:
         _write_header(handle, array.dtype, array.shape)
         handle.write(array.tobytes())
