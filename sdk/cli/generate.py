@@ -1,0 +1,116 @@
+"""``medsynth generate``: labeled synthetic images, with a manifest, into a folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from medsynth._session import DEVICES
+from medsynth.balance import counts_by_class, plan_balance, read_label_counts
+from medsynth.errors import ArgumentError
+from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
+from medsynth.writers.formats import FORMATS
+from medsynth.writers.run import RunSummary, write_run
+
+__all__ = ["generate"]
+
+
+def _class_arg(gen: Generator, value: str) -> str | int:
+    """A --class value: a class name, or else a class index written as digits."""
+    return int(value) if value not in gen.classes and value.isdigit() else value
+
+
+def _target(value: str) -> str | int:
+    if value == "max":
+        return value
+    if value.isdigit():
+        return int(value)
+    raise ArgumentError(f"--target must be 'max' or a non-negative integer, got {value!r}")
+
+
+def _plan(gen: Generator, classes: tuple[str, ...], n: int | None, balance_from: Path | None,
+          label_column: str, target: str) -> dict[str | int, int]:
+    """Turn the options into class -> count, refusing conflicting or missing ones."""
+    if balance_from is not None:
+        if classes or n is not None:
+            raise ArgumentError("--balance-from decides the classes and counts itself; drop --class and --n")
+        counts = read_label_counts(balance_from, label_column)
+        real = counts_by_class(counts, gen.card, source=str(balance_from))
+        return dict(plan_balance(real, _target(target)))
+    if not classes:
+        raise ArgumentError("say what to generate: --class NAME --n N (repeat --class for several classes), "
+                            "or --balance-from labels.csv")
+    if n is None:
+        raise ArgumentError("--class needs --n, the number of images per class")
+    plan: dict[str | int, int] = {}
+    for value in classes:
+        plan[_class_arg(gen, value)] = n
+    return plan
+
+
+def _summary_line(summary: RunSummary) -> str:
+    per_class = ", ".join(f"{name} {count}" for name, count in summary.per_class.items())
+    kept = f"; {summary.skipped} were already there" if summary.skipped else ""
+    return (f"{summary.total} images ({per_class}) in {summary.out} as {summary.format}, "
+            f"{summary.written} written now{kept}; manifest {summary.manifest}")
+
+
+@click.command(name="generate")
+@click.option("--class", "classes", multiple=True, metavar="NAME|INDEX",
+              help="Class to generate, by name or index; repeat for several.")
+@click.option("--n", type=click.IntRange(min=1), default=None, help="Images per class.")
+@click.option("--balance-from", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Labels CSV of the real data set: generate what balances it (instead of --class/--n).")
+@click.option("--label-column", default="diagnosis", show_default=True,
+              help="Column of --balance-from that holds the class.")
+@click.option("--target", default="max", show_default=True,
+              help="With --balance-from: top every class up to the largest one ('max') or to N images.")
+@click.option("--model", "model", default=None, metavar="PATH|NAME",
+              help="ONNX generator file or bundled model name (default: the bundled default model).")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("synthetic"),
+              show_default=True, help="Output folder (new, empty, or an earlier run of this model and seed).")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="png", show_default=True,
+              help="png: <out>/<class>/*.png; npz: <out>/images.npz; dcm: DICOM Secondary Capture files.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Run seed; image i of a class is the same for the same model and seed.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
+              help="Images per inference call (does not change the images).")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="cuda fails if CUDA cannot be had; auto uses it when available.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="onnxruntime threads (default: one per core; does not change the images).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None, label_column: str,
+             target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
+             threads: int | None, quiet: bool) -> None:
+    """Generate labeled synthetic images from a model, with a manifest.csv.
+
+    \b
+    Examples:
+      medsynth generate --class melanoma --n 1000
+      medsynth generate --model my.onnx --balance-from labels.csv --label-column diagnosis --out synth
+    """
+    from tqdm import tqdm
+
+    gen = Generator.load(model, device=device, threads=threads)
+    plan = _plan(gen, classes, n, balance_from, label_column, target)
+    if balance_from is not None and not any(plan.values()):
+        click.echo(f"{balance_from} is already balanced for target {target}; nothing to generate")
+        return
+    bars: list[tqdm] = []
+
+    def progress(done: int) -> None:
+        # The bar starts at the first report, i.e. once the run has passed its checks.
+        if not bars:
+            bars.append(tqdm(total=sum(plan.values()), unit="img", file=sys.stderr, disable=quiet,
+                             dynamic_ncols=True, desc=f"{gen.card.name} -> {out}"))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    click.echo(_summary_line(summary))
