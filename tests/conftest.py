@@ -29,8 +29,9 @@ HIDDEN = 8  # channels of the projected feature map
 def make_card(**changes: Any) -> ModelCard:
     """A valid card of a 3-class, 8x8 RGB model; ``changes`` override fields."""
     card = ModelCard(
-        schema_version=1, name="tiny-test", arch="tiny-dcgan", classes=("nevus", "melanoma", "seborrheic_keratosis"),
-        latent_dim=16, image_size=8, channels=3, photometric="RGB", modality="XC", intensity={"kind": "display"},
+        schema_version=1, name="tiny-test", arch="tiny-dcgan",
+        classes=("nevus", "melanoma", "seborrheic_keratosis"), latent_dim=16, image_size=8, channels=3,
+        photometric="RGB", modality="XC", intensity={"kind": "display"},
         license="Apache-2.0", intended_use="Synthetic research data; not for diagnosis.",
         medsynth_version="0.1.0", description="tiny generator for tests",
         provenance={"dataset": "none (random weights)", "images_per_class": {"nevus": 3, "melanoma": 2}},
@@ -121,7 +122,8 @@ def reference_images(card: ModelCard, weights: TinyWeights, z: np.ndarray, label
     full = np.zeros((len(z), card.channels, 2 * half + 2, 2 * half + 2))
     for i in range(half):
         for j in range(half):
-            full[:, :, 2 * i:2 * i + 4, 2 * j:2 * j + 4] += np.einsum("nk,kcab->ncab", features[:, :, i, j], kernel)
+            footprint = np.einsum("nk,kcab->ncab", features[:, :, i, j], kernel)
+            full[:, :, 2 * i:2 * i + 4, 2 * j:2 * j + 4] += footprint
     up = full[:, :, 1:-1, 1:-1]
     image = np.tanh(up * weights.gain)
     return np.rint((image + 1.0) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
