@@ -174,7 +174,8 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     batch_size
         Images per inference call; the output does not depend on it.
     progress
-        Called with the number of images finished (written or found) after each step.
+        Called with the number of images finished (written or found) after each step; first called once
+        the first batch is checked, or at once with the images already there.
 
     Returns
     -------
@@ -231,7 +232,8 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
     paths = [f"{m.class_name}/{image_file_name(m.class_name, m.index, writer.suffix)}" for m in metas]
     missing = [k for k, path in enumerate(paths) if not (folder.out / path).is_file()]
     done = len(metas) - len(missing)
-    report(done)
+    if done:
+        report(done)
     by_class: dict[int, list[int]] = {}
     for k in missing:
         by_class.setdefault(metas[k].class_index, []).append(k)
@@ -267,7 +269,6 @@ def _write_container(generator: Generator, writer: ContainerWriter, metas: Seque
 
     def batches() -> Iterator[np.ndarray]:
         done = 0
-        report(done)
         for chunk in _chunks(range(len(metas)), batch_size):
             # A chunk may span two classes; generate each class's part separately.
             parts = []
