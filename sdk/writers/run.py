@@ -18,7 +18,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,9 +228,25 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
                       manifest=manifest)
 
 
+def _store(writer: FileWriter, out: Path, paths: Sequence[str], metas: Sequence[ImageMeta],
+           chunk: Sequence[int], images: np.ndarray) -> int:
+    """Write the files of one batch; return how many."""
+    for k, image in zip(chunk, images, strict=True):
+        target = out / paths[k]
+        try:
+            writer.write(target, image, metas[k])
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return len(chunk)
+
+
 def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[ImageMeta], folder: _Folder,
                  batch_size: int, report: Callable[[int], None]) -> tuple[list[str], int]:
-    """Write one file per image; return the manifest paths and how many files were written."""
+    """Write one file per image; return the manifest paths and how many files were written.
+
+    Encoding and writing a batch runs on one background thread while the next batch is generated (file I/O
+    waits and Pillow/zlib release the GIL); at most two batches wait to be written.
+    """
     paths = [f"{m.class_name}/{image_file_name(m.class_name, m.index, writer.suffix)}" for m in metas]
     missing = [k for k, path in enumerate(paths) if not (folder.out / path).is_file()]
     done = len(metas) - len(missing)
@@ -237,19 +255,26 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
     by_class: dict[int, list[int]] = {}
     for k in missing:
         by_class.setdefault(metas[k].class_index, []).append(k)
-    for class_index, ks in by_class.items():
-        for chunk in _chunks(ks, batch_size):
-            first = metas[chunk[0]]
-            images = generator.generate_indices(class_index, [metas[k].index for k in chunk], first.seed)
-            folder.prepare([first.class_name])
-            for k, image in zip(chunk, images, strict=True):
-                target = folder.out / paths[k]
-                try:
-                    writer.write(target, image, metas[k])
-                except OSError as exc:
-                    raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-            done += len(chunk)
-            report(done)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer") as pool:
+        pending: deque[Future[int]] = deque()
+        try:
+            for class_index, ks in by_class.items():
+                for chunk in _chunks(ks, batch_size):
+                    first = metas[chunk[0]]
+                    indices = [metas[k].index for k in chunk]
+                    images = generator.generate_indices(class_index, indices, first.seed)
+                    folder.prepare([first.class_name])
+                    pending.append(pool.submit(_store, writer, folder.out, paths, metas, chunk, images))
+                    while len(pending) > 1:
+                        done += pending.popleft().result()
+                        report(done)
+            while pending:
+                done += pending.popleft().result()
+                report(done)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
     return paths, len(missing)
 
 
