@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import Counter
 
+import onnx
 import pytest
 from click.testing import CliRunner
 
@@ -121,12 +123,21 @@ def test_n_must_be_positive(tmp_path, tiny_model, n):
     assert result.exit_code == 2 and "--n" in result.stderr and not out.exists()
 
 
-def test_bad_models_are_one_line_errors(tmp_path, nan_model):
+def test_bad_models_are_one_line_errors(tmp_path, nan_model, tiny_model, model_factory, onnx_models):
     out = tmp_path / "out"
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not onnx")
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(tiny_model.read_bytes()[:-100])
+    future = onnx_models.build_model(onnx_models.make_card())
+    for entry in future.metadata_props:
+        entry.value = entry.value.replace('"schema_version":1', '"schema_version":2')
+    onnx.save(future, tmp_path / "future.onnx")
     cases = [(nan_model, "NaN"), (junk, "not a model onnxruntime can load"),
-             (tmp_path / "absent.onnx", "does not exist")]
+             (truncated, "not a model onnxruntime can load"), (tmp_path / "absent.onnx", "does not exist"),
+             (model_factory("cli_nocard", stamp=False), "no 'medsynth' model card"),
+             (model_factory("cli_shape", graph_latent_dim=12), "the card and the graph disagree"),
+             (tmp_path / "future.onnx", "unsupported model card schema_version 2")]
     for model, match in cases:
         assert_one_line_error(run("generate", "--model", model, "--class", "nevus", "--n", 2, "--out", out),
                               match)
@@ -200,3 +211,9 @@ def test_help_lists_the_commands():
                    "--seed", "--batch-size", "--device", "--threads"):
         assert option in generate_help
     assert "dcm" in generate_help and "npz" in generate_help
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux procfs, unwritable even for root")
+def test_unwritable_output_folder_is_one_line(tiny_model):
+    result = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", "/proc/self/synthetic")
+    assert_one_line_error(result, "cannot create output folder /proc/self/synthetic")
