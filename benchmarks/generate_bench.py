@@ -133,9 +133,10 @@ def throughput(sizes: list[int], batches: list[int], folder: Path, threads: int,
             sdk = best_rate(sdk_run, n, repeats)
 
             ref = best_rate(eager, n, repeats)
+            gflop = flops / 1e9
             rows.append({"size": size, "batch": batch, "sdk_img_s": sdk, "torch_img_s": ref,
-                         "ratio": sdk / ref, "sdk_gflops": sdk * flops / 1e9, "peak_fraction": sdk * flops / 1e9 / peak,
-                         "torch_peak_fraction": ref * flops / 1e9 / peak, "gflop_per_image": flops / 1e9})
+                         "ratio": sdk / ref, "sdk_gflops": sdk * gflop, "peak_fraction": sdk * gflop / peak,
+                         "torch_peak_fraction": ref * gflop / peak, "gflop_per_image": gflop})
             print(f"  {size}x{size} batch {batch}: sdk {sdk:8.1f} img/s, torch eager {ref:8.1f} img/s",
                   flush=True)
     return rows
@@ -197,15 +198,16 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="medsynth-bench-"))
     try:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
-              f"threads {args.threads}, torch {torch.__version__}, peak {args.peak_gflops:.0f} GFLOP/s fp32", flush=True)
+              f"threads {args.threads}, torch {torch.__version__}, peak {args.peak_gflops:.0f} GFLOP/s fp32",
+              flush=True)
         rows = throughput(args.sizes, args.batches, folder, args.threads, args.peak_gflops, args.quick)
         print("\n1. Generator.generate (onnxruntime) vs the same network in torch eager")
         print(f"{'size':>7} {'batch':>5} {'GFLOP/img':>9} {'sdk img/s':>10} {'torch img/s':>11} {'ratio':>6} "
               f"{'sdk %peak':>9} {'torch %peak':>11}")
         for r in rows:
             print(f"{r['size']:>4}x{r['size']:<3} {r['batch']:>4} {r['gflop_per_image']:>9.3f} "
-                  f"{r['sdk_img_s']:>10.1f} {r['torch_img_s']:>11.1f} {r['ratio']:>5.2f}x {100 * r['peak_fraction']:>8.1f}% "
-                  f"{100 * r['torch_peak_fraction']:>10.1f}%")
+                  f"{r['sdk_img_s']:>10.1f} {r['torch_img_s']:>11.1f} {r['ratio']:>5.2f}x "
+                  f"{100 * r['peak_fraction']:>8.1f}% {100 * r['torch_peak_fraction']:>10.1f}%")
         model64 = folder / f"dcgan{args.sizes[0]}.onnx"
         cli = cli_overhead(model64, args.cli_n, args.threads)
         side = args.sizes[0]

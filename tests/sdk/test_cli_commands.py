@@ -215,5 +215,6 @@ def test_help_lists_the_commands():
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux procfs, unwritable even for root")
 def test_unwritable_output_folder_is_one_line(tiny_model):
-    result = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", "/proc/self/synthetic")
+    out = "/proc/self/synthetic"
+    result = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", out)
     assert_one_line_error(result, "cannot create output folder /proc/self/synthetic")
