@@ -238,7 +238,9 @@ class Generator:
         check_seed(seed)
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
             raise ArgumentError(f"start must be a non-negative integer, got {start!r}")
-        class_index = self._card.class_index(cls)
+        return self._batches(n, self._card.class_index(cls), seed, batch_size, int(start))
+
+    def _batches(self, n: int, class_index: int, seed: int, batch_size: int, start: int) -> Iterator[Batch]:
         for first in range(start, start + n, batch_size):
             rows = np.arange(first, min(first + batch_size, start + n), dtype=np.int64)
             images = self.generate_indices(class_index, rows.tolist(), seed)
@@ -246,20 +248,12 @@ class Generator:
 
     def generate(self, n: int, cls: str | int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
                  start: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``n`` images of class ``cls`` and their labels.
+        """Return ``n`` images of class ``cls`` and their labels, in one array.
 
         Parameters
         ----------
-        n
-            Number of images (> 0).
-        cls
-            Class name or index.
-        seed
-            Run seed (non-negative).
-        batch_size
-            Images per inference call (> 0); the pixels do not depend on it.
-        start
-            Index of the first image.
+        n, cls, seed, batch_size, start
+            As for :meth:`stream`, which this collects.
 
         Returns
         -------
@@ -270,12 +264,8 @@ class Generator:
 
         Raises
         ------
-        ArgumentError
-            ``n`` or ``batch_size`` not positive, negative ``seed`` or ``start``.
-        UnknownClassError
-            ``cls`` is not one of the model's classes; the message lists them.
-        ModelError
-            The model returned non-finite values.
+        ArgumentError, UnknownClassError, ModelError
+            As for :meth:`stream`; an unknown class message lists the model's classes.
         """
         n = _check_count("n", n)
         card = self._card

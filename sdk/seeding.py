@@ -53,24 +53,19 @@ def latent(seed: int, class_index: int, index: int, latent_dim: int) -> np.ndarr
 
 
 def latents(seed: int, class_index: int, indices: Iterable[int], latent_dim: int) -> np.ndarray:
-    """Return the latents of several images of one class, one row per index.
+    """Return the latents of several images of one class: row ``k`` is ``latent(..., indices[k], ...)``.
 
     Parameters
     ----------
-    seed
-        The run seed (non-negative).
-    class_index
-        The class label value.
+    seed, class_index, latent_dim
+        As for :func:`latent`.
     indices
         Image indices within the class (non-negative), in the order wanted.
-    latent_dim
-        Length of each vector.
 
     Returns
     -------
     numpy.ndarray
-        ``float32`` array of shape ``(len(indices), latent_dim)``; row ``k`` is
-        ``latent(seed, class_index, indices[k], latent_dim)``.
+        ``float32`` array of shape ``(len(indices), latent_dim)``.
 
     Raises
     ------

@@ -79,6 +79,10 @@ def test_stream_yields_bounded_batches_that_add_up(tiny_model):
     images, _ = gen.generate(10, "melanoma", seed=3)
     np.testing.assert_array_equal(np.concatenate([b.images for b in batches]), images)
     shifted = list(gen.stream(3, 1, seed=3, batch_size=2, start=7))
+    with pytest.raises(ArgumentError):
+        gen.stream(0, "melanoma")  # checked when called, not when first iterated
+    with pytest.raises(UnknownClassError):
+        gen.stream(1, "naevus")
     assert np.concatenate([b.indices for b in shifted]).tolist() == [7, 8, 9]
 
 
