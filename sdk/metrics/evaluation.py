@@ -82,7 +82,7 @@ def _full_reference(real: np.ndarray, synthetic: np.ndarray, cfg: EvaluationConf
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             out[name] = {"value": float(values[0]), "low": float(values[0]), "high": float(values[0]),
-                         "level": cfg.level, "n_boot": 0}
+                         "level": cfg.level, "n_boot": 0, "identical_pairs": int(values.size)}
             continue
         out[name] = bootstrap_interval(np.mean, finite, n_boot=cfg.n_boot, level=cfg.level,
                                        seed=cfg.seed).as_dict()

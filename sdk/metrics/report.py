@@ -123,7 +123,7 @@ def write_report(path: Path, evaluation: Evaluation, real: ImageSet, synthetic: 
            f"<p class='note'>Real: {html.escape(real.source)} ({len(real.labels)} images). Synthetic: "
            f"{html.escape(synthetic.source)} ({len(synthetic.labels)} images). Image shape {m['image_shape']}. "
            f"Feature space: <b>{html.escape(m['feature_space'])}</b>. Intervals: "
-           f"{int(m['config']['level'] * 100)} % percentile bootstrap, {m['config']['n_boot']} resamples.</p>",
+           f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, {m['config']['n_boot']} resamples.</p>",
            "<h2>Overall</h2><table><tr><th>metric</th><th>value [interval]</th></tr>"]
     out += [f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in _metric_rows(m["overall"])]
     out.append("</table>")

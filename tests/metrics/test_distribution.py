@@ -152,6 +152,15 @@ def test_bootstrap_interval_brackets_the_mean_of_a_known_distribution():
     assert iv.low < 3.0 < iv.high
     # The 95 % interval of a mean is about +-1.96 sigma / sqrt(n).
     assert iv.high - iv.low == pytest.approx(2 * 1.96 / 20, rel=0.25)
+    assert abs(iv.bias) < 0.01
     assert bootstrap_interval(np.mean, sample, n_boot=0).low == iv.value
+
+
+def test_bootstrap_interval_of_a_biased_statistic_contains_the_estimate():
+    """Resampling inflates FD; the bias-shifted interval still brackets the estimate."""
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal((60, 6)), rng.standard_normal((60, 6)) + 0.3
+    iv = bootstrap_interval(frechet_distance, a, b, n_boot=100)
+    assert iv.bias > 0 and iv.low < iv.value < iv.high
     with pytest.raises(DataError):
-        bootstrap_interval(np.mean, sample, level=1.5)
+        bootstrap_interval(np.mean, a, level=1.5)
