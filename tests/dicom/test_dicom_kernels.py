@@ -1,0 +1,114 @@
+"""The fused windowing kernels against the formulas of PS3.3 C.11.2.1.2 / C.11.2.1.3, written out piecewise.
+
+The oracle below is a literal numpy transcription of the standard (not of the kernels' folded form), on
+float64. Both the serial path and the parallel path (inputs of at least PARALLEL_MIN_SIZE elements) are run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medsynth.dicom import apply_modality, apply_window
+from medsynth.dicom._kernels import PARALLEL_MIN_SIZE
+from medsynth.errors import DataError
+
+
+def standard_window(x: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """C.11.2.1.2.1 (LINEAR), C.11.2.1.3.2 (LINEAR_EXACT) and C.11.2.1.3.1 (SIGMOID), output range [0, 1]."""
+    x = x.astype(np.float64)
+    if function == "SIGMOID":
+        return 1.0 / (1.0 + np.exp(-4.0 * (x - center) / width))
+    if function == "LINEAR":
+        low, high = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ramp = (x - (center - 0.5)) / (width - 1) + 0.5
+    else:
+        low, high = center - width / 2, center + width / 2
+        ramp = (x - center) / width + 0.5
+    return np.where(x <= low, 0.0, np.where(x > high, 1.0, ramp))
+
+
+def to_uint8(t: np.ndarray) -> np.ndarray:
+    return np.floor(t * 255.0 + 0.5).astype(np.uint8)
+
+
+SIZES = [(37, 41), (PARALLEL_MIN_SIZE // 512 + 3, 512)]  # serial path, parallel path
+
+
+@pytest.mark.parametrize("shape", SIZES, ids=["serial", "parallel"])
+@pytest.mark.parametrize("function, center, width", [
+    ("LINEAR", 40.0, 400.0), ("LINEAR", -600.0, 1500.0), ("LINEAR_EXACT", 40.0, 80.0), ("SIGMOID", 300.0, 700.0),
+])
+def test_window_matches_the_standard(shape: tuple[int, int], function: str, center: float, width: float) -> None:
+    rng = np.random.default_rng(1)
+    stored = rng.integers(-2048, 4096, size=shape).astype(np.int16)
+    slope, intercept = 1.0, -1024.0
+    expected = standard_window(stored * slope + intercept, center, width, function)
+    as_float = apply_window(stored, center, width, function, slope, intercept, out="float")
+    as_uint8 = apply_window(stored, center, width, function, slope, intercept)
+    assert as_float.dtype == np.float32 and as_float.shape == shape
+    np.testing.assert_allclose(as_float, expected, rtol=1e-6, atol=1e-6)
+    assert as_uint8.dtype == np.uint8
+    assert np.abs(as_uint8.astype(int) - to_uint8(expected)).max() <= 1
+    assert np.mean(as_uint8 == to_uint8(expected)) > 0.999
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"])
+def test_every_pixel_dtype(dtype: str) -> None:
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else np.finfo(np.float32)
+    rng = np.random.default_rng(2)
+    values = rng.uniform(max(info.min, -5000), min(info.max, 5000), size=(20, 30)).astype(dtype)
+    got = apply_window(values, 100.0, 300.0, slope=2.0, intercept=-7.0, out="float")
+    np.testing.assert_allclose(got, standard_window(values * 2.0 - 7.0, 100.0, 300.0, "LINEAR"), atol=1e-6)
+
+
+def test_width_one_is_a_step_at_the_center() -> None:
+    values = np.arange(-5, 6, dtype=np.int16)
+    got = apply_window(values, 0.0, 1.0)  # LINEAR, width 1: x <= c - 0.5 -> 0, x > c - 0.5 -> 255
+    np.testing.assert_array_equal(got, np.where(values <= -0.5, 0, 255))
+
+
+def test_invert_monochrome1() -> None:
+    values = np.linspace(-100, 100, 101)
+    plain = apply_window(values, 0.0, 150.0, out="float")
+    inverted = apply_window(values, 0.0, 150.0, out="float", invert=True)
+    np.testing.assert_allclose(inverted, 1.0 - plain, atol=1e-7)
+
+
+def test_nan_and_infinite_inputs_are_defined() -> None:
+    values = np.array([np.nan, -np.inf, np.inf, 0.0])
+    np.testing.assert_array_equal(apply_window(values, 0.0, 100.0, "LINEAR_EXACT"), [0, 0, 255, 128])
+    np.testing.assert_array_equal(apply_window(values, 0.0, 100.0, "SIGMOID"), [0, 0, 255, 128])
+
+
+def test_big_endian_and_strided_inputs_give_the_same_result() -> None:
+    native = np.random.default_rng(3).integers(-1000, 1000, size=(64, 64)).astype(np.int16)
+    expected = apply_window(native, 50.0, 350.0)
+    np.testing.assert_array_equal(apply_window(native.astype(">i2"), 50.0, 350.0), expected)
+    wide = np.zeros((64, 128), dtype=np.int16)
+    wide[:, ::2] = native
+    np.testing.assert_array_equal(apply_window(wide[:, ::2], 50.0, 350.0), expected)
+
+
+@pytest.mark.parametrize("shape", SIZES, ids=["serial", "parallel"])
+def test_apply_modality_is_the_rescale(shape: tuple[int, int]) -> None:
+    stored = np.random.default_rng(4).integers(0, 4096, size=shape).astype(np.uint16)
+    exact = stored.astype(np.float64) * 0.5 - 1024.0
+    np.testing.assert_array_equal(apply_modality(stored, 0.5, -1024.0, dtype=np.float64), exact)
+    np.testing.assert_allclose(apply_modality(stored, 0.5, -1024.0), exact, rtol=1e-7)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: apply_window(np.zeros(4), 0, 0.5), "width must be >= 1"),
+    (lambda: apply_window(np.zeros(4), 0, 0, "SIGMOID"), "width must be > 0"),
+    (lambda: apply_window(np.zeros(4), 0, 10, "GAMMA"), "unsupported VOI LUT function"),
+    (lambda: apply_window(np.zeros(4), float("nan"), 10), "center must be a finite number"),
+    (lambda: apply_window(np.zeros(4), 0, 10, slope=float("inf")), "slope must be a finite number"),
+    (lambda: apply_window(np.zeros(4), 0, 10, out="int16"), "out must be one of"),
+    (lambda: apply_window(np.zeros(4, dtype=complex), 0, 10), "integer or floating point"),
+    (lambda: apply_modality(np.zeros(4), dtype=np.int32), "float32 or float64"),
+])
+def test_bad_arguments_are_data_errors(call, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DataError, match=message):
+        call()
