@@ -1,0 +1,51 @@
+"""An in-memory labeled image set: the one form every data source is turned into before training."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medsynth.errors import DataError
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images as uint8 (N, H, W, C) with int64 labels indexing ``classes``.
+
+    ``ids`` are the images' identifiers (file stems, never full paths); ``skipped`` lists (id, reason) for inputs that
+    could not be read; ``name`` and ``license`` describe the data set for the model card.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    ids: tuple[str, ...]
+    name: str = ""
+    license: str = ""
+    skipped: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or self.images.dtype != np.uint8:
+            raise DataError(f"images must be uint8 (N, H, W, C), got {self.images.dtype} {self.images.shape}")
+        if len(self.labels) != len(self.images) or len(self.ids) != len(self.images):
+            raise DataError("images, labels and ids must have the same length")
+        counts = self.counts()
+        for name, count in counts.items():
+            if count == 0:
+                raise DataError(f"class {name!r} has no images in {self.name or 'the data set'}; "
+                                "remove the class or add images to it")
+            if count == 1:
+                raise DataError(f"class {name!r} has a single image in {self.name or 'the data set'}; "
+                                "a GAN needs at least two images per class")
+
+    def counts(self) -> dict[str, int]:
+        """Images per class, in class order."""
+        per = np.bincount(self.labels, minlength=len(self.classes))
+        return {name: int(per[i]) for i, name in enumerate(self.classes)}
+
+    def manifest_sha256(self) -> str:
+        """sha256 of the sorted ``id,class`` lines: identifies the training set without naming any path."""
+        lines = sorted(f"{i},{self.classes[c]}" for i, c in zip(self.ids, self.labels))
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()

@@ -1,0 +1,313 @@
+"""The training loop: class-balanced sampling, DiffAugment, TTUR, R1/GP, generator EMA, checkpoints and resume.
+
+Every random draw comes from two seeded generators (numpy for the data, torch for everything else) whose states
+are saved in each checkpoint, so a resumed run gives the same weights as an uninterrupted one on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medsynth._version import __version__
+from medsynth.errors import DataError
+from medsynth.training.augment import diff_augment, parse_policy
+from medsynth.training.checkpoint import list_checkpoints, load_checkpoint, restore_optimizer, save_checkpoint
+from medsynth.training.config import TrainConfig
+from medsynth.training.data.image_set import ImageSet
+from medsynth.training.ema import EMA
+from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
+from medsynth.training.nets import get_arch
+from medsynth.training.nets.layers import recompute_batchnorm_stats
+from medsynth.training.plots import save_curves, save_gif, save_grid, to_uint8
+from medsynth.training.validation import frechet, pixel_features
+
+VALIDATION_SAMPLES = 512  # generated images compared with the reference set each validation
+R1_INTERVAL = 4  # lazy R1 (Karras et al. 2020): penalise every few D steps, scaled up to match
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path
+    checkpoint: Path
+    iterations: int
+    epochs_done: float
+    wall_time_s: float
+    stopped_because: str
+
+
+def build_networks(config: TrainConfig, num_classes: int, channels: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The generator and discriminator ``config`` names, freshly initialised from the current torch seed."""
+    arch = get_arch(config.arch)
+    options: dict[str, Any] = {"lstm": True} if config.lstm else {}
+    g = arch.build_generator(num_classes, config.latent_dim, config.image_size, channels, config.g_width,
+                             config.max_width, **options)
+    d = arch.build_discriminator(num_classes, config.image_size, channels, config.d_width, config.max_width)
+    return g, d
+
+
+class Trainer:
+    """Trains ``config`` on ``data`` into ``out_dir`` (checkpoints/, samples/, curves.png, progress.gif)."""
+
+    def __init__(self, config: TrainConfig, data: ImageSet, out_dir: Path, *, val: ImageSet | None = None,
+                 log: Callable[[str], None] = print) -> None:
+        if data.images.shape[1] != config.image_size:
+            raise DataError(f"data images are {data.images.shape[1]} px but the config asks for {config.image_size}")
+        self.config, self.data, self.val, self.log = config, data, val, log
+        self.out = Path(out_dir)
+        self.channels = data.images.shape[-1]
+        self.num_classes = len(data.classes)
+        self.loss_kind = config.loss or get_arch(config.arch).default_loss
+        self.policy = parse_policy(config.diffaugment)
+        self.device = torch.device(config.device)
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        self.G, self.D = build_networks(config, self.num_classes, self.channels)
+        self.G.to(self.device), self.D.to(self.device)
+        self.ema = EMA(self.G, config.ema_decay, config.ema_start) if config.ema_decay > 0 else None
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+        self.rng = torch.Generator().manual_seed(config.seed + 1)
+        self.np_rng = np.random.default_rng(config.seed + 2)
+        self.iteration = 0
+        self.history: list[dict[str, Any]] = []
+        self.wall_time = 0.0
+        self.iters_per_epoch = max(1, math.ceil(len(data.images) / config.batch_size))
+        self._by_class = [np.flatnonzero(data.labels == c) for c in range(self.num_classes)]
+        fixed = torch.Generator().manual_seed(config.seed + 3)
+        k = config.samples_per_class
+        self.fixed_z = torch.randn(self.num_classes * k, config.latent_dim, generator=fixed)
+        self.fixed_y = torch.arange(self.num_classes).repeat_interleave(k)
+
+    # -- public ---------------------------------------------------------------------------------------------
+    @property
+    def sampler_net(self) -> torch.nn.Module:
+        """The network samples come from: the EMA generator when there is one."""
+        return self.ema.shadow if self.ema else self.G
+
+    def resume(self) -> bool:
+        """Continue from the newest checkpoint in ``out_dir/checkpoints``; False when there is none."""
+        found = list_checkpoints(self.out / "checkpoints")
+        if not found:
+            return False
+        ckpt = load_checkpoint(found[-1])
+        saved = TrainConfig.from_dict(ckpt.meta["config"])
+        mutable = {"epochs", "max_iterations", "max_minutes", "checkpoint_every", "keep_checkpoints", "sample_every",
+                   "early_stop_patience", "threads", "extra"}
+        diff = {k for k, v in saved.to_dict().items() if k not in mutable and self.config.to_dict()[k] != v}
+        if diff:
+            raise DataError(f"cannot resume {found[-1]}: its config differs in {sorted(diff)}; use a new --out folder")
+        self.G.load_state_dict(ckpt.state("G"))
+        self.D.load_state_dict(ckpt.state("D"))
+        if self.ema:
+            self.ema.shadow.load_state_dict(ckpt.state("G_ema"))
+        restore_optimizer(self.opt_g, ckpt, "opt_g")
+        restore_optimizer(self.opt_d, ckpt, "opt_d")
+        self.rng.set_state(ckpt.tensors["rng.torch"])
+        self.np_rng.bit_generator.state = ckpt.meta["rng_numpy"]
+        self.iteration = int(ckpt.meta["iteration"])
+        self.history = list(ckpt.meta["history"])
+        self.wall_time = float(ckpt.meta["wall_time_s"])
+        self.log(f"resumed from {found[-1]} at iteration {self.iteration}")
+        return True
+
+    def fit(self) -> RunResult:
+        cfg = self.config
+        total = self.iters_per_epoch * cfg.epochs
+        if cfg.max_iterations:
+            total = min(total, cfg.max_iterations)
+        start_wall, start_iter = time.monotonic() - self.wall_time, self.iteration
+        stop = "finished"
+        sums = _Running()
+        bar = _progress(total, self.iteration)
+        ckpt_path = None
+        while self.iteration < total:
+            sums.add(self._step())
+            self.iteration += 1
+            bar.update(1)
+            elapsed_min = (time.monotonic() - start_wall) / 60
+            at_epoch_end = self.iteration % self.iters_per_epoch == 0
+            out_of_time = bool(cfg.max_minutes) and elapsed_min >= cfg.max_minutes
+            if at_epoch_end or self.iteration == total or out_of_time:
+                epoch = self.iteration / self.iters_per_epoch
+                record = dict(sums.mean(), epoch=round(epoch, 4), iteration=self.iteration,
+                              wall_time_s=round(time.monotonic() - start_wall, 1))
+                sums = _Running()
+                ep = int(round(epoch))
+                if at_epoch_end and ep % cfg.sample_every == 0 or self.iteration == total or out_of_time:
+                    record.update(self._sample_and_validate(ep))
+                self.history.append(record)
+                bar.set_postfix(d_real=f"{record['d_real']:.2f}", d_fake=f"{record['d_fake']:.2f}",
+                                **({"fd": f"{record['val_metric']:.4f}"} if "val_metric" in record else {}))
+                self.wall_time = time.monotonic() - start_wall
+                last = self.iteration == total or out_of_time
+                if (at_epoch_end and ep % cfg.checkpoint_every == 0) or last or self._plateau():
+                    ckpt_path = self._save()
+                if out_of_time:
+                    stop = f"time limit of {cfg.max_minutes} min"
+                    break
+                if self._plateau():
+                    stop = f"no improvement of the validation metric for {cfg.early_stop_patience} epochs"
+                    break
+        bar.close()
+        if ckpt_path is None:
+            ckpt_path = self._save()
+        self.wall_time = time.monotonic() - start_wall
+        self._write_plots()
+        self.log(f"{self.iteration - start_iter} iterations in {self.wall_time / 60:.1f} min; stopped: {stop}")
+        return RunResult(self.out, ckpt_path, self.iteration, self.iteration / self.iters_per_epoch,
+                         self.wall_time, stop)
+
+    # -- one iteration --------------------------------------------------------------------------------------
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg, n = self.config, self.config.batch_size
+        if cfg.balanced:
+            classes = self.np_rng.integers(0, self.num_classes, n)
+            idx = np.array([self._by_class[c][self.np_rng.integers(0, len(self._by_class[c]))] for c in classes])
+        else:
+            idx = self.np_rng.integers(0, len(self.data.images), n)
+        images = self.data.images[idx]
+        if cfg.flips != "none":
+            k = self.np_rng.integers(0, 8 if cfg.flips == "dihedral" else 2, n)
+            images = np.stack([_dihedral(im, int(t), cfg.flips) for im, t in zip(images, k)])
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        y = torch.from_numpy(self.data.labels[idx])
+        return x.to(self.device), y.to(self.device)
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.policy, self.rng) if self.policy else x
+
+    def _noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, generator=self.rng).to(self.device)
+
+    def _step(self) -> dict[str, float]:
+        cfg = self.config
+        stats: dict[str, float] = {}
+        for i in range(cfg.n_critic):
+            real, y = self._batch()
+            with torch.no_grad():
+                fake = self.G(self._noise(len(y)), y)
+            s_real = self.D(self._augment(real), y)
+            s_fake = self.D(self._augment(fake), y)
+            loss = d_loss(self.loss_kind, s_real, s_fake)
+            if self.loss_kind == "wasserstein":
+                loss = loss + cfg.gp_weight * gradient_penalty(lambda t: self.D(t, y), real, fake, self.rng)
+            if cfg.r1_gamma > 0 and (self.iteration * cfg.n_critic + i) % R1_INTERVAL == 0:
+                loss = loss + cfg.r1_gamma / 2 * R1_INTERVAL * r1_penalty(lambda t: self.D(self._augment(t), y), real)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_d.step()
+        stats.update(d_real=s_real.mean().item(), d_fake=s_fake.mean().item(), loss_d=loss.item())
+        y = torch.randint(0, self.num_classes, (cfg.batch_size,), generator=self.rng).to(self.device)
+        lg = g_loss(self.loss_kind, self.D(self._augment(self.G(self._noise(cfg.batch_size), y)), y))
+        self.opt_g.zero_grad(set_to_none=True)
+        lg.backward()
+        self.opt_g.step()
+        if self.ema:
+            self.ema.update(self.G, self.iteration)
+        stats["loss_g"] = lg.item()
+        if not all(math.isfinite(v) for v in stats.values()):
+            raise FloatingPointError(f"non-finite loss at iteration {self.iteration}: {stats}; "
+                                     "lower the learning rates or use --loss hinge")
+        return stats
+
+    # -- outputs --------------------------------------------------------------------------------------------
+    def sample(self, z: torch.Tensor, y: torch.Tensor, *, refresh_stats: bool = True) -> np.ndarray:
+        """uint8 (N, H, W, C) images from the sampling network, with standing batch-norm statistics."""
+        net = self.sampler_net
+        if refresh_stats:
+            recompute_batchnorm_stats(net, self.num_classes, self.config.latent_dim, seed=self.config.seed)
+        net.eval()
+        with torch.no_grad():
+            out = torch.cat([net(z[i:i + 256].to(self.device), y[i:i + 256].to(self.device)).cpu()
+                             for i in range(0, len(y), 256)])
+        self.G.train()
+        return to_uint8(out.numpy())
+
+    def _sample_and_validate(self, epoch: int) -> dict[str, float]:
+        grid = self.sample(self.fixed_z, self.fixed_y)
+        save_grid(grid, self.num_classes, self.out / "samples" / f"epoch-{epoch:04d}.png")
+        ref = self.val if self.val is not None else self.data
+        n = VALIDATION_SAMPLES
+        g = torch.Generator().manual_seed(self.config.seed + 4)
+        y = torch.from_numpy(ref.labels[np.arange(n) % len(ref.labels)])
+        fake = self.sample(torch.randn(n, self.config.latent_dim, generator=g), y, refresh_stats=False)
+        return {"val_metric": frechet(pixel_features(ref.images), pixel_features(fake))}
+
+    def _plateau(self) -> bool:
+        patience = self.config.early_stop_patience
+        scores = [(h["epoch"], h["val_metric"]) for h in self.history if "val_metric" in h]
+        if not patience or len(scores) < 2:
+            return False
+        best_epoch = min(scores, key=lambda s: s[1])[0]
+        return scores[-1][0] - best_epoch >= patience
+
+    def _save(self) -> Path:
+        modules: dict[str, torch.nn.Module] = {"G": self.G, "D": self.D}
+        if self.ema:
+            modules["G_ema"] = self.ema.shadow
+        meta = {
+            "config": self.config.to_dict(),
+            "arch": self.config.arch,
+            "loss": self.loss_kind,
+            "classes": list(self.data.classes),
+            "channels": self.channels,
+            "images_per_class": self.data.counts(),
+            "dataset": self.data.name,
+            "dataset_license": self.data.license,
+            "train_manifest_sha256": self.data.manifest_sha256(),
+            "skipped_images": len(self.data.skipped),
+            "history": self.history,
+            "rng_numpy": self.np_rng.bit_generator.state,
+            "wall_time_s": round(self.wall_time, 1),
+            "epochs_done": round(self.iteration / self.iters_per_epoch, 4),
+            "medsynth_version": __version__,
+            "torch_version": torch.__version__,
+            "device": str(self.device),
+        }
+        path = save_checkpoint(self.out / "checkpoints", self.iteration, modules,
+                               {"opt_g": self.opt_g, "opt_d": self.opt_d}, self.rng, meta,
+                               keep=self.config.keep_checkpoints)
+        self._write_plots()
+        return path
+
+    def _write_plots(self) -> None:
+        save_curves(self.history, self.out / "curves.png", title=f"{self.config.arch} on {self.data.name}")
+        save_gif(sorted((self.out / "samples").glob("epoch-*.png")), self.out / "progress.gif")
+
+
+def _dihedral(image: np.ndarray, t: int, mode: str) -> np.ndarray:
+    if mode == "x":
+        return image[:, ::-1] if t else image
+    image = np.rot90(image, t % 4)
+    return image[:, ::-1] if t >= 4 else image
+
+
+class _Running:
+    def __init__(self) -> None:
+        self.total: dict[str, float] = {}
+        self.n = 0
+
+    def add(self, stats: dict[str, float]) -> None:
+        for k, v in stats.items():
+            self.total[k] = self.total.get(k, 0.0) + v
+        self.n += 1
+
+    def mean(self) -> dict[str, float]:
+        return {k: v / max(self.n, 1) for k, v in self.total.items()}
+
+
+def _progress(total: int, done: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="it", desc="training", file=sys.stderr, dynamic_ncols=True,
+                mininterval=2.0)

@@ -1,0 +1,77 @@
+"""What a run shows a person: fixed-noise sample grids, score and loss curves, and a GIF of the grids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) float in [-1, 1] -> (N, H, W, C) uint8, the SDK's mapping (round half up of (x+1)*127.5)."""
+    x = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    return x.transpose(0, 2, 3, 1)
+
+
+def save_grid(images: np.ndarray, rows: int, path: Path, pad: int = 2) -> None:
+    """Save uint8 (N, H, W, C) images as a grid of ``rows`` rows (one per class), atomically."""
+    n, h, w, c = images.shape
+    cols = n // rows
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, dtype=np.uint8)
+    for i in range(rows * cols):
+        r, k = divmod(i, cols)
+        grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = images[i]
+    im = Image.fromarray(grid.squeeze(-1) if c == 1 else grid)
+    _save_atomic(im, path)
+
+
+def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 400) -> None:
+    """An animated GIF of the sample grids, in order; the last frame is held longer."""
+    if not frames:
+        return
+    images = [Image.open(f).convert("RGB") for f in frames]
+    durations = [ms_per_frame] * (len(images) - 1) + [2000]
+    tmp = path.with_suffix(".tmp.gif")
+    images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0)
+    os.replace(tmp, path)
+
+
+def save_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> None:
+    """Two panels: the discriminator's mean scores D(x) and D(G(z)) per epoch, and the losses of D and G."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
+    ax1.plot(epochs, [h["d_real"] for h in history], label="D(x), real")
+    ax1.plot(epochs, [h["d_fake"] for h in history], label="D(G(z)), fake")
+    ax1.set_xlabel("epoch"), ax1.set_ylabel("mean discriminator score"), ax1.legend(), ax1.grid(alpha=0.3)
+    ax2.plot(epochs, [h["loss_d"] for h in history], label="D loss")
+    ax2.plot(epochs, [h["loss_g"] for h in history], label="G loss")
+    ax2.set_xlabel("epoch"), ax2.set_ylabel("loss"), ax2.legend(), ax2.grid(alpha=0.3)
+    if any("val_metric" in h for h in history):
+        ax3 = ax2.twinx()
+        pts = [(h["epoch"], h["val_metric"]) for h in history if "val_metric" in h]
+        ax3.plot(*zip(*pts), "k:", label="validation FD")
+        ax3.set_ylabel("validation FD (pixels 8x8)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _save_atomic(im: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    im.save(tmp, format="PNG")
+    os.replace(tmp, path)
