@@ -31,48 +31,114 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     """One row per metric, one column for all classes and one per class."""
     groups = {"all": metrics["overall"], **metrics["per_class"]}
     names: list[tuple[str, Any]] = [
-        ("FD", lambda d: d.get("fd")), ("FRD", lambda d: d.get("frd")), ("relative FD", lambda d: d.get("relative_fd")),
+        ("FD", lambda d: d.get("fd")),
+        ("FRD", lambda d: d.get("frd")),
+        ("relative FD", lambda d: d.get("relative_fd")),
         ("KID", lambda d: d.get("kid")),
     ]
-    names += [(k, lambda d, k=k: d["prdc"][k] if "prdc" in d else None)
-              for k in ("precision", "recall", "density", "coverage")]
-    names += [(k, lambda d, k=k: d.get("full_reference", {}).get(k))
-              for k in ("psnr", "ssim", "ms_ssim", "gmsd", "ms_gmsd", "mdsi", "haarpsi")]
+    names += [
+        (k, lambda d, k=k: d["prdc"][k] if "prdc" in d else None)
+        for k in ("precision", "recall", "density", "coverage")
+    ]
+    names += [
+        (k, lambda d, k=k: d.get("full_reference", {}).get(k))
+        for k in ("psnr", "ssim", "ms_ssim", "gmsd", "ms_gmsd", "mdsi", "haarpsi")
+    ]
     rows = [["metric", *groups]] + [[n, *(_cell(get(d)) for d in groups.values())] for n, get in names]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows)
 
 
 @click.command(name="evaluate")
-@click.option("--real", "real_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Real images: folder, class-per-folder tree, ISIC CSV, generate output or NPZ.")
-@click.option("--synthetic", "synthetic_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Synthetic images, in any of the same forms (e.g. what 'medsynth generate' wrote).")
-@click.option("--train", "train_path", type=click.Path(exists=True, path_type=Path),
-              help="The generator's training images; enables the memorization audit (--real is then the held-out set).")
+@click.option(
+    "--real",
+    "real_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Real images: folder, class-per-folder tree, ISIC CSV, generate output or NPZ.",
+)
+@click.option(
+    "--synthetic",
+    "synthetic_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Synthetic images, in any of the same forms (e.g. what 'medsynth generate' wrote).",
+)
+@click.option(
+    "--train",
+    "train_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="The generator's training images; enables the memorization audit (--real is then the held-out set).",
+)
 @click.option("--real-split", help="Keep only this split of a CSV given as --real (e.g. val).")
 @click.option("--train-split", help="Keep only this split of a CSV given as --train (e.g. train).")
-@click.option("--features", "features_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="ONNX feature extractor (e.g. Inception-v3 pool features); default: weight-free radiomic features.")
-@click.option("--features-range", type=click.Choice(["0,1", "-1,1", "0,255"]), default="0,1", show_default=True,
-              help="Float input range the feature extractor expects.")
-@click.option("--classifier", "classifier_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="ONNX classifier giving logits; adds the Inception Score.")
-@click.option("--size", type=click.IntRange(8, 4096),
-              help="Resize every image to SIZE x SIZE; default: the synthetic images' size.")
-@click.option("--max-per-class", type=click.IntRange(2, None), help="Use at most this many images of each class.")
-@click.option("--bootstrap", "n_boot", type=click.IntRange(0, 100_000), default=100, show_default=True,
-              help="Bootstrap resamples for the confidence intervals (0: none).")
-@click.option("--copy-percentile", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=1.0,
-              show_default=True, help="A synthetic image is a copy when nearer to a training image than this "
-              "percentile of held-out real images are.")
+@click.option(
+    "--features",
+    "features_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="ONNX feature extractor (e.g. Inception-v3 pool features); default: weight-free radiomic features.",
+)
+@click.option(
+    "--features-range",
+    type=click.Choice(["0,1", "-1,1", "0,255"]),
+    default="0,1",
+    show_default=True,
+    help="Float input range the feature extractor expects.",
+)
+@click.option(
+    "--classifier",
+    "classifier_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="ONNX classifier giving logits; adds the Inception Score.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(8, 4096),
+    help="Resize every image to SIZE x SIZE; default: the synthetic images' size.",
+)
+@click.option(
+    "--max-per-class", type=click.IntRange(2, None), help="Use at most this many images of each class."
+)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(0, 100_000),
+    default=100,
+    show_default=True,
+    help="Bootstrap resamples for the confidence intervals (0: none).",
+)
+@click.option(
+    "--copy-percentile",
+    type=click.FloatRange(0, 100, min_open=True, max_open=True),
+    default=1.0,
+    show_default=True,
+    help="A synthetic image is a copy when nearer to a training image than this "
+    "percentile of held-out real images are.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of splits, subsets and resamples.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for metrics.json, report.html and closest_pairs.png.")
-def evaluate(real_path: Path, synthetic_path: Path, train_path: Path | None, real_split: str | None,
-             train_split: str | None, features_path: Path | None, features_range: str,
-             classifier_path: Path | None, size: int | None, max_per_class: int | None, n_boot: int,
-             copy_percentile: float, seed: int, out_dir: Path) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for metrics.json, report.html and closest_pairs.png.",
+)
+def evaluate(
+    real_path: Path,
+    synthetic_path: Path,
+    train_path: Path | None,
+    real_split: str | None,
+    train_split: str | None,
+    features_path: Path | None,
+    features_range: str,
+    classifier_path: Path | None,
+    size: int | None,
+    max_per_class: int | None,
+    n_boot: int,
+    copy_percentile: float,
+    seed: int,
+    out_dir: Path,
+) -> None:
     """Score synthetic images against real ones: FD/FRD/KID/PRDC per class with bootstrap intervals, the
     full-reference metrics against each synthetic image's nearest real image, and (with --train) a memorization
     audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
@@ -84,31 +150,56 @@ def evaluate(real_path: Path, synthetic_path: Path, train_path: Path | None, rea
 
     synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class)
     side, channels = synthetic.images.shape[1], synthetic.images.shape[3]
-    real = load_image_set(real_path, size=side, channels=channels, split=real_split, max_per_class=max_per_class)
-    train = (load_image_set(train_path, size=side, channels=channels, split=train_split,
-                            max_per_class=max_per_class) if train_path is not None else None)
-    extractor = (OnnxFeatureExtractor(features_path, value_range=features_range)
-                 if features_path is not None else None)
-    classifier = (OnnxFeatureExtractor(classifier_path, value_range=features_range)
-                  if classifier_path is not None else None)
+    real = load_image_set(
+        real_path, size=side, channels=channels, split=real_split, max_per_class=max_per_class
+    )
+    train = (
+        load_image_set(
+            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class
+        )
+        if train_path is not None
+        else None
+    )
+    extractor = (
+        OnnxFeatureExtractor(features_path, value_range=features_range) if features_path is not None else None
+    )
+    classifier = (
+        OnnxFeatureExtractor(classifier_path, value_range=features_range)
+        if classifier_path is not None
+        else None
+    )
     config = EvaluationConfig(n_boot=n_boot, copy_percentile=copy_percentile, seed=seed)
-    result = evaluate_sets(real, synthetic, train=train, extractor=extractor,
-                           extractor_name=extractor.name if extractor else None, classifier=classifier, config=config)
+    result = evaluate_sets(
+        real,
+        synthetic,
+        train=train,
+        extractor=extractor,
+        extractor_name=extractor.name if extractor else None,
+        classifier=classifier,
+        config=config,
+    )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         pairs = None
         if "pixels" in result.memorization and result.train_images is not None:
-            pairs = save_closest_pairs(out_dir / "closest_pairs.png", result.synthetic_images, result.train_images,
-                                       result.memorization["pixels"])
-        (out_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n",
-                                              encoding="utf-8")
+            pairs = save_closest_pairs(
+                out_dir / "closest_pairs.png",
+                result.synthetic_images,
+                result.train_images,
+                result.memorization["pixels"],
+            )
+        (out_dir / "metrics.json").write_text(
+            json.dumps(result.metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         report = write_report(out_dir / "report.html", result, real, synthetic, pairs)
     except OSError as exc:
         raise OutputError(f"cannot write the evaluation to {out_dir}: {exc}") from exc
     click.echo(_summary_table(result.metrics))
     mem = result.metrics["memorization"]
     if mem:
-        for space, s in mem.items():
-            click.echo(f"memorization ({s['space']}): copy rate {s['copy_rate']:.4g} "
-                       f"({s['n_copies']}/{s['n_synthetic']}), median distance ratio {s['median_ratio']:.3g}")
+        for _space, s in mem.items():
+            click.echo(
+                f"memorization ({s['space']}): copy rate {s['copy_rate']:.4g} "
+                f"({s['n_copies']}/{s['n_synthetic']}), median distance ratio {s['median_ratio']:.3g}"
+            )
     click.echo(f"wrote {out_dir / 'metrics.json'} and {report}")

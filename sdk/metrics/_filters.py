@@ -13,8 +13,17 @@ from numba import njit
 
 from medsynth.errors import DataError
 
-__all__ = ["prepare_pair", "load_planes", "pool_mean", "pool2_replicate_front", "rgb_to_y", "rgb_to_yiq",
-           "prewitt_magnitude", "similarity", "DOWNSAMPLE_SIDE"]
+__all__ = [
+    "prepare_pair",
+    "load_planes",
+    "pool_mean",
+    "pool2_replicate_front",
+    "rgb_to_y",
+    "rgb_to_yiq",
+    "prewitt_magnitude",
+    "similarity",
+    "DOWNSAMPLE_SIDE",
+]
 
 # piq downsamples large images by round(min(H, W) / DOWNSAMPLE_SIDE) before SSIM and MDSI.
 DOWNSAMPLE_SIDE = 256
@@ -22,8 +31,9 @@ DOWNSAMPLE_SIDE = 256
 _KERNEL_DTYPES = (np.uint8, np.float32, np.float64)
 
 
-def prepare_pair(x: np.ndarray, y: np.ndarray, data_range: float | None,
-                 name: str) -> tuple[np.ndarray, np.ndarray, float]:
+def prepare_pair(
+    x: np.ndarray, y: np.ndarray, data_range: float | None, name: str
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Check two image batches and bring them to the (N, H, W, C) layout the kernels read.
 
     Parameters
@@ -54,7 +64,9 @@ def prepare_pair(x: np.ndarray, y: np.ndarray, data_range: float | None,
         x = x[..., None]
         y = y[..., None]
     if x.ndim != 4 or x.shape[0] == 0:
-        raise DataError(f"{name}: expected a non-empty batch of shape (N, H, W) or (N, H, W, C), got {x.shape}")
+        raise DataError(
+            f"{name}: expected a non-empty batch of shape (N, H, W) or (N, H, W, C), got {x.shape}"
+        )
     if x.shape[3] not in (1, 3):
         raise DataError(f"{name}: images must have 1 or 3 channels (last axis), got {x.shape[3]}")
     if data_range is None:
@@ -69,8 +81,10 @@ def prepare_pair(x: np.ndarray, y: np.ndarray, data_range: float | None,
         if a.dtype != np.uint8 or data_range < 255:
             lo, hi = float(a.min()), float(a.max())
             if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > data_range:
-                raise DataError(f"{name}: {label} has values in [{lo}, {hi}], outside [0, {data_range}]; "
-                                "pass the right data_range or rescale the images")
+                raise DataError(
+                    f"{name}: {label} has values in [{lo}, {hi}], outside [0, {data_range}]; "
+                    "pass the right data_range or rescale the images"
+                )
         arrays.append(np.ascontiguousarray(a))
     return arrays[0], arrays[1], data_range
 
@@ -128,7 +142,9 @@ def pool2_replicate_front(planes, pad):  # pragma: no cover - compiled
             for j in range(wo):
                 q0 = max(2 * j - pad, 0)
                 q1 = max(2 * j + 1 - pad, 0)
-                out[k, i, j] = 0.25 * (planes[k, r0, q0] + planes[k, r0, q1] + planes[k, r1, q0] + planes[k, r1, q1])
+                out[k, i, j] = 0.25 * (
+                    planes[k, r0, q0] + planes[k, r0, q1] + planes[k, r1, q0] + planes[k, r1, q1]
+                )
     return out
 
 

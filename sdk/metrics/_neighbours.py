@@ -29,10 +29,10 @@ def nearest(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.nd
     idx = np.empty(n, dtype=np.int64)
     dist = np.empty(n)
     for start in range(0, n, _BLOCK_ROWS):
-        d = pairwise_distances(query[start:start + _BLOCK_ROWS], reference)
+        d = pairwise_distances(query[start : start + _BLOCK_ROWS], reference)
         j = d.argmin(axis=1)
-        idx[start:start + d.shape[0]] = j
-        dist[start:start + d.shape[0]] = d[np.arange(d.shape[0]), j]
+        idx[start : start + d.shape[0]] = j
+        dist[start : start + d.shape[0]] = d[np.arange(d.shape[0]), j]
     return idx, dist
 
 
@@ -41,7 +41,7 @@ def kth_neighbour_distance(points: np.ndarray, k: int) -> np.ndarray:
     n = points.shape[0]
     out = np.empty(n)
     for start in range(0, n, _BLOCK_ROWS):
-        d = pairwise_distances(points[start:start + _BLOCK_ROWS], points)
+        d = pairwise_distances(points[start : start + _BLOCK_ROWS], points)
         # Column k of the sorted row: column 0 is the point itself (distance 0).
-        out[start:start + d.shape[0]] = np.partition(d, k, axis=1)[:, k]
+        out[start : start + d.shape[0]] = np.partition(d, k, axis=1)[:, k]
     return out

@@ -21,16 +21,29 @@ class Interval:
     high: float  # upper percentile bound
     level: float  # confidence level, e.g. 0.95
     n_boot: int  # number of resamples (0: no interval; low and high equal value)
-    bias: float = 0.0  # bootstrap estimate of the statistic's bias (mean of resamples - value); 0 without resamples
+    bias: float = (
+        0.0  # bootstrap estimate of the statistic's bias (mean of resamples - value); 0 without resamples
+    )
 
     def as_dict(self) -> dict[str, float]:
         """The fields as a JSON-ready dict."""
-        return {"value": self.value, "low": self.low, "high": self.high, "level": self.level, "n_boot": self.n_boot,
-                "bias": self.bias}
+        return {
+            "value": self.value,
+            "low": self.low,
+            "high": self.high,
+            "level": self.level,
+            "n_boot": self.n_boot,
+            "bias": self.bias,
+        }
 
 
-def bootstrap_interval(statistic: Callable[..., float], *samples: np.ndarray, n_boot: int = 200,
-                       level: float = 0.95, seed: int = 0) -> Interval:
+def bootstrap_interval(
+    statistic: Callable[..., float],
+    *samples: np.ndarray,
+    n_boot: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """Bias-shifted percentile bootstrap interval of ``statistic(*samples)``, resampling each sample independently.
 
     Parameters

@@ -13,7 +13,7 @@ from medsynth.errors import DataError
 from medsynth.metrics import gmsd, haarpsi, mdsi, ms_gmsd, ms_ssim, psnr, ssim
 from medsynth.metrics._neighbours import nearest
 from medsynth.metrics.bootstrap import bootstrap_interval
-from medsynth.metrics.features import DEFAULT_SPACE, default_features
+from medsynth.metrics.features import DEFAULT_SPACE
 from medsynth.metrics.frechet import frechet_distance, relative_frechet_distance
 from medsynth.metrics.imageset import ImageSet
 from medsynth.metrics.inception_score import inception_score
@@ -26,7 +26,12 @@ from medsynth.metrics.ssim import MS_SSIM_WEIGHTS
 __all__ = ["EvaluationConfig", "Evaluation", "evaluate_sets", "FULL_REFERENCE"]
 
 FULL_REFERENCE: dict[str, Callable[..., np.ndarray]] = {
-    "psnr": psnr, "ssim": ssim, "ms_ssim": ms_ssim, "gmsd": gmsd, "ms_gmsd": ms_gmsd, "mdsi": mdsi,
+    "psnr": psnr,
+    "ssim": ssim,
+    "ms_ssim": ms_ssim,
+    "gmsd": gmsd,
+    "ms_gmsd": ms_gmsd,
+    "mdsi": mdsi,
     "haarpsi": haarpsi,
 }
 PIXEL_SIDE = 32  # side of the downsampled images of the pixel space (nearest-real pairing, memorization)
@@ -81,11 +86,18 @@ def _full_reference(real: np.ndarray, synthetic: np.ndarray, cfg: EvaluationConf
         values = fn(synthetic, partner, **kwargs)
         finite = values[np.isfinite(values)]
         if finite.size == 0:
-            out[name] = {"value": float(values[0]), "low": float(values[0]), "high": float(values[0]),
-                         "level": cfg.level, "n_boot": 0, "identical_pairs": int(values.size)}
+            out[name] = {
+                "value": float(values[0]),
+                "low": float(values[0]),
+                "high": float(values[0]),
+                "level": cfg.level,
+                "n_boot": 0,
+                "identical_pairs": int(values.size),
+            }
             continue
-        out[name] = bootstrap_interval(np.mean, finite, n_boot=cfg.n_boot, level=cfg.level,
-                                       seed=cfg.seed).as_dict()
+        out[name] = bootstrap_interval(
+            np.mean, finite, n_boot=cfg.n_boot, level=cfg.level, seed=cfg.seed
+        ).as_dict()
         if name == "ms_ssim":
             out[name]["scales"] = len(weights or ())
         if finite.size < values.size:
@@ -97,25 +109,42 @@ def _distribution(fr: np.ndarray, fs: np.ndarray, cfg: EvaluationConfig) -> dict
     """FD (with interval), relative FD, KID and PRDC between two feature sets, each where the counts allow."""
     out: dict[str, Any] = {"n_real": int(fr.shape[0]), "n_synthetic": int(fs.shape[0])}
     if min(fr.shape[0], fs.shape[0]) >= 2:
-        out["fd"] = bootstrap_interval(frechet_distance, fr, fs, n_boot=cfg.n_boot, level=cfg.level,
-                                       seed=cfg.seed).as_dict()
+        out["fd"] = bootstrap_interval(
+            frechet_distance, fr, fs, n_boot=cfg.n_boot, level=cfg.level, seed=cfg.seed
+        ).as_dict()
         res = kid(fr, fs, subset_size=cfg.kid_subset_size, n_subsets=cfg.kid_subsets, seed=cfg.seed)
-        out["kid"] = {"mean": res.mean, "std": res.std, "subset_size": res.subset_size, "n_subsets": res.n_subsets}
+        out["kid"] = {
+            "mean": res.mean,
+            "std": res.std,
+            "subset_size": res.subset_size,
+            "n_subsets": res.n_subsets,
+        }
     if fr.shape[0] >= 4 and fs.shape[0] >= 2:
         ratio, _, baseline = relative_frechet_distance(fr, fs, seed=cfg.seed)
         out["relative_fd"] = ratio
         out["fd_real_halves"] = baseline
     if min(fr.shape[0], fs.shape[0]) > cfg.prdc_k:
         r = prdc(fr, fs, k=cfg.prdc_k)
-        out["prdc"] = {"precision": r.precision, "recall": r.recall, "density": r.density, "coverage": r.coverage,
-                       "k": r.k}
+        out["prdc"] = {
+            "precision": r.precision,
+            "recall": r.recall,
+            "density": r.density,
+            "coverage": r.coverage,
+            "k": r.k,
+        }
     return out
 
 
-def evaluate_sets(real: ImageSet, synthetic: ImageSet, *, train: ImageSet | None = None,
-                  extractor: Callable[[np.ndarray], np.ndarray] | None = None, extractor_name: str | None = None,
-                  classifier: Callable[[np.ndarray], np.ndarray] | None = None,
-                  config: EvaluationConfig = EvaluationConfig()) -> Evaluation:
+def evaluate_sets(
+    real: ImageSet,
+    synthetic: ImageSet,
+    *,
+    train: ImageSet | None = None,
+    extractor: Callable[[np.ndarray], np.ndarray] | None = None,
+    extractor_name: str | None = None,
+    classifier: Callable[[np.ndarray], np.ndarray] | None = None,
+    config: EvaluationConfig = EvaluationConfig(),
+) -> Evaluation:
     """Score ``synthetic`` against ``real`` overall and per class, and audit it against ``train``.
 
     Parameters
@@ -148,14 +177,18 @@ def evaluate_sets(real: ImageSet, synthetic: ImageSet, *, train: ImageSet | None
         If the sets' image shapes differ or they share no class.
     """
     if real.images.shape[1:] != synthetic.images.shape[1:]:
-        raise DataError(f"real images are {real.images.shape[1:]} and synthetic ones {synthetic.images.shape[1:]}; "
-                        "load both at one size and channel count")
+        raise DataError(
+            f"real images are {real.images.shape[1:]} and synthetic ones {synthetic.images.shape[1:]}; "
+            "load both at one size and channel count"
+        )
     if train is not None and train.images.shape[1:] != real.images.shape[1:]:
         raise DataError(f"training images are {train.images.shape[1:]}, real ones {real.images.shape[1:]}")
     shared = [c for c in synthetic.classes if c in real.classes and len(synthetic.of_class(c))]
     if not shared and not (len(real.classes) == 1 or len(synthetic.classes) == 1):
-        raise DataError(f"the synthetic classes {list(synthetic.classes)} and real classes {list(real.classes)} "
-                        "share no name")
+        raise DataError(
+            f"the synthetic classes {list(synthetic.classes)} and real classes {list(real.classes)} "
+            "share no name"
+        )
 
     rad_real = radiomic_features(real.images)
     rad_syn = radiomic_features(synthetic.images)
@@ -168,14 +201,19 @@ def evaluate_sets(real: ImageSet, synthetic: ImageSet, *, train: ImageSet | None
         fr, fs = extractor(real.images), extractor(synthetic.images)
 
     metrics: dict[str, Any] = {
-        "feature_space": space, "classes": shared, "config": config.__dict__.copy(),
-        "sets": {"real": {"source": real.source, "counts": real.counts()},
-                 "synthetic": {"source": synthetic.source, "counts": synthetic.counts()}},
+        "feature_space": space,
+        "classes": shared,
+        "config": config.__dict__.copy(),
+        "sets": {
+            "real": {"source": real.source, "counts": real.counts()},
+            "synthetic": {"source": synthetic.source, "counts": synthetic.counts()},
+        },
         "image_shape": list(real.images.shape[1:]),
     }
     overall = _distribution(fr, fs, config)
-    overall["frd"] = bootstrap_interval(frechet_distance, zr, zs, n_boot=config.n_boot, level=config.level,
-                                        seed=config.seed).as_dict()
+    overall["frd"] = bootstrap_interval(
+        frechet_distance, zr, zs, n_boot=config.n_boot, level=config.level, seed=config.seed
+    ).as_dict()
     overall["full_reference"] = _full_reference(real.images, synthetic.images, config)
     if classifier is not None:
         for name, imgs in (("synthetic", synthetic.images), ("real", real.images)):
@@ -190,25 +228,35 @@ def evaluate_sets(real: ImageSet, synthetic: ImageSet, *, train: ImageSet | None
         smask = synthetic.labels == synthetic.classes.index(cls)
         entry = _distribution(fr[rmask], fs[smask], config)
         if rmask.sum() >= 2 and smask.sum() >= 2:
-            entry["frd"] = bootstrap_interval(frechet_distance, zr[rmask], zs[smask], n_boot=config.n_boot,
-                                              level=config.level, seed=config.seed).as_dict()
+            entry["frd"] = bootstrap_interval(
+                frechet_distance,
+                zr[rmask],
+                zs[smask],
+                n_boot=config.n_boot,
+                level=config.level,
+                seed=config.seed,
+            ).as_dict()
         entry["full_reference"] = _full_reference(real.images[rmask], synthetic.images[smask], config)
         per_class[cls] = entry
     metrics["per_class"] = per_class
 
     audits: dict[str, MemorizationResult] = {}
     if train is not None:
-        audits["pixels"] = memorization_audit(pixel_space(synthetic.images, PIXEL_SIDE),
-                                              pixel_space(train.images, PIXEL_SIDE),
-                                              pixel_space(real.images, PIXEL_SIDE), space=f"pixels-{PIXEL_SIDE}",
-                                              percentile=config.copy_percentile)
+        audits["pixels"] = memorization_audit(
+            pixel_space(synthetic.images, PIXEL_SIDE),
+            pixel_space(train.images, PIXEL_SIDE),
+            pixel_space(real.images, PIXEL_SIDE),
+            space=f"pixels-{PIXEL_SIDE}",
+            percentile=config.copy_percentile,
+        )
         if extractor is None:
             (_, zsyn, ztrain) = zscore_against(rad_real, rad_syn, radiomic_features(train.images))
             ftrain, fsyn, fhold = ztrain, zsyn, zr
         else:
             ftrain, fsyn, fhold = extractor(train.images), fs, fr
-        audits["features"] = memorization_audit(fsyn, ftrain, fhold, space=space,
-                                                percentile=config.copy_percentile)
+        audits["features"] = memorization_audit(
+            fsyn, ftrain, fhold, space=space, percentile=config.copy_percentile
+        )
         metrics["memorization"] = {k: v.summary() for k, v in audits.items()}
     else:
         metrics["memorization"] = None

@@ -44,14 +44,18 @@ class OnnxFeatureExtractor:
 
     def __post_init__(self) -> None:
         if self.value_range not in _RANGES:
-            raise DataError(f"unknown feature value range {self.value_range!r}; use one of {', '.join(_RANGES)}")
+            raise DataError(
+                f"unknown feature value range {self.value_range!r}; use one of {', '.join(_RANGES)}"
+            )
         from medsynth._session import create_session
 
         self._session = create_session(Path(self.path), device=self.device).session
         inp = self._session.get_inputs()[0]
         shape = list(inp.shape)
         if len(shape) != 4:
-            raise ModelError(f"feature model {self.path}: expected a 4-D NCHW image input, got {inp.name} {shape}")
+            raise ModelError(
+                f"feature model {self.path}: expected a 4-D NCHW image input, got {inp.name} {shape}"
+            )
         self._input_name = inp.name
         self._uint8 = inp.type == "tensor(uint8)"
         self._channels = shape[1] if isinstance(shape[1], int) else None
@@ -68,13 +72,21 @@ class OnnxFeatureExtractor:
         a = images if images.ndim == 4 else images[..., None]
         if self._size is not None and a.shape[1:3] != self._size:
             h, w = self._size
-            resized = [np.asarray(Image.fromarray(im[..., 0] if im.shape[2] == 1 else im)
-                                  .resize((w, h), Image.Resampling.BILINEAR)) for im in a]
+            resized = [
+                np.asarray(
+                    Image.fromarray(im[..., 0] if im.shape[2] == 1 else im).resize(
+                        (w, h), Image.Resampling.BILINEAR
+                    )
+                )
+                for im in a
+            ]
             a = np.stack([r if r.ndim == 3 else r[..., None] for r in resized])
         if self._channels == 3 and a.shape[3] == 1:
             a = np.repeat(a, 3, axis=3)
         elif self._channels is not None and self._channels != a.shape[3]:
-            raise DataError(f"feature model {self.path} wants {self._channels} channels, images have {a.shape[3]}")
+            raise DataError(
+                f"feature model {self.path} wants {self._channels} channels, images have {a.shape[3]}"
+            )
         nchw = np.ascontiguousarray(a.transpose(0, 3, 1, 2))
         if self._uint8:
             return nchw
@@ -95,10 +107,12 @@ class OnnxFeatureExtractor:
             raise DataError(f"feature extraction needs uint8 images, got {images.dtype}")
         outputs = []
         for start in range(0, images.shape[0], self.batch_size):
-            batch = self._prepare(images[start:start + self.batch_size])
+            batch = self._prepare(images[start : start + self.batch_size])
             try:
                 out = self._session.run(None, {self._input_name: batch})[0]
             except Exception as exc:  # onnxruntime raises its own exception types
-                raise ModelError(f"feature model {self.path} failed on a batch of shape {batch.shape}: {exc}") from exc
+                raise ModelError(
+                    f"feature model {self.path} failed on a batch of shape {batch.shape}: {exc}"
+                ) from exc
             outputs.append(np.asarray(out, dtype=np.float64).reshape(out.shape[0], -1))
         return np.concatenate(outputs)

@@ -6,8 +6,12 @@ import numpy as np
 
 from medsynth.errors import DataError
 
-__all__ = ["feature_statistics", "frechet_distance", "frechet_distance_from_statistics",
-           "relative_frechet_distance"]
+__all__ = [
+    "feature_statistics",
+    "frechet_distance",
+    "frechet_distance_from_statistics",
+    "relative_frechet_distance",
+]
 
 
 def _features(a: np.ndarray, name: str) -> np.ndarray:
@@ -49,8 +53,9 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
 
 
-def frechet_distance_from_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
-                                     sigma2: np.ndarray) -> float:
+def frechet_distance_from_statistics(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
+) -> float:
     """Fréchet (2-Wasserstein) distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2).
 
     ``|mu1 - mu2|^2 + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^(1/2))``.
@@ -86,8 +91,10 @@ def frechet_distance_from_statistics(mu1: np.ndarray, sigma1: np.ndarray, mu2: n
     sigma2 = np.asarray(sigma2, dtype=np.float64)
     d = mu1.shape[0]
     if mu1.shape != (d,) or mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise DataError(f"frechet_distance: shapes disagree: mu {mu1.shape} {mu2.shape}, "
-                        f"sigma {sigma1.shape} {sigma2.shape}")
+        raise DataError(
+            f"frechet_distance: shapes disagree: mu {mu1.shape} {mu2.shape}, "
+            f"sigma {sigma1.shape} {sigma2.shape}"
+        )
     a = _psd_sqrt((sigma1 + sigma1.T) / 2.0)
     m = a @ sigma2 @ a
     ev = np.linalg.eigvalsh((m + m.T) / 2.0)
@@ -122,7 +129,9 @@ def frechet_distance(features1: np.ndarray, features2: np.ndarray) -> float:
     return frechet_distance_from_statistics(*feature_statistics(f1), *feature_statistics(f2))
 
 
-def relative_frechet_distance(real: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+def relative_frechet_distance(
+    real: np.ndarray, synthetic: np.ndarray, seed: int = 0
+) -> tuple[float, float, float]:
     """FD(real, synthetic) divided by the FD between two random halves of the real set.
 
     A value near 1 means the synthetic set is as far from the real set as the real set is from itself at this
@@ -152,6 +161,6 @@ def relative_frechet_distance(real: np.ndarray, synthetic: np.ndarray, seed: int
     fd = frechet_distance(real, synthetic)
     order = np.random.default_rng(seed).permutation(real.shape[0])
     half = real.shape[0] // 2
-    baseline = frechet_distance(real[order[:half]], real[order[half:2 * half]])
+    baseline = frechet_distance(real[order[:half]], real[order[half : 2 * half]])
     ratio = fd / baseline if baseline > 0 else float("inf")
     return ratio, fd, baseline

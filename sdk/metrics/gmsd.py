@@ -23,7 +23,9 @@ __all__ = ["gmsd", "ms_gmsd", "MS_GMSD_WEIGHTS"]
 MS_GMSD_WEIGHTS = (0.096, 0.596, 0.289, 0.019)
 
 
-def gmsd(x: np.ndarray, y: np.ndarray, data_range: float | None = None, t: float = 170 / 255.0**2) -> np.ndarray:
+def gmsd(
+    x: np.ndarray, y: np.ndarray, data_range: float | None = None, t: float = 170 / 255.0**2
+) -> np.ndarray:
     """Gradient magnitude similarity deviation of each pair (Xue et al. 2013); 0 for identical images.
 
     Parameters
@@ -55,8 +57,14 @@ def gmsd(x: np.ndarray, y: np.ndarray, data_range: float | None = None, t: float
     return _gmsd_batch(xa, ya, 1.0 / data_range, t)
 
 
-def ms_gmsd(x: np.ndarray, y: np.ndarray, data_range: float | None = None,
-            scale_weights: Sequence[float] | None = None, alpha: float = 0.5, t: float = 170.0) -> np.ndarray:
+def ms_gmsd(
+    x: np.ndarray,
+    y: np.ndarray,
+    data_range: float | None = None,
+    scale_weights: Sequence[float] | None = None,
+    alpha: float = 0.5,
+    t: float = 170.0,
+) -> np.ndarray:
     """Multi-scale GMSD of each pair (Zhang et al. 2017), luma only (piq's default ``chromatic=False``).
 
     Parameters
@@ -98,8 +106,10 @@ def ms_gmsd(x: np.ndarray, y: np.ndarray, data_range: float | None = None,
         w = w / w.sum()
     min_size = 2**w.size + 1
     if min(xa.shape[1:3]) < min_size:
-        raise DataError(f"ms_gmsd: images of {xa.shape[1]}x{xa.shape[2]} are too small for {w.size} scales "
-                        f"(need {min_size}); pass fewer scale_weights")
+        raise DataError(
+            f"ms_gmsd: images of {xa.shape[1]}x{xa.shape[2]} are too small for {w.size} scales "
+            f"(need {min_size}); pass fewer scale_weights"
+        )
     return _ms_gmsd_batch(xa, ya, 255.0 / data_range, w, alpha, t)
 
 

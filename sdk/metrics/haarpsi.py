@@ -13,8 +13,14 @@ __all__ = ["haarpsi"]
 _SCALES = 3
 
 
-def haarpsi(x: np.ndarray, y: np.ndarray, data_range: float | None = None, subsample: bool = True,
-            c: float = 30.0, alpha: float = 4.2) -> np.ndarray:
+def haarpsi(
+    x: np.ndarray,
+    y: np.ndarray,
+    data_range: float | None = None,
+    subsample: bool = True,
+    c: float = 30.0,
+    alpha: float = 4.2,
+) -> np.ndarray:
     """Haar wavelet-based perceptual similarity of each pair (Reisenhofer et al. 2018); 1 for identical images.
 
     Parameters
@@ -54,26 +60,32 @@ def haarpsi(x: np.ndarray, y: np.ndarray, data_range: float | None = None, subsa
 @njit(cache=True)
 def _haar(plane, k, vertical):  # pragma: no cover - compiled
     """Haar coefficients of size k: (1/k) * (sum of the first k/2 rows - sum of the last k/2) of each k x k window
-    (columns when ``vertical`` is False), with piq's "same" zero padding (k/2 - 1 before, k/2 after)."""
-    h, w = plane.shape
+    (columns when ``vertical`` is False), with piq's "same" zero padding (k/2 - 1 before, k/2 after).
+
+    Separable: box sums of width k along one axis, then the signed sum along the other."""
+    src = plane if vertical else plane.T
+    h, w = src.shape
     before = k // 2 - 1
-    out = np.empty((h, w))
-    inv = 1.0 / k
-    for i in range(h):
+    box = np.zeros((h, w))
+    for r in range(h):
         for j in range(w):
             s = 0.0
-            for a in range(k):
-                r = i + a - before
-                if r < 0 or r >= h:
-                    continue
-                for b in range(k):
-                    q = j + b - before
-                    if q < 0 or q >= w:
-                        continue
-                    sign = 1.0 if (a if vertical else b) < k // 2 else -1.0
-                    s += sign * plane[r, q]
-            out[i, j] = s * inv
-    return out
+            for b in range(k):
+                q = j + b - before
+                if 0 <= q < w:
+                    s += src[r, q]
+            box[r, j] = s
+    out = np.zeros((h, w))
+    inv = 1.0 / k
+    for i in range(h):
+        for a in range(k):
+            r = i + a - before
+            if r < 0 or r >= h:
+                continue
+            sign = inv if a < k // 2 else -inv
+            for j in range(w):
+                out[i, j] += sign * box[r, j]
+    return out if vertical else out.T.copy()
 
 
 @njit(cache=True)
@@ -138,7 +150,9 @@ def _haarpsi_batch(x, y, scale, subsample, c, alpha, eps):  # pragma: no cover -
             qy = np.abs(_mean2(py[2]))
             for i in range(h):
                 for j in range(w):
-                    sim_iq = 0.5 * (similarity(ix[i, j], iy[i, j], c, 0.0) + similarity(qx[i, j], qy[i, j], c, 0.0))
+                    sim_iq = 0.5 * (
+                        similarity(ix[i, j], iy[i, j], c, 0.0) + similarity(qx[i, j], qy[i, j], c, 0.0)
+                    )
                     weight = 0.5 * (wx[0][i, j] + wx[1][i, j])
                     num += weight / (1.0 + np.exp(-alpha * sim_iq))
                     den += weight

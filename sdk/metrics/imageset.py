@@ -42,7 +42,9 @@ def _read_image(path: Path, size: tuple[int, int] | None, channels: int | None) 
 
     try:
         with Image.open(path) as img:
-            mode = {1: "L", 3: "RGB"}.get(channels or 0, "L" if img.mode in ("L", "I", "I;16", "1") else "RGB")
+            mode = {1: "L", 3: "RGB"}.get(
+                channels or 0, "L" if img.mode in ("L", "I", "I;16", "1") else "RGB"
+            )
             img = img.convert(mode)
             if size is not None and img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.Resampling.LANCZOS)
@@ -52,8 +54,13 @@ def _read_image(path: Path, size: tuple[int, int] | None, channels: int | None) 
     return a[..., None] if a.ndim == 2 else a
 
 
-def _from_files(files: list[tuple[Path, str]], source: str, size: int | None, channels: int | None,
-                max_per_class: int | None) -> ImageSet:
+def _from_files(
+    files: list[tuple[Path, str]],
+    source: str,
+    size: int | None,
+    channels: int | None,
+    max_per_class: int | None,
+) -> ImageSet:
     if not files:
         raise DataError(f"no images found in {source}; expected PNG or JPEG files")
     classes: list[str] = []
@@ -103,14 +110,21 @@ def _from_csv(path: Path, split: str | None) -> list[tuple[Path, str]]:
     if {"image_id", "melanoma", "seborrheic_keratosis"} <= cols:
         out = []
         for r in rows:
-            cls = ("melanoma" if float(r["melanoma"]) == 1 else
-                   "seborrheic_keratosis" if float(r["seborrheic_keratosis"]) == 1 else "nevus")
+            cls = (
+                "melanoma"
+                if float(r["melanoma"]) == 1
+                else "seborrheic_keratosis"
+                if float(r["seborrheic_keratosis"]) == 1
+                else "nevus"
+            )
             out.append((_resolve_isic_image(path.parent, r["image_id"]), cls))
         return sorted(out, key=lambda fc: _ISIC_CLASSES.index(fc[1]))
     if {"path", "class"} <= cols:
         return [(path.parent / r["path"], r["class"]) for r in rows]
-    raise DataError(f"{path}: unknown CSV layout; expected columns (path, diagnosis[, split]), "
-                    "(image_id, melanoma, seborrheic_keratosis) or (path, class)")
+    raise DataError(
+        f"{path}: unknown CSV layout; expected columns (path, diagnosis[, split]), "
+        "(image_id, melanoma, seborrheic_keratosis) or (path, class)"
+    )
 
 
 def _from_folder(folder: Path) -> list[tuple[Path, str]]:
@@ -132,7 +146,11 @@ def _from_npz(path: Path, size: int | None, max_per_class: int | None) -> ImageS
     try:
         data = np.load(path, allow_pickle=False)
         images = np.asarray(data["images"])
-        labels = np.asarray(data["labels"], dtype=np.int64) if "labels" in data else np.zeros(len(images), np.int64)
+        labels = (
+            np.asarray(data["labels"], dtype=np.int64)
+            if "labels" in data
+            else np.zeros(len(images), np.int64)
+        )
         names = next((data[k] for k in ("class_names", "classes") if k in data), None)
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"cannot read {path} as an NPZ with an 'images' array: {exc}") from exc
@@ -140,7 +158,9 @@ def _from_npz(path: Path, size: int | None, max_per_class: int | None) -> ImageS
         raise DataError(f"{path}: 'images' must be uint8 (N, H, W[, C]), got {images.dtype} {images.shape}")
     if images.ndim == 3:
         images = images[..., None]
-    classes = tuple(str(n) for n in names) if names is not None else tuple(str(i) for i in range(labels.max() + 1))
+    classes = (
+        tuple(str(n) for n in names) if names is not None else tuple(str(i) for i in range(labels.max() + 1))
+    )
     if labels.size != images.shape[0] or (labels.size and (labels.min() < 0 or labels.max() >= len(classes))):
         raise DataError(f"{path}: 'labels' do not match the images or the class names")
     if max_per_class is not None:
@@ -148,14 +168,26 @@ def _from_npz(path: Path, size: int | None, max_per_class: int | None) -> ImageS
         keep.sort()
         images, labels = images[keep], labels[keep]
     if size is not None and images.shape[1:3] != (size, size):
-        resized = [np.asarray(Image.fromarray(im[..., 0] if im.shape[2] == 1 else im)
-                              .resize((size, size), Image.Resampling.LANCZOS)) for im in images]
+        resized = [
+            np.asarray(
+                Image.fromarray(im[..., 0] if im.shape[2] == 1 else im).resize(
+                    (size, size), Image.Resampling.LANCZOS
+                )
+            )
+            for im in images
+        ]
         images = np.stack([r if r.ndim == 3 else r[..., None] for r in resized])
     return ImageSet(np.ascontiguousarray(images), labels, classes, str(path))
 
 
-def load_image_set(path: str | Path, *, size: int | None = None, channels: int | None = None,
-                   split: str | None = None, max_per_class: int | None = None) -> ImageSet:
+def load_image_set(
+    path: str | Path,
+    *,
+    size: int | None = None,
+    channels: int | None = None,
+    split: str | None = None,
+    max_per_class: int | None = None,
+) -> ImageSet:
     """Load a labelled image set.
 
     Parameters
@@ -194,8 +226,11 @@ def load_image_set(path: str | Path, *, size: int | None = None, channels: int |
     if p.is_file() and p.suffix.lower() == ".npz":
         s = _from_npz(p, size, max_per_class)
         if channels is not None and s.images.shape[3] != channels:
-            imgs = (np.repeat(s.images, 3, axis=3) if channels == 3 else
-                    np.round(s.images @ np.array([0.299, 0.587, 0.114]))[..., None].astype(np.uint8))
+            imgs = (
+                np.repeat(s.images, 3, axis=3)
+                if channels == 3
+                else np.round(s.images @ np.array([0.299, 0.587, 0.114]))[..., None].astype(np.uint8)
+            )
             s = ImageSet(imgs, s.labels, s.classes, s.source)
         return s
     if p.is_file() and p.suffix.lower() == ".csv":

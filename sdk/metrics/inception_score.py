@@ -52,8 +52,8 @@ def inception_score(logits: np.ndarray, n_splits: int = 10) -> ISResult:
     size = z.shape[0] // n_splits
     scores = np.empty(n_splits)
     for s in range(n_splits):
-        part_p = p[s * size:(s + 1) * size]
-        part_log_p = log_p[s * size:(s + 1) * size]
+        part_p = p[s * size : (s + 1) * size]
+        part_log_p = log_p[s * size : (s + 1) * size]
         log_py = np.log(part_p.mean(axis=0))
         kl = (part_p * (part_log_p - log_py)).sum(axis=1)
         scores[s] = np.exp(kl.mean())

@@ -25,8 +25,9 @@ def _kernel(a: np.ndarray, b: np.ndarray, degree: int, gamma: float, coef0: floa
     return (gamma * (a @ b.T) + coef0) ** degree
 
 
-def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None,
-                  coef0: float = 1.0) -> float:
+def mmd2_unbiased(
+    x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None, coef0: float = 1.0
+) -> float:
     """Unbiased estimate of the squared MMD between two samples with ``k(a, b) = (gamma <a, b> + coef0)^degree``.
 
     Parameters
@@ -49,7 +50,9 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | 
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or x.shape[0] < 2 or y.shape[0] < 2:
-        raise DataError(f"kid: expected two feature arrays (n >= 2, D) with the same D, got {x.shape}, {y.shape}")
+        raise DataError(
+            f"kid: expected two feature arrays (n >= 2, D) with the same D, got {x.shape}, {y.shape}"
+        )
     g = 1.0 / x.shape[1] if gamma is None else gamma
     n, m = x.shape[0], y.shape[0]
     kxx = _kernel(x, x, degree, g, coef0)
@@ -60,8 +63,9 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | 
     return float(term_x + term_y - 2.0 * kxy.mean())
 
 
-def kid(real: np.ndarray, synthetic: np.ndarray, subset_size: int = 1000, n_subsets: int = 100,
-        seed: int = 0) -> KIDResult:
+def kid(
+    real: np.ndarray, synthetic: np.ndarray, subset_size: int = 1000, n_subsets: int = 100, seed: int = 0
+) -> KIDResult:
     """Kernel Inception Distance: the mean unbiased MMD^2 over random subsets drawn without replacement.
 
     Parameters

@@ -17,8 +17,17 @@ from medsynth.metrics._filters import (
 __all__ = ["mdsi"]
 
 
-def mdsi(x: np.ndarray, y: np.ndarray, data_range: float | None = None, c1: float = 140.0, c2: float = 55.0,
-         c3: float = 550.0, alpha: float = 0.6, q: float = 0.25, o: float = 0.25) -> np.ndarray:
+def mdsi(
+    x: np.ndarray,
+    y: np.ndarray,
+    data_range: float | None = None,
+    c1: float = 140.0,
+    c2: float = 55.0,
+    c3: float = 550.0,
+    alpha: float = 0.6,
+    q: float = 0.25,
+    o: float = 0.25,
+) -> np.ndarray:
     """Mean deviation similarity index of each pair (Nafchi et al. 2016); 0 for identical images.
 
     Parameters
@@ -97,10 +106,14 @@ def _mdsi_batch(x, y, scale, f, c1, c2, c3, alpha, q, o):  # pragma: no cover - 
         im = np.empty((h, w))
         for i in range(h):
             for j in range(w):
-                gs = (similarity(gx[i, j], gy[i, j], c1, 0.0) + similarity(gx[i, j], gm[i, j], c2, 0.0)
-                      - similarity(gy[i, j], gm[i, j], c2, 0.0))
-                cs = ((2.0 * (lx[1, i, j] * ly[1, i, j] + lx[2, i, j] * ly[2, i, j]) + c3)
-                      / (lx[1, i, j] ** 2 + ly[1, i, j] ** 2 + lx[2, i, j] ** 2 + ly[2, i, j] ** 2 + c3))
+                gs = (
+                    similarity(gx[i, j], gy[i, j], c1, 0.0)
+                    + similarity(gx[i, j], gm[i, j], c2, 0.0)
+                    - similarity(gy[i, j], gm[i, j], c2, 0.0)
+                )
+                cs = (2.0 * (lx[1, i, j] * ly[1, i, j] + lx[2, i, j] * ly[2, i, j]) + c3) / (
+                    lx[1, i, j] ** 2 + ly[1, i, j] ** 2 + lx[2, i, j] ** 2 + ly[2, i, j] ** 2 + c3
+                )
                 v = alpha * gs + (1.0 - alpha) * cs
                 mag = abs(v) ** q
                 phase = q * np.arctan2(0.0, v)

@@ -18,13 +18,17 @@ class MemorizationResult:
     """Nearest-training-image distances of synthetic and held-out real images in one space."""
 
     space: str  # the space the distances were measured in, e.g. "pixels-32" or "radiomics"
-    synthetic_to_train: np.ndarray  # (n_synthetic,) distance of each synthetic image to its nearest training image
+    synthetic_to_train: (
+        np.ndarray
+    )  # (n_synthetic,) distance of each synthetic image to its nearest training image
     nearest_train: np.ndarray  # (n_synthetic,) index of that training image
     holdout_to_train: np.ndarray  # (n_holdout,) the same distance for each held-out real image
     percentile: float  # the percentile of holdout_to_train that defines a copy
     threshold: float  # that percentile's value
     copy_rate: float  # share of synthetic images closer to a training image than the threshold
-    median_ratio: float  # median synthetic-to-train over median holdout-to-train (< 1: closer than fresh data)
+    median_ratio: (
+        float  # median synthetic-to-train over median holdout-to-train (< 1: closer than fresh data)
+    )
 
     def closest(self, k: int) -> np.ndarray:
         """Indices of the k synthetic images nearest to a training image, nearest first."""
@@ -33,10 +37,14 @@ class MemorizationResult:
     def summary(self) -> dict[str, float | int | str]:
         """JSON-ready scalars of the audit."""
         return {
-            "space": self.space, "percentile": self.percentile, "threshold": self.threshold,
-            "copy_rate": self.copy_rate, "median_ratio": self.median_ratio,
+            "space": self.space,
+            "percentile": self.percentile,
+            "threshold": self.threshold,
+            "copy_rate": self.copy_rate,
+            "median_ratio": self.median_ratio,
             "n_copies": int((self.synthetic_to_train < self.threshold).sum()),
-            "n_synthetic": int(self.synthetic_to_train.size), "n_holdout": int(self.holdout_to_train.size),
+            "n_synthetic": int(self.synthetic_to_train.size),
+            "n_holdout": int(self.holdout_to_train.size),
             "synthetic_to_train_median": float(np.median(self.synthetic_to_train)),
             "holdout_to_train_median": float(np.median(self.holdout_to_train)),
         }
@@ -74,8 +82,9 @@ def pixel_space(images: np.ndarray, size: int = 32) -> np.ndarray:
     return flat / np.sqrt(flat.shape[1])
 
 
-def memorization_audit(synthetic: np.ndarray, train: np.ndarray, holdout: np.ndarray, *, space: str,
-                       percentile: float = 1.0) -> MemorizationResult:
+def memorization_audit(
+    synthetic: np.ndarray, train: np.ndarray, holdout: np.ndarray, *, space: str, percentile: float = 1.0
+) -> MemorizationResult:
     """Nearest training image of every synthetic image, judged against held-out real images.
 
     A synthetic image counts as a copy when its distance to the nearest training image is below the
@@ -104,8 +113,10 @@ def memorization_audit(synthetic: np.ndarray, train: np.ndarray, holdout: np.nda
     """
     sets = [np.asarray(a, dtype=np.float64) for a in (synthetic, train, holdout)]
     if any(a.ndim != 2 or a.shape[0] == 0 for a in sets) or len({a.shape[1] for a in sets}) != 1:
-        raise DataError("memorization_audit: synthetic, train and holdout must be non-empty (N, D) arrays with one "
-                        f"D, got {[a.shape for a in sets]}")
+        raise DataError(
+            "memorization_audit: synthetic, train and holdout must be non-empty (N, D) arrays with one "
+            f"D, got {[a.shape for a in sets]}"
+        )
     if not 0 < percentile < 100:
         raise DataError(f"memorization_audit: percentile must be in (0, 100), got {percentile}")
     syn, train_v, hold = sets
@@ -114,14 +125,20 @@ def memorization_audit(synthetic: np.ndarray, train: np.ndarray, holdout: np.nda
     threshold = float(np.percentile(d_hold, percentile))
     med_hold = float(np.median(d_hold))
     return MemorizationResult(
-        space=space, synthetic_to_train=d_syn, nearest_train=idx, holdout_to_train=d_hold, percentile=percentile,
-        threshold=threshold, copy_rate=float((d_syn < threshold).mean()),
+        space=space,
+        synthetic_to_train=d_syn,
+        nearest_train=idx,
+        holdout_to_train=d_hold,
+        percentile=percentile,
+        threshold=threshold,
+        copy_rate=float((d_syn < threshold).mean()),
         median_ratio=float(np.median(d_syn)) / med_hold if med_hold > 0 else float("inf"),
     )
 
 
-def save_closest_pairs(path: Path, synthetic_images: np.ndarray, train_images: np.ndarray,
-                       result: MemorizationResult, k: int = 8) -> Path:
+def save_closest_pairs(
+    path: Path, synthetic_images: np.ndarray, train_images: np.ndarray, result: MemorizationResult, k: int = 8
+) -> Path:
     """Write the k closest (synthetic, nearest training image) pairs side by side as one PNG.
 
     Each row is one pair: synthetic on the left, its nearest training image on the right, a 4-pixel gap between
@@ -153,7 +170,7 @@ def save_closest_pairs(path: Path, synthetic_images: np.ndarray, train_images: n
     canvas = np.full((len(order) * (h + gap) - gap, 2 * w + gap, c), 255, dtype=np.uint8)
     for row, i in enumerate(order):
         top = row * (h + gap)
-        canvas[top:top + h, :w] = syn[i]
-        canvas[top:top + h, w + gap:] = trn[result.nearest_train[i]]
+        canvas[top : top + h, :w] = syn[i]
+        canvas[top : top + h, w + gap :] = trn[result.nearest_train[i]]
     Image.fromarray(canvas[..., 0] if c == 1 else canvas).save(path)
     return path

@@ -47,9 +47,13 @@ def prdc(real: np.ndarray, synthetic: np.ndarray, k: int = 5) -> PRDCResult:
     real = np.asarray(real, dtype=np.float64)
     synthetic = np.asarray(synthetic, dtype=np.float64)
     if real.ndim != 2 or synthetic.ndim != 2 or real.shape[1] != synthetic.shape[1]:
-        raise DataError(f"prdc: expected two feature arrays with the same D, got {real.shape}, {synthetic.shape}")
+        raise DataError(
+            f"prdc: expected two feature arrays with the same D, got {real.shape}, {synthetic.shape}"
+        )
     if k < 1 or min(real.shape[0], synthetic.shape[0]) <= k:
-        raise DataError(f"prdc: each set needs more than k={k} rows, got {real.shape[0]} and {synthetic.shape[0]}")
+        raise DataError(
+            f"prdc: each set needs more than k={k} rows, got {real.shape[0]} and {synthetic.shape[0]}"
+        )
     real_radius = kth_neighbour_distance(real, k)
     fake_radius = kth_neighbour_distance(synthetic, k)
     inside_real_any = np.zeros(synthetic.shape[0], dtype=bool)
@@ -57,12 +61,12 @@ def prdc(real: np.ndarray, synthetic: np.ndarray, k: int = 5) -> PRDCResult:
     covered = np.zeros(real.shape[0], dtype=bool)
     recalled = np.zeros(real.shape[0], dtype=bool)
     for start in range(0, real.shape[0], _BLOCK_ROWS):
-        d = pairwise_distances(real[start:start + _BLOCK_ROWS], synthetic)  # (block of real, synthetic)
-        within_real_ball = d < real_radius[start:start + d.shape[0], None]
+        d = pairwise_distances(real[start : start + _BLOCK_ROWS], synthetic)  # (block of real, synthetic)
+        within_real_ball = d < real_radius[start : start + d.shape[0], None]
         inside_real_any |= within_real_ball.any(axis=0)
         inside_count += within_real_ball.sum(axis=0)
-        covered[start:start + d.shape[0]] = d.min(axis=1) < real_radius[start:start + d.shape[0]]
-        recalled[start:start + d.shape[0]] = (d < fake_radius[None, :]).any(axis=1)
+        covered[start : start + d.shape[0]] = d.min(axis=1) < real_radius[start : start + d.shape[0]]
+        recalled[start : start + d.shape[0]] = (d < fake_radius[None, :]).any(axis=1)
     return PRDCResult(
         precision=float(inside_real_any.mean()),
         recall=float(recalled.mean()),

@@ -9,16 +9,47 @@ from numba import njit, prange
 from medsynth.errors import DataError
 from medsynth.metrics.frechet import frechet_distance
 
-__all__ = ["GLCM_LEVELS", "FIRST_ORDER", "GLCM", "COLOUR", "radiomic_features", "radiomic_feature_names",
-           "zscore_against", "frechet_radiomics_distance"]
+__all__ = [
+    "GLCM_LEVELS",
+    "FIRST_ORDER",
+    "GLCM",
+    "COLOUR",
+    "radiomic_features",
+    "radiomic_feature_names",
+    "zscore_against",
+    "frechet_radiomics_distance",
+]
 
 GLCM_LEVELS = 32  # grey levels of the co-occurrence matrices: fixed bins of width 256 / 32 = 8 over [0, 255]
 HIST_BINS = 32  # bins of the first-order histogram (entropy, uniformity), same fixed binning
 
-FIRST_ORDER = ("mean", "std", "skewness", "kurtosis", "p10", "median", "p90", "iqr", "range",
-               "mean_abs_deviation", "rms", "entropy", "uniformity")
-GLCM = ("contrast", "dissimilarity", "homogeneity", "asm", "energy", "correlation", "joint_entropy",
-        "joint_average", "cluster_shade", "cluster_prominence")
+FIRST_ORDER = (
+    "mean",
+    "std",
+    "skewness",
+    "kurtosis",
+    "p10",
+    "median",
+    "p90",
+    "iqr",
+    "range",
+    "mean_abs_deviation",
+    "rms",
+    "entropy",
+    "uniformity",
+)
+GLCM = (
+    "contrast",
+    "dissimilarity",
+    "homogeneity",
+    "asm",
+    "energy",
+    "correlation",
+    "joint_entropy",
+    "joint_average",
+    "cluster_shade",
+    "cluster_prominence",
+)
 COLOUR = ("r_mean", "g_mean", "b_mean", "r_std", "g_std", "b_std")
 
 # Offsets (row, column) of the four GLCM directions at distance 1: 0, 45, 90 and 135 degrees.
@@ -186,7 +217,9 @@ def _features_batch(images, offsets):  # pragma: no cover - compiled
         if c == 3:
             for i in range(h):
                 for j in range(w):
-                    grey[i, j] = 0.299 * images[p, i, j, 0] + 0.587 * images[p, i, j, 1] + 0.114 * images[p, i, j, 2]
+                    grey[i, j] = (
+                        0.299 * images[p, i, j, 0] + 0.587 * images[p, i, j, 1] + 0.114 * images[p, i, j, 2]
+                    )
         else:
             for i in range(h):
                 for j in range(w):
@@ -198,7 +231,7 @@ def _features_batch(images, offsets):  # pragma: no cover - compiled
         for i in range(h):
             for j in range(w):
                 levels[i, j] = min(int(grey[i, j] / width), GLCM_LEVELS - 1)
-        _glcm_features(levels, offsets, row[n_first:n_first + n_glcm])
+        _glcm_features(levels, offsets, row[n_first : n_first + n_glcm])
         if c == 3:
             for k in range(3):
                 plane = images[p, :, :, k].astype(np.float64) / 255.0
@@ -260,6 +293,8 @@ def frechet_radiomics_distance(real_images: np.ndarray, synthetic_images: np.nda
     fr = radiomic_features(real_images)
     fs = radiomic_features(synthetic_images)
     if fr.shape[1] != fs.shape[1]:
-        raise DataError("frechet_radiomics_distance: the real and synthetic images have different channel counts")
+        raise DataError(
+            "frechet_radiomics_distance: the real and synthetic images have different channel counts"
+        )
     zr, zs = zscore_against(fr, fs)
     return frechet_distance(zr, zs)

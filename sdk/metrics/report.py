@@ -29,7 +29,7 @@ def image_grid(images: np.ndarray, columns: int = 8, gap: int = 2) -> np.ndarray
     grid = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, c), 255, dtype=np.uint8)
     for i, img in enumerate(images):
         r, q = divmod(i, columns)
-        grid[r * (h + gap):r * (h + gap) + h, q * (w + gap):q * (w + gap) + w] = img
+        grid[r * (h + gap) : r * (h + gap) + h, q * (w + gap) : q * (w + gap) + w] = img
     return grid
 
 
@@ -56,8 +56,11 @@ def _interval(entry: dict[str, Any] | None) -> str:
 
 
 def _metric_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [("FD", _interval(d.get("fd"))), ("FRD (radiomics)", _interval(d.get("frd"))),
-            ("relative FD", _fmt(d["relative_fd"]) if "relative_fd" in d else "–")]
+    rows = [
+        ("FD", _interval(d.get("fd"))),
+        ("FRD (radiomics)", _interval(d.get("frd"))),
+        ("relative FD", _fmt(d["relative_fd"]) if "relative_fd" in d else "–"),
+    ]
     if "kid" in d:
         rows.append(("KID", f"{_fmt(d['kid']['mean'])} ± {_fmt(d['kid']['std'])}"))
     for key in ("precision", "recall", "density", "coverage"):
@@ -85,18 +88,32 @@ def _histogram_svg(a: np.ndarray, b: np.ndarray, threshold: float, labels: tuple
     for hist, colour in ((ha, "rgba(200,60,60,0.6)"), (hb, "rgba(60,90,200,0.6)")):
         for i, v in enumerate(hist):
             bar = v / top * height
-            parts.append(f'<rect x="{i * bw:.1f}" y="{height - bar:.1f}" width="{bw - 1:.1f}" height="{bar:.1f}" '
-                         f'fill="{colour}"/>')
+            parts.append(
+                f'<rect x="{i * bw:.1f}" y="{height - bar:.1f}" width="{bw - 1:.1f}" height="{bar:.1f}" '
+                f'fill="{colour}"/>'
+            )
     x = threshold / hi * width
-    parts.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height}" stroke="black" stroke-dasharray="4"/>')
-    parts.append(f'<text x="4" y="{height + 15}" font-size="12" fill="rgb(200,60,60)">{html.escape(labels[0])}</text>')
-    parts.append(f'<text x="240" y="{height + 15}" font-size="12" fill="rgb(60,90,200)">'
-                 f'{html.escape(labels[1])}</text></svg>')
+    parts.append(
+        f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height}" stroke="black" stroke-dasharray="4"/>'
+    )
+    parts.append(
+        f'<text x="4" y="{height + 15}" font-size="12" fill="rgb(200,60,60)">{html.escape(labels[0])}</text>'
+    )
+    parts.append(
+        f'<text x="240" y="{height + 15}" font-size="12" fill="rgb(60,90,200)">'
+        f"{html.escape(labels[1])}</text></svg>"
+    )
     return "".join(parts)
 
 
-def write_report(path: Path, evaluation: Evaluation, real: ImageSet, synthetic: ImageSet,
-                 closest_pairs_png: Path | None = None, per_grid: int = 16) -> Path:
+def write_report(
+    path: Path,
+    evaluation: Evaluation,
+    real: ImageSet,
+    synthetic: ImageSet,
+    closest_pairs_png: Path | None = None,
+    per_grid: int = 16,
+) -> Path:
     """Write the evaluation as one self-contained HTML file (images embedded as base64 PNG, no external links).
 
     Parameters
@@ -118,25 +135,36 @@ def write_report(path: Path, evaluation: Evaluation, real: ImageSet, synthetic: 
         ``path``.
     """
     m = evaluation.metrics
-    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>medsynth evaluation</title>",
-           f"<style>{_CSS}</style></head><body><h1>medsynth evaluation</h1>",
-           f"<p class='note'>Real: {html.escape(real.source)} ({len(real.labels)} images). Synthetic: "
-           f"{html.escape(synthetic.source)} ({len(synthetic.labels)} images). Image shape {m['image_shape']}. "
-           f"Feature space: <b>{html.escape(m['feature_space'])}</b>. Intervals: "
-           f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, {m['config']['n_boot']} resamples.</p>",
-           "<h2>Overall</h2><table><tr><th>metric</th><th>value [interval]</th></tr>"]
+    out = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>medsynth evaluation</title>",
+        f"<style>{_CSS}</style></head><body><h1>medsynth evaluation</h1>",
+        f"<p class='note'>Real: {html.escape(real.source)} ({len(real.labels)} images). Synthetic: "
+        f"{html.escape(synthetic.source)} ({len(synthetic.labels)} images). Image shape {m['image_shape']}. "
+        f"Feature space: <b>{html.escape(m['feature_space'])}</b>. Intervals: "
+        f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, {m['config']['n_boot']} resamples.</p>",
+        "<h2>Overall</h2><table><tr><th>metric</th><th>value [interval]</th></tr>",
+    ]
     out += [f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in _metric_rows(m["overall"])]
     out.append("</table>")
     if m["per_class"]:
         classes = list(m["per_class"])
         rows = {c: dict(_metric_rows(m["per_class"][c])) for c in classes}
         names = list(rows[classes[0]])
-        out.append("<h2>Per class</h2><table><tr><th>metric</th>"
-                   + "".join(f"<th>{html.escape(c)} ({m['per_class'][c]['n_real']} real, "
-                             f"{m['per_class'][c]['n_synthetic']} synthetic)</th>" for c in classes) + "</tr>")
+        out.append(
+            "<h2>Per class</h2><table><tr><th>metric</th>"
+            + "".join(
+                f"<th>{html.escape(c)} ({m['per_class'][c]['n_real']} real, "
+                f"{m['per_class'][c]['n_synthetic']} synthetic)</th>"
+                for c in classes
+            )
+            + "</tr>"
+        )
         for name in names:
-            out.append(f"<tr><td>{html.escape(name)}</td>"
-                       + "".join(f"<td>{rows[c].get(name, '–')}</td>" for c in classes) + "</tr>")
+            out.append(
+                f"<tr><td>{html.escape(name)}</td>"
+                + "".join(f"<td>{rows[c].get(name, '–')}</td>" for c in classes)
+                + "</tr>"
+            )
         out.append("</table>")
     out.append("<h2>Images</h2>")
     for cls in m["per_class"] or [None]:
@@ -144,24 +172,36 @@ def write_report(path: Path, evaluation: Evaluation, real: ImageSet, synthetic: 
         for label, s in (("real", real), ("synthetic", synthetic)):
             imgs = (s.images if cls is None else s.of_class(cls))[:per_grid]
             if len(imgs):
-                out.append(f"<figure><img alt='{label} {html.escape(cls or '')}' src='{_png_data_uri(image_grid(imgs))}'>"
-                           f"<figcaption>{label}</figcaption></figure>")
+                out.append(
+                    f"<figure><img alt='{label} {html.escape(cls or '')}' src='{_png_data_uri(image_grid(imgs))}'>"
+                    f"<figcaption>{label}</figcaption></figure>"
+                )
         out.append("</div>")
     out.append("<h2>Memorization audit</h2>")
     if not evaluation.memorization:
         out.append("<p class='note'>No training set given (--train), so no audit.</p>")
     for name, res in evaluation.memorization.items():
         s = res.summary()
-        out.append(f"<h3>{html.escape(res.space)}</h3><p class='note'>Copy rate {_fmt(s['copy_rate'])} "
-                   f"({s['n_copies']} of {s['n_synthetic']} synthetic images closer to a training image than the "
-                   f"{_fmt(res.percentile)}th percentile of held-out real images, {_fmt(res.threshold)}); "
-                   f"median distance ratio {_fmt(s['median_ratio'])} (synthetic / held-out real).</p>")
-        out.append(_histogram_svg(res.synthetic_to_train, res.holdout_to_train, res.threshold,
-                                  ("synthetic → nearest train", "held-out real → nearest train")))
+        out.append(
+            f"<h3>{html.escape(res.space)}</h3><p class='note'>Copy rate {_fmt(s['copy_rate'])} "
+            f"({s['n_copies']} of {s['n_synthetic']} synthetic images closer to a training image than the "
+            f"{_fmt(res.percentile)}th percentile of held-out real images, {_fmt(res.threshold)}); "
+            f"median distance ratio {_fmt(s['median_ratio'])} (synthetic / held-out real).</p>"
+        )
+        out.append(
+            _histogram_svg(
+                res.synthetic_to_train,
+                res.holdout_to_train,
+                res.threshold,
+                ("synthetic → nearest train", "held-out real → nearest train"),
+            )
+        )
     if closest_pairs_png is not None and closest_pairs_png.is_file():
         uri = "data:image/png;base64," + base64.b64encode(closest_pairs_png.read_bytes()).decode("ascii")
-        out.append("<h3>Closest pairs (synthetic | nearest training image, pixel space)</h3>"
-                   f"<img alt='closest pairs' src='{uri}'>")
+        out.append(
+            "<h3>Closest pairs (synthetic | nearest training image, pixel space)</h3>"
+            f"<img alt='closest pairs' src='{uri}'>"
+        )
     out.append("</body></html>")
     path.write_text("\n".join(out), encoding="utf-8")
     return path

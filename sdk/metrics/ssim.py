@@ -32,8 +32,16 @@ def _gaussian(kernel_size: int, sigma: float) -> np.ndarray:
     return g / g.sum()
 
 
-def ssim(x: np.ndarray, y: np.ndarray, data_range: float | None = None, kernel_size: int = 11,
-         kernel_sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03, downsample: bool = True) -> np.ndarray:
+def ssim(
+    x: np.ndarray,
+    y: np.ndarray,
+    data_range: float | None = None,
+    kernel_size: int = 11,
+    kernel_sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    downsample: bool = True,
+) -> np.ndarray:
     """Structural similarity of each pair (Wang et al. 2004), averaged over channels.
 
     Parameters
@@ -70,14 +78,23 @@ def ssim(x: np.ndarray, y: np.ndarray, data_range: float | None = None, kernel_s
     g = _gaussian(kernel_size, kernel_sigma)
     f = max(1, round(min(xa.shape[1:3]) / DOWNSAMPLE_SIDE)) if downsample else 1
     if min(xa.shape[1:3]) // f < kernel_size:
-        raise DataError(f"ssim: images of {xa.shape[1]}x{xa.shape[2]} are smaller than the {kernel_size}-pixel "
-                        "window; pass a smaller kernel_size")
+        raise DataError(
+            f"ssim: images of {xa.shape[1]}x{xa.shape[2]} are smaller than the {kernel_size}-pixel "
+            "window; pass a smaller kernel_size"
+        )
     return _ssim_batch(xa, ya, 1.0 / data_range, f, g, k1 * k1, k2 * k2)
 
 
-def ms_ssim(x: np.ndarray, y: np.ndarray, data_range: float | None = None, kernel_size: int = 11,
-            kernel_sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
-            scale_weights: Sequence[float] | None = None) -> np.ndarray:
+def ms_ssim(
+    x: np.ndarray,
+    y: np.ndarray,
+    data_range: float | None = None,
+    kernel_size: int = 11,
+    kernel_sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    scale_weights: Sequence[float] | None = None,
+) -> np.ndarray:
     """Multi-scale structural similarity of each pair (Wang, Simoncelli & Bovik 2003).
 
     Parameters
@@ -121,9 +138,11 @@ def ms_ssim(x: np.ndarray, y: np.ndarray, data_range: float | None = None, kerne
         w = w / w.sum()
     min_size = (kernel_size - 1) * 2 ** (w.size - 1) + 1
     if min(xa.shape[1:3]) < min_size:
-        raise DataError(f"ms_ssim: images of {xa.shape[1]}x{xa.shape[2]} are too small for {w.size} scales with "
-                        f"a {kernel_size}-pixel window (need {min_size}); pass fewer scale_weights or a smaller "
-                        "kernel_size")
+        raise DataError(
+            f"ms_ssim: images of {xa.shape[1]}x{xa.shape[2]} are too small for {w.size} scales with "
+            f"a {kernel_size}-pixel window (need {min_size}); pass fewer scale_weights or a smaller "
+            "kernel_size"
+        )
     return _ms_ssim_batch(xa, ya, 1.0 / data_range, g, k1 * k1, k2 * k2, w)
 
 

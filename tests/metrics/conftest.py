@@ -50,11 +50,13 @@ def piq():
     return piq_module
 
 
-def piq_score(piq_module, fn_name: str, x: np.ndarray, y: np.ndarray, data_range: float, **kwargs) -> np.ndarray:
+def piq_score(
+    piq_module, fn_name: str, x: np.ndarray, y: np.ndarray, data_range: float, **kwargs
+) -> np.ndarray:
     """Run a piq metric on (N, H, W[, C]) numpy batches in float64 and return one value per pair."""
     import torch
 
-    def to_tensor(a: np.ndarray) -> "torch.Tensor":
+    def to_tensor(a: np.ndarray) -> torch.Tensor:
         a = a.astype(np.float64)
         if a.ndim == 3:
             a = a[..., None]
@@ -66,7 +68,9 @@ def piq_score(piq_module, fn_name: str, x: np.ndarray, y: np.ndarray, data_range
     return out.numpy().astype(np.float64)
 
 
-def noisy_pairs(n: int, h: int, w: int, c: int | None, seed: int, dtype=np.uint8) -> tuple[np.ndarray, np.ndarray]:
+def noisy_pairs(
+    n: int, h: int, w: int, c: int | None, seed: int, dtype=np.uint8
+) -> tuple[np.ndarray, np.ndarray]:
     """Smooth random images and noisy copies of them: realistic metric values, not all near 0 or 1."""
     rng = np.random.default_rng(seed)
     shape = (n, h, w) if c is None else (n, h, w, c)
@@ -78,7 +82,9 @@ def noisy_pairs(n: int, h: int, w: int, c: int | None, seed: int, dtype=np.uint8
         base[i] = img[..., None] if c is not None else img
     if c is not None:
         base *= rng.uniform(0.6, 1.0, size=(n, 1, 1, c))
-    noisy = base + rng.normal(0, rng.uniform(0.02, 0.15), size=(n,) + (1,) * (len(shape) - 1)) * rng.standard_normal(shape)
+    noisy = base + rng.normal(
+        0, rng.uniform(0.02, 0.15), size=(n,) + (1,) * (len(shape) - 1)
+    ) * rng.standard_normal(shape)
     x = np.clip(base, 0, 1)
     y = np.clip(noisy, 0, 1)
     if dtype == np.uint8:

@@ -33,7 +33,9 @@ def test_fd_of_known_gaussians_is_the_closed_form():
     mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
     a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 1.0])
     expected = 1 + 0 + 4 + (1 - 2) ** 2 + (2 - 1) ** 2 + (3 - 1) ** 2
-    assert frechet_distance_from_statistics(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
+    assert frechet_distance_from_statistics(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_fd_of_samples_approaches_the_population_value():
@@ -42,7 +44,9 @@ def test_fd_of_samples_approaches_the_population_value():
     mu1, mu2 = np.zeros(4), np.full(4, 0.5)
     x = rng.multivariate_normal(mu1, cov1, size=200_000)
     y = rng.multivariate_normal(mu2, cov2, size=200_000)
-    assert frechet_distance(x, y) == pytest.approx(frechet_distance_from_statistics(mu1, cov1, mu2, cov2), rel=0.02)
+    assert frechet_distance(x, y) == pytest.approx(
+        frechet_distance_from_statistics(mu1, cov1, mu2, cov2), rel=0.02
+    )
 
 
 @pytest.mark.parametrize("d", [3, 64, 300])
@@ -69,8 +73,11 @@ def test_fd_handles_singular_covariances():
 
 def test_relative_fd_is_near_one_for_a_fresh_sample_of_the_same_distribution():
     rng = np.random.default_rng(3)
-    real, same, shifted = (rng.standard_normal((2000, 8)), rng.standard_normal((2000, 8)),
-                           rng.standard_normal((2000, 8)) + 1.0)
+    real, same, shifted = (
+        rng.standard_normal((2000, 8)),
+        rng.standard_normal((2000, 8)),
+        rng.standard_normal((2000, 8)) + 1.0,
+    )
     ratio_same, _, baseline = relative_frechet_distance(real, same)
     ratio_shifted, fd, _ = relative_frechet_distance(real, shifted)
     assert baseline > 0 and ratio_same < 2.5
@@ -91,7 +98,9 @@ def test_kid_matches_piq(piq):
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((120, 32)), rng.standard_normal((120, 32)) + 0.3
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    expected = _mmd2_and_variance(_polynomial_kernel(tx, tx), _polynomial_kernel(tx, ty), _polynomial_kernel(ty, ty))
+    expected = _mmd2_and_variance(
+        _polynomial_kernel(tx, tx), _polynomial_kernel(tx, ty), _polynomial_kernel(ty, ty)
+    )
     assert mmd2_unbiased(x, y) == pytest.approx(float(expected), rel=1e-10)
     # One subset holding every row once is the same estimate.
     result = kid(x, y, subset_size=120, n_subsets=1)

@@ -45,11 +45,17 @@ def _class_tree(root: Path, seed: int, n: int = 12, shift: int = 0) -> Path:
 def test_loads_class_tree_generate_output_npz_and_isic_csvs(tmp_path):
     tree = _class_tree(tmp_path / "tree", seed=0, n=3)
     s = load_image_set(tree)
-    assert s.images.shape == (6, 40, 40, 3) and s.classes == tuple(sorted(CLASSES)) and s.counts() == {"nevus": 3, "melanoma": 3}
+    assert (
+        s.images.shape == (6, 40, 40, 3)
+        and s.classes == tuple(sorted(CLASSES))
+        and s.counts() == {"nevus": 3, "melanoma": 3}
+    )
     # What generate writes: <class>/<name>.png and a manifest listing them.
     with (tree / "manifest.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", "class", "class_index", "seed", "index", "model_sha256", "medsynth_version", "synthetic"])
+        w.writerow(
+            ["path", "class", "class_index", "seed", "index", "model_sha256", "medsynth_version", "synthetic"]
+        )
         w.writerow(["melanoma/001.png", "melanoma", 1, 0, 1, "x", "0", 1])
     m = load_image_set(tree, size=20)
     assert m.images.shape == (1, 20, 20, 3) and m.classes == ("melanoma",)
@@ -61,11 +67,16 @@ def test_loads_class_tree_generate_output_npz_and_isic_csvs(tmp_path):
     (isic / "images").mkdir(parents=True)
     for i, img in enumerate(_blobs(4, 9)):
         Image.fromarray(img).save(isic / "images" / f"ISIC_{i:07d}.jpg")
-    (isic / "labels.csv").write_text("image_id,split,diagnosis,path\n" + "".join(
-        f"ISIC_{i:07d},{'train' if i < 3 else 'val'},{'melanoma' if i == 1 else 'nevus'},images/ISIC_{i:07d}.jpg\n"
-        for i in range(4)))
-    (isic / "gt.csv").write_text("image_id,melanoma,seborrheic_keratosis\n"
-                                 "ISIC_0000000,0,0\nISIC_0000001,1,0\nISIC_0000002,0,1\n")
+    (isic / "labels.csv").write_text(
+        "image_id,split,diagnosis,path\n"
+        + "".join(
+            f"ISIC_{i:07d},{'train' if i < 3 else 'val'},{'melanoma' if i == 1 else 'nevus'},images/ISIC_{i:07d}.jpg\n"
+            for i in range(4)
+        )
+    )
+    (isic / "gt.csv").write_text(
+        "image_id,melanoma,seborrheic_keratosis\nISIC_0000000,0,0\nISIC_0000001,1,0\nISIC_0000002,0,1\n"
+    )
     assert load_image_set(isic / "labels.csv", split="train").counts() == {"nevus": 2, "melanoma": 1}
     assert load_image_set(isic / "gt.csv").counts() == {"nevus": 1, "melanoma": 1, "seborrheic_keratosis": 1}
     with pytest.raises(DataError, match="no rows with split"):
@@ -82,7 +93,9 @@ def _tiny_feature_model(path: Path) -> Path:
     inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 16, 16])
     out = helper.make_tensor_value_info("f", TensorProto.FLOAT, ["batch", 3])
     node = helper.make_node("ReduceMean", ["x"], ["f"], axes=[2, 3], keepdims=0)
-    model = helper.make_model(helper.make_graph([node], "g", [inp], [out]), opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(
+        helper.make_graph([node], "g", [inp], [out]), opset_imports=[helper.make_opsetid("", 13)]
+    )
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
@@ -112,8 +125,22 @@ def test_evaluate_writes_metrics_report_and_flags_copies(tmp_path):
     for i in range(3):  # plant three training images among the synthetic ones
         shutil.copy(train / "nevus" / f"{i:03d}.png", synthetic / "nevus" / f"copy{i}.png")
     out = tmp_path / "out"
-    result = _run(["--real", str(real), "--synthetic", str(synthetic), "--train", str(train),
-                   "--bootstrap", "20", "--copy-percentile", "5", "--out", str(out)])
+    result = _run(
+        [
+            "--real",
+            str(real),
+            "--synthetic",
+            str(synthetic),
+            "--train",
+            str(train),
+            "--bootstrap",
+            "20",
+            "--copy-percentile",
+            "5",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "FD" in result.output and "haarpsi" in result.output and "copy rate" in result.output
     m = json.loads((out / "metrics.json").read_text())
@@ -132,8 +159,20 @@ def test_evaluate_with_an_onnx_extractor_and_identical_sets(tmp_path):
     model = _tiny_feature_model(tmp_path / "f.onnx")
     real = _class_tree(tmp_path / "real", seed=1)
     out = tmp_path / "out"
-    result = _run(["--real", str(real), "--synthetic", str(real), "--features", str(model), "--bootstrap", "0",
-                   "--out", str(out)])
+    result = _run(
+        [
+            "--real",
+            str(real),
+            "--synthetic",
+            str(real),
+            "--features",
+            str(model),
+            "--bootstrap",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     m = json.loads((out / "metrics.json").read_text())
     assert m["feature_space"] == "onnx:f.onnx" and m["memorization"] is None
@@ -147,22 +186,52 @@ def test_evaluate_errors_are_one_line(tmp_path):
     real = _class_tree(tmp_path / "real", seed=1, n=3)
     gray = tmp_path / "gray.npz"
     np.savez(gray, images=np.zeros((2, 8, 8), np.float32))
-    result = CliRunner().invoke(main, ["evaluate", "--real", str(real), "--synthetic", str(gray), "--out",
-                                       str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        main, ["evaluate", "--real", str(real), "--synthetic", str(gray), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2 and "must be uint8" in result.output
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)"
+)
 def test_report_renders_in_headless_chromium(tmp_path):
     real = _class_tree(tmp_path / "real", seed=5)
     synthetic = _class_tree(tmp_path / "synthetic", seed=6)
     out = tmp_path / "out"
-    assert _run(["--real", str(real), "--synthetic", str(synthetic), "--train", str(real), "--bootstrap", "5",
-                 "--out", str(out)]).exit_code == 0
+    assert (
+        _run(
+            [
+                "--real",
+                str(real),
+                "--synthetic",
+                str(synthetic),
+                "--train",
+                str(real),
+                "--bootstrap",
+                "5",
+                "--out",
+                str(out),
+            ]
+        ).exit_code
+        == 0
+    )
     shot = tmp_path / "shot.png"
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--window-size=1000,1400", f"--screenshot={shot}", (out / "report.html").as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1000,1400",
+            f"--screenshot={shot}",
+            (out / "report.html").as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pixels = np.asarray(Image.open(shot).convert("RGB"))
     assert pixels.shape[:2] == (1400, 1000)
     non_white = (pixels < 240).any(axis=2).mean()

@@ -16,7 +16,11 @@ ISIC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "isic201
 
 # ours -> (piq function name, extra piq keyword arguments)
 PIQ_NAMES = {
-    ssim: "ssim", ms_ssim: "multi_scale_ssim", gmsd: "gmsd", ms_gmsd: "multi_scale_gmsd", mdsi: "mdsi",
+    ssim: "ssim",
+    ms_ssim: "multi_scale_ssim",
+    gmsd: "gmsd",
+    ms_gmsd: "multi_scale_gmsd",
+    mdsi: "mdsi",
     haarpsi: "haarpsi",
 }
 
@@ -65,7 +69,7 @@ def test_psnr_matches_skimage_and_piq_below_40_db(piq):
 
     x, y = noisy_pairs(4, 64, 64, 3, seed=11)
     ours = psnr(x, y)
-    expected = [peak_signal_noise_ratio(a, b, data_range=255) for a, b in zip(x, y)]
+    expected = [peak_signal_noise_ratio(a, b, data_range=255) for a, b in zip(x, y, strict=False)]
     np.testing.assert_allclose(ours, expected, rtol=1e-12)
     below = ours < 40
     assert below.any()
@@ -76,8 +80,9 @@ def test_psnr_differs_from_piq_only_by_its_epsilon(piq):
     """piq computes -10 log10(MSE + 1e-8) on [0, 1] images; ours has no epsilon (inf for identical images)."""
     x, y = noisy_pairs(3, 32, 32, None, seed=2)
     mse = ((x / 255.0 - y / 255.0) ** 2).mean(axis=(1, 2))
-    np.testing.assert_allclose(-10 * np.log10(10 ** (-psnr(x, y) / 10) + 1e-8),
-                               piq_score(piq, "psnr", x, y, 255.0), rtol=1e-10)
+    np.testing.assert_allclose(
+        -10 * np.log10(10 ** (-psnr(x, y) / 10) + 1e-8), piq_score(piq, "psnr", x, y, 255.0), rtol=1e-10
+    )
     np.testing.assert_allclose(psnr(x, y), -10 * np.log10(mse), rtol=1e-12)
     assert piq_score(piq, "psnr", x, x, 255.0)[0] == pytest.approx(80.0)
     assert np.all(np.isinf(psnr(x, x)))
@@ -88,9 +93,18 @@ def test_ssim_matches_skimage(channels):
     from skimage.metrics import structural_similarity
 
     x, y = noisy_pairs(3, 70, 90, channels, seed=5)
-    expected = [structural_similarity(a, b, data_range=255, gaussian_weights=True, sigma=1.5,
-                                      use_sample_covariance=False, channel_axis=-1 if channels else None)
-                for a, b in zip(x, y)]
+    expected = [
+        structural_similarity(
+            a,
+            b,
+            data_range=255,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            channel_axis=-1 if channels else None,
+        )
+        for a, b in zip(x, y, strict=False)
+    ]
     np.testing.assert_allclose(ssim(x, y), expected, atol=1e-4, rtol=0)
 
 
@@ -112,8 +126,9 @@ def test_uint8_float_and_grey_layouts_agree():
         a = fn(x, y)
         np.testing.assert_allclose(fn(x / 255.0, y / 255.0), a, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(fn(x[..., None], y[..., None]), a, rtol=1e-12)
-        np.testing.assert_allclose(fn(x.astype(np.float32), y.astype(np.float32), data_range=255), a,
-                                   rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            fn(x.astype(np.float32), y.astype(np.float32), data_range=255), a, rtol=1e-6, atol=1e-9
+        )
 
 
 def test_worse_noise_scores_worse():
@@ -138,7 +153,9 @@ def test_matches_piq_on_real_dermoscopy(piq):
     imgs = np.stack([np.asarray(Image.open(f).convert("RGB").resize((256, 256))) for f in files])
     x, y = imgs[:2], imgs[2:]
     for fn in (ssim, ms_ssim, gmsd, ms_gmsd, mdsi, haarpsi):
-        np.testing.assert_allclose(fn(x, y), _piq(piq, fn, x, y, 255.0), atol=1e-4, rtol=0, err_msg=fn.__name__)
+        np.testing.assert_allclose(
+            fn(x, y), _piq(piq, fn, x, y, 255.0), atol=1e-4, rtol=0, err_msg=fn.__name__
+        )
 
 
 def test_bad_input_is_refused_with_a_clear_error():
