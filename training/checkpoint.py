@@ -1,6 +1,6 @@
-"""Checkpoints as safetensors (every tensor: weights, optimiser moments, RNG state) plus a JSON file beside it
-(config, progress, history, data provenance). Nothing is pickled, so a checkpoint from an untrusted source can be
-opened safely."""
+"""Checkpoints as safetensors (every tensor: weights, optimiser moments, RNG state) plus a JSON file beside
+it (config, progress, history, data provenance). Nothing is pickled, so a checkpoint from an untrusted source
+can be opened safely."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def checkpoint_name(iteration: int) -> str:
 def save_checkpoint(folder: Path, iteration: int, modules: dict[str, nn.Module],
                     optimizers: dict[str, torch.optim.Optimizer], rng: torch.Generator, meta: dict[str, Any],
                     keep: int = 0) -> Path:
-    """Write ``ckpt-<iteration>.safetensors`` and its ``.json`` atomically; keep the newest ``keep`` (0 = all)."""
+    """Write ``ckpt-<iteration>.safetensors`` and its ``.json`` atomically; keep the newest ``keep``
+    (0 = all)."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     for name, module in modules.items():
@@ -115,7 +116,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"{path.with_suffix('.json')} is not a medsynth checkpoint description")
     if meta.get("version") != VERSION:
-        raise DataError(f"{path}: checkpoint version {meta.get('version')} is not supported (expected {VERSION})")
+        raise DataError(f"{path}: checkpoint version {meta.get('version')} is not supported "
+                        f"(expected {VERSION})")
     try:
         tensors = load_file(str(path))
     except (OSError, SafetensorError) as exc:

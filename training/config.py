@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medsynth.errors import DataError
 
+LOSSES = ("hinge", "nonsaturating", "wasserstein")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # --- data -----------------------------------------------------------------------------------------------
-    data: str = ""                      # data set: ISIC CSV+folder, class-per-folder tree, MedMNIST .npz, DICOM folder
-    split: str = "train"                # split to train on where the data set has splits (ISIC labels.csv, MedMNIST)
-    image_size: int = 64                # side of the square training images, 32..256 (a power of two)
+    # --- data ---------------------------------------------------------------------------------------------
+    data: str = ""                      # ISIC CSV+folder, class folders, MedMNIST .npz or DICOM folders
+    split: str = "train"                # split to train on where the data set has splits (ISIC, MedMNIST)
+    val_split: str = ""                 # split the validation metric compares with ("" = the training set)
+    image_size: int = 64                # side of the square training images, 16..256 (a power of two)
     channels: int = 0                   # 1 (grayscale) or 3 (RGB); 0 = what the data set has
     window: str = ""                    # DICOM folders only: "from-file", a preset name, or "C,W"
-    flips: str = "dihedral"             # data augmentation of the real set: "none", "x" (mirror) or "dihedral" (flips+rot90)
-    balanced: bool = True               # sample classes uniformly (class-balanced sampling) instead of by frequency
-    # --- networks -------------------------------------------------------------------------------------------
+    flips: str = "dihedral"             # augmentation of the real set: "none", "x" (mirror), "dihedral"
+    balanced: bool = True               # sample classes uniformly (class-balanced) instead of by frequency
+    # --- networks -----------------------------------------------------------------------------------------
     arch: str = "sngan"                 # dcgan | sngan | wgan-gp | stylegan
     latent_dim: int = 128               # length of the latent vector z
-    g_width: int = 32                   # generator channels at the highest resolution (doubles each level down)
+    g_width: int = 32                   # generator channels at full resolution (doubling each level down)
     d_width: int = 32                   # discriminator channels at the highest resolution
     max_width: int = 512                # cap on channels at any level
     lstm: bool = False                  # wgan-gp only: a 2-layer LSTM over the latent (WGAN-GP+LSTM)
-    # --- optimisation ---------------------------------------------------------------------------------------
+    style_mixing: float = 0.9           # stylegan only: probability that a fake mixes the styles of two z
+    # --- optimisation -------------------------------------------------------------------------------------
     loss: str = ""                      # hinge | nonsaturating | wasserstein; "" = the architecture's default
     batch_size: int = 32                # images per step for D and G
     lr_g: float = 2e-4                  # generator learning rate (TTUR: may differ from lr_d)
@@ -37,20 +42,20 @@ class TrainConfig:
     n_critic: int = 1                   # discriminator steps per generator step
     r1_gamma: float = 0.0               # R1 penalty weight on real images (0 = off)
     gp_weight: float = 10.0             # gradient-penalty weight (wasserstein loss only)
-    diffaugment: str = "color,translation,cutout"  # DiffAugment policy applied to real and fake images for D ("" = off)
+    diffaugment: str = "color,translation,cutout"  # DiffAugment policy for D's real and fake ("" = off)
     ema_decay: float = 0.999            # generator EMA decay (0 = no EMA)
     ema_start: int = 500                # iterations before the EMA starts tracking (it copies G until then)
-    # --- run ------------------------------------------------------------------------------------------------
+    # --- run ----------------------------------------------------------------------------------------------
     epochs: int = 50                    # passes over the (balanced) training set
     max_iterations: int = 0             # stop after this many generator steps (0 = no limit)
-    max_minutes: float = 0.0            # stop after this much wall time (0 = no limit); a checkpoint is written
+    max_minutes: float = 0.0            # stop after this much wall time (0 = no limit); checkpoint written
     seed: int = 0                       # seed of weights, sampling and augmentation
     threads: int = 0                    # torch CPU threads (0 = torch's default)
     checkpoint_every: int = 1           # epochs between checkpoints (the last one is always written)
-    keep_checkpoints: int = 3           # checkpoints kept on disk (oldest deleted first)
+    keep_checkpoints: int = 3           # checkpoints kept on disk (oldest deleted first; 0 = all)
     sample_every: int = 1               # epochs between fixed-noise sample grids
     samples_per_class: int = 8          # images per class in each sample grid
-    early_stop_patience: int = 0        # epochs without improvement of the validation metric before stopping (0 = off)
+    early_stop_patience: int = 0        # epochs without a better validation metric before stopping (0 = off)
     device: str = "cpu"                 # torch device: cpu or cuda
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the model card
 
@@ -64,8 +69,26 @@ class TrainConfig:
             raise DataError(f"flips must be none, x or dihedral, got {self.flips!r}")
         if self.batch_size < 2:
             raise DataError(f"batch_size must be at least 2, got {self.batch_size}")
+        if self.loss not in ("", *LOSSES):
+            raise DataError(f"loss must be one of {', '.join(LOSSES)} (or empty for the architecture's "
+                            f"default), got {self.loss!r}")
+        positive = ("latent_dim", "g_width", "d_width", "max_width", "n_critic", "epochs", "checkpoint_every",
+                    "sample_every", "samples_per_class", "lr_g", "lr_d")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise DataError(f"{name} must be positive, got {getattr(self, name)}")
+        not_negative = ("max_iterations", "max_minutes", "threads", "keep_checkpoints", "early_stop_patience",
+                        "r1_gamma", "gp_weight", "ema_start")
+        for name in not_negative:
+            if getattr(self, name) < 0:
+                raise DataError(f"{name} must not be negative, got {getattr(self, name)}")
+        for name in ("beta1", "beta2", "ema_decay", "style_mixing"):
+            value = getattr(self, name)
+            if not (0.0 <= value < 1.0 or name == "style_mixing" and value == 1.0):
+                raise DataError(f"{name} must be in [0, 1), got {value}")
 
     def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` (checked like the constructor's arguments)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,21 +96,45 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """A config from a mapping of field names to values; DataError naming ``source`` and the bad key.
+
+        Integers are accepted for float fields; every other type must match the field's.
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
         if unknown:
-            raise DataError(f"{source}: unknown config keys {unknown}; known keys are {sorted(known)}")
-        return cls(**values)
+            raise DataError(f"{source}: unknown config keys {unknown}; known keys are {sorted(fields)}")
+        checked = {}
+        for name, value in values.items():
+            kind = _KINDS[str(fields[name].type)]
+            ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value, ok = float(value), True
+            if kind is float and ok and not math.isfinite(value):
+                ok = False
+            if not ok:
+                raise DataError(f"{source}: {name} must be {kind.__name__}, got {value!r}")
+            checked[name] = value
+        return cls(**checked)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
-        import yaml
+        """A config from a YAML mapping of field names to values (see :meth:`from_dict`)."""
+        return cls.from_dict(read_yaml(path), source=str(path))
 
-        path = Path(path)
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise DataError(f"cannot read config {path}: {exc}") from exc
-        if not isinstance(values, dict):
-            raise DataError(f"{path}: a config is a mapping of keys to values, got {type(values).__name__}")
-        return cls.from_dict(values, source=str(path))
+
+_KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool, "dict[str, Any]": dict}
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in the YAML file ``path``; DataError when it cannot be read or is not a mapping."""
+    import yaml
+
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(values, dict):
+        raise DataError(f"{path}: a config is a mapping of keys to values, got {type(values).__name__}")
+    return values

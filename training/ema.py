@@ -1,4 +1,4 @@
-"""Exponential moving average of the generator's weights (Karras et al. 2018), the network that is exported."""
+"""Exponential moving average of the generator's weights (Karras et al. 2018): the network exported."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ class EMA:
     """Keeps ``shadow``, a copy of ``model`` whose parameters follow ``decay * shadow + (1 - decay) * model``.
 
     Before ``start`` updates the shadow simply copies the model (early weights are not worth averaging).
-    Buffers (batch-norm statistics) are copied; :func:`recompute_batchnorm_stats` measures them for the shadow.
+    Buffers (batch-norm statistics) are copied; :func:`recompute_batchnorm_stats` measures them for the
+    shadow.
     """
 
     def __init__(self, model: nn.Module, decay: float, start: int = 0) -> None:
@@ -24,7 +25,7 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         decay = self.decay if step >= self.start else 0.0
-        for s, p in zip(self.shadow.parameters(), model.parameters()):
+        for s, p in zip(self.shadow.parameters(), model.parameters(), strict=True):
             s.lerp_(p.detach(), 1.0 - decay)
-        for s, b in zip(self.shadow.buffers(), model.buffers()):
+        for s, b in zip(self.shadow.buffers(), model.buffers(), strict=True):
             s.copy_(b)

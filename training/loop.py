@@ -1,7 +1,9 @@
-"""The training loop: class-balanced sampling, DiffAugment, TTUR, R1/GP, generator EMA, checkpoints and resume.
+"""The training loop: class-balanced sampling, DiffAugment, TTUR, R1/GP, generator EMA, style mixing,
+checkpoints and resume.
 
-Every random draw comes from two seeded generators (numpy for the data, torch for everything else) whose states
-are saved in each checkpoint, so a resumed run gives the same weights as an uninterrupted one on the CPU.
+Every random draw comes from two seeded generators (numpy for the data, torch for everything else) whose
+states are saved in each checkpoint, so a resumed run gives the same weights as an uninterrupted one on the
+CPU.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from medsynth.training.config import TrainConfig
 from medsynth.training.data.image_set import ImageSet
 from medsynth.training.ema import EMA
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
-from medsynth.training.nets import get_arch
+from medsynth.training.nets import Arch, get_arch
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 from medsynth.training.plots import save_curves, save_gif, save_grid, to_uint8
 from medsynth.training.validation import frechet, pixel_features
@@ -44,9 +46,33 @@ class RunResult:
     stopped_because: str
 
 
-def build_networks(config: TrainConfig, num_classes: int, channels: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The generator and discriminator ``config`` names, freshly initialised from the current torch seed."""
+def check_config(config: TrainConfig) -> Arch:
+    """Check what ``config`` names before any data is read: the architecture, its options, the DiffAugment
+    policy; return the architecture.
+
+    Raises
+    ------
+    DataError
+        An unknown architecture or DiffAugment policy, or a generator option (``lstm``) the architecture does
+        not have.
+    """
     arch = get_arch(config.arch)
+    if config.lstm and "lstm" not in arch.options:
+        raise DataError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
+    parse_policy(config.diffaugment)
+    return arch
+
+
+def build_networks(config: TrainConfig, num_classes: int,
+                   channels: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The generator and discriminator ``config`` names, freshly initialised from the current torch seed.
+
+    Raises
+    ------
+    DataError
+        As :func:`check_config`.
+    """
+    arch = check_config(config)
     options: dict[str, Any] = {"lstm": True} if config.lstm else {}
     g = arch.build_generator(num_classes, config.latent_dim, config.image_size, channels, config.g_width,
                              config.max_width, **options)
@@ -60,12 +86,15 @@ class Trainer:
     def __init__(self, config: TrainConfig, data: ImageSet, out_dir: Path, *, val: ImageSet | None = None,
                  log: Callable[[str], None] = print) -> None:
         if data.images.shape[1] != config.image_size:
-            raise DataError(f"data images are {data.images.shape[1]} px but the config asks for {config.image_size}")
+            raise DataError(f"data images are {data.images.shape[1]} px but the config asks for "
+                            f"{config.image_size}")
         self.config, self.data, self.val, self.log = config, data, val, log
         self.out = Path(out_dir)
         self.channels = data.images.shape[-1]
         self.num_classes = len(data.classes)
-        self.loss_kind = config.loss or get_arch(config.arch).default_loss
+        arch = get_arch(config.arch)
+        self.loss_kind = config.loss or arch.default_loss
+        self.mixing = config.style_mixing if arch.style_mixing else 0.0
         self.policy = parse_policy(config.diffaugment)
         self.device = torch.device(config.device)
         if config.threads > 0:
@@ -101,11 +130,12 @@ class Trainer:
             return False
         ckpt = load_checkpoint(found[-1])
         saved = TrainConfig.from_dict(ckpt.meta["config"])
-        mutable = {"epochs", "max_iterations", "max_minutes", "checkpoint_every", "keep_checkpoints", "sample_every",
-                   "early_stop_patience", "threads", "extra"}
+        mutable = {"epochs", "max_iterations", "max_minutes", "checkpoint_every", "keep_checkpoints",
+                   "sample_every", "early_stop_patience", "threads", "extra"}
         diff = {k for k, v in saved.to_dict().items() if k not in mutable and self.config.to_dict()[k] != v}
         if diff:
-            raise DataError(f"cannot resume {found[-1]}: its config differs in {sorted(diff)}; use a new --out folder")
+            raise DataError(f"cannot resume {found[-1]}: its config differs in {sorted(diff)}; "
+                            "use a new --out folder")
         self.G.load_state_dict(ckpt.state("G"))
         self.D.load_state_dict(ckpt.state("D"))
         if self.ema:
@@ -163,7 +193,8 @@ class Trainer:
             ckpt_path = self._save()
         self.wall_time = time.monotonic() - start_wall
         self._write_plots()
-        self.log(f"{self.iteration - start_iter} iterations in {self.wall_time / 60:.1f} min; stopped: {stop}")
+        self.log(f"{self.iteration - start_iter} iterations in {self.wall_time / 60:.1f} min; "
+                 f"stopped: {stop}")
         return RunResult(self.out, ckpt_path, self.iteration, self.iteration / self.iters_per_epoch,
                          self.wall_time, stop)
 
@@ -172,13 +203,14 @@ class Trainer:
         cfg, n = self.config, self.config.batch_size
         if cfg.balanced:
             classes = self.np_rng.integers(0, self.num_classes, n)
-            idx = np.array([self._by_class[c][self.np_rng.integers(0, len(self._by_class[c]))] for c in classes])
+            idx = np.array([self._by_class[c][self.np_rng.integers(0, len(self._by_class[c]))]
+                            for c in classes])
         else:
             idx = self.np_rng.integers(0, len(self.data.images), n)
         images = self.data.images[idx]
         if cfg.flips != "none":
             k = self.np_rng.integers(0, 8 if cfg.flips == "dihedral" else 2, n)
-            images = np.stack([_dihedral(im, int(t), cfg.flips) for im, t in zip(images, k)])
+            images = np.stack([_dihedral(im, int(t), cfg.flips) for im, t in zip(images, k, strict=True)])
         x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         y = torch.from_numpy(self.data.labels[idx])
         return x.to(self.device), y.to(self.device)
@@ -189,26 +221,40 @@ class Trainer:
     def _noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.config.latent_dim, generator=self.rng).to(self.device)
 
+    def _fake(self, y: torch.Tensor) -> torch.Tensor:
+        """G's images for labels ``y``; with style mixing, a share ``mixing`` of them mix two latents."""
+        z = self._noise(len(y))
+        if not self.mixing:
+            return self.G(z, y)
+        num_ws = self.G.num_ws
+        z2 = self._noise(len(y))
+        crossover = torch.randint(1, num_ws, (len(y),), generator=self.rng)
+        mixed = torch.rand(len(y), generator=self.rng) < self.mixing
+        crossover = torch.where(mixed, crossover, torch.full_like(crossover, num_ws)).to(self.device)
+        return self.G(z, y, z2, crossover)
+
     def _step(self) -> dict[str, float]:
         cfg = self.config
         stats: dict[str, float] = {}
         for i in range(cfg.n_critic):
             real, y = self._batch()
             with torch.no_grad():
-                fake = self.G(self._noise(len(y)), y)
+                fake = self._fake(y)
             s_real = self.D(self._augment(real), y)
             s_fake = self.D(self._augment(fake), y)
             loss = d_loss(self.loss_kind, s_real, s_fake)
             if self.loss_kind == "wasserstein":
-                loss = loss + cfg.gp_weight * gradient_penalty(lambda t: self.D(t, y), real, fake, self.rng)
+                gp = gradient_penalty(lambda t, y=y: self.D(t, y), real, fake, self.rng)
+                loss = loss + cfg.gp_weight * gp
             if cfg.r1_gamma > 0 and (self.iteration * cfg.n_critic + i) % R1_INTERVAL == 0:
-                loss = loss + cfg.r1_gamma / 2 * R1_INTERVAL * r1_penalty(lambda t: self.D(self._augment(t), y), real)
+                r1 = r1_penalty(lambda t, y=y: self.D(self._augment(t), y), real)
+                loss = loss + cfg.r1_gamma / 2 * R1_INTERVAL * r1
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_d.step()
         stats.update(d_real=s_real.mean().item(), d_fake=s_fake.mean().item(), loss_d=loss.item())
         y = torch.randint(0, self.num_classes, (cfg.batch_size,), generator=self.rng).to(self.device)
-        lg = g_loss(self.loss_kind, self.D(self._augment(self.G(self._noise(cfg.batch_size), y)), y))
+        lg = g_loss(self.loss_kind, self.D(self._augment(self._fake(y)), y))
         self.opt_g.zero_grad(set_to_none=True)
         lg.backward()
         self.opt_g.step()
@@ -264,6 +310,7 @@ class Trainer:
             "images_per_class": self.data.counts(),
             "dataset": self.data.name,
             "dataset_license": self.data.license,
+            **({"modality": self.data.modality} if self.data.modality else {}),
             "train_manifest_sha256": self.data.manifest_sha256(),
             "skipped_images": len(self.data.skipped),
             "history": self.history,

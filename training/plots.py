@@ -11,7 +11,8 @@ from PIL import Image
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) float in [-1, 1] -> (N, H, W, C) uint8, the SDK's mapping (round half up of (x+1)*127.5)."""
+    """(N, C, H, W) float in [-1, 1] -> (N, H, W, C) uint8: the SDK's mapping, round half up of
+    (x+1)*127.5."""
     x = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
     return x.transpose(0, 2, 3, 1)
 
@@ -23,7 +24,8 @@ def save_grid(images: np.ndarray, rows: int, path: Path, pad: int = 2) -> None:
     grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, dtype=np.uint8)
     for i in range(rows * cols):
         r, k = divmod(i, cols)
-        grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = images[i]
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        grid[top:top + h, left:left + w] = images[i]
     im = Image.fromarray(grid.squeeze(-1) if c == 1 else grid)
     _save_atomic(im, path)
 
@@ -32,7 +34,10 @@ def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 400) -> None:
     """An animated GIF of the sample grids, in order; the last frame is held longer."""
     if not frames:
         return
-    images = [Image.open(f).convert("RGB") for f in frames]
+    images = []
+    for frame in frames:
+        with Image.open(frame) as im:
+            images.append(im.convert("RGB"))
     durations = [ms_per_frame] * (len(images) - 1) + [2000]
     tmp = path.with_suffix(".tmp.gif")
     images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0)
@@ -59,7 +64,7 @@ def save_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> N
     if any("val_metric" in h for h in history):
         ax3 = ax2.twinx()
         pts = [(h["epoch"], h["val_metric"]) for h in history if "val_metric" in h]
-        ax3.plot(*zip(*pts), "k:", label="validation FD")
+        ax3.plot(*zip(*pts, strict=True), "k:", label="validation FD")
         ax3.set_ylabel("validation FD (pixels 8x8)")
     if title:
         fig.suptitle(title)

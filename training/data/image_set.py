@@ -14,8 +14,9 @@ from medsynth.errors import DataError
 class ImageSet:
     """Images as uint8 (N, H, W, C) with int64 labels indexing ``classes``.
 
-    ``ids`` are the images' identifiers (file stems, never full paths); ``skipped`` lists (id, reason) for inputs that
-    could not be read; ``name`` and ``license`` describe the data set for the model card.
+    ``ids`` are the images' identifiers (file stems, never full paths); ``skipped`` lists (id, reason) for
+    inputs that could not be read; ``name``, ``license`` and ``modality`` (the DICOM modality of the source
+    images, e.g. "XC" for dermoscopy, "CT"; "" when unknown) describe the data set for the model card.
     """
 
     images: np.ndarray
@@ -25,6 +26,7 @@ class ImageSet:
     name: str = ""
     license: str = ""
     skipped: tuple[tuple[str, str], ...] = field(default=())
+    modality: str = ""
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.dtype != np.uint8:
@@ -47,5 +49,5 @@ class ImageSet:
 
     def manifest_sha256(self) -> str:
         """sha256 of the sorted ``id,class`` lines: identifies the training set without naming any path."""
-        lines = sorted(f"{i},{self.classes[c]}" for i, c in zip(self.ids, self.labels))
+        lines = sorted(f"{i},{self.classes[c]}" for i, c in zip(self.ids, self.labels, strict=True))
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()

@@ -1,8 +1,8 @@
 """ISIC challenge data as ISIC publishes it: a ground-truth CSV of one-hot diagnoses and a folder of images.
 
 Two layouts are read as they are:
-- the official ground truth, ``image_id,melanoma,seborrheic_keratosis`` as 0/1 (both 0 means nevus), with the images
-  in ``images/`` or beside the CSV;
+- the official ground truth, ``image_id,melanoma,seborrheic_keratosis`` as 0/1 (both 0 means nevus), with
+  the images in ``images/`` or beside the CSV;
 - a ``labels.csv`` with ``image_id,split,diagnosis,path`` (the layout of ../shared/data/isic2017).
 """
 
@@ -59,8 +59,9 @@ def read_isic_labels(csv_path: Path, split: str) -> list[tuple[str, str, Path]]:
             raise DataError(f"{csv_path} is an official ground-truth file with no split column; "
                             f"cannot select split {split!r} (use --split all)")
     else:
-        raise DataError(f"{csv_path} is neither an ISIC ground-truth CSV (image_id,melanoma,seborrheic_keratosis) "
-                        f"nor a labels CSV (image_id,diagnosis[,split,path]); its columns are {sorted(columns)}")
+        raise DataError(f"{csv_path} is neither an ISIC ground-truth CSV "
+                        "(image_id,melanoma,seborrheic_keratosis) nor a labels CSV "
+                        f"(image_id,diagnosis[,split,path]); its columns are {sorted(columns)}")
     if not out:
         raise DataError(f"{csv_path} has no rows in split {split!r}")
     return out

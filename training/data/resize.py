@@ -9,7 +9,7 @@ from PIL import Image, UnidentifiedImageError
 
 
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """Read ``path``, centre-crop it to a square, resize it with antialiasing and return uint8 (size, size, C).
+    """Read ``path``, centre-crop it to a square, resize it (antialiased) and return uint8 (size, size, C).
 
     Raises OSError / ValueError (PIL's own) when the file cannot be decoded; callers turn that into a skip.
     """
@@ -26,3 +26,15 @@ def read_image(path: Path, size: int, channels: int) -> np.ndarray:
     except UnidentifiedImageError as exc:
         raise ValueError(f"not an image: {exc}") from exc
     return arr.reshape(size, size, channels)
+
+
+LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 weights, as PIL's "L" conversion
+
+
+def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 (N, H, W, 1 or 3) -> (N, H, W, ``channels``): grayscale repeated, or RGB to BT.601 luma."""
+    if images.shape[-1] == channels:
+        return images
+    if channels == 3:
+        return np.repeat(images, 3, axis=-1)
+    return np.clip(np.round(images @ LUMA), 0, 255).astype(np.uint8)[..., None]

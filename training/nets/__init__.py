@@ -1,13 +1,16 @@
 """Class-conditional generator and discriminator architectures, chosen by name from a registry.
 
-Every generator maps ``(z float (N, latent_dim), label int64 (N,))`` to images ``(N, C, S, S)`` in [-1, 1] and is
-built from plain ops that export to ONNX; every discriminator maps ``(image, label)`` to raw scores ``(N,)``.
+Every generator maps ``(z float (N, latent_dim), label int64 (N,))`` to images ``(N, C, S, S)`` in [-1, 1]
+and is built from plain ops that export to ONNX with a dynamic batch axis; every discriminator maps
+``(image, label)`` to raw scores ``(N,)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 from torch import nn
 
@@ -17,24 +20,46 @@ from medsynth.errors import DataError
 @dataclass(frozen=True)
 class Arch:
     name: str
-    build_generator: Callable[..., nn.Module]      # (num_classes, latent_dim, image_size, channels, width, max_width, **options)
-    build_discriminator: Callable[..., nn.Module]  # (num_classes, image_size, channels, width, max_width)
+    # (num_classes, latent_dim, image_size, channels, width, max_width, **options) -> generator
+    build_generator: Callable[..., nn.Module]
+    # (num_classes, image_size, channels, width, max_width) -> discriminator
+    build_discriminator: Callable[..., nn.Module]
     default_loss: str
     description: str
+    # generator options a TrainConfig may switch on (passed as keyword arguments), e.g. ("lstm",)
+    options: tuple[str, ...] = ()
+    # the generator takes (z, label, z2, crossover) for style mixing (see nets/stylegan.py)
+    style_mixing: bool = False
+    # TrainConfig values the architecture's paper trains with; `medsynth train` starts from them
+    presets: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _registry() -> dict[str, Arch]:
     from medsynth.training.nets.dcgan import DCGANDiscriminator, DCGANGenerator
     from medsynth.training.nets.sngan import ProjectionDiscriminator, SNGANGenerator
+    from medsynth.training.nets.stylegan import StyleGANDiscriminator, StyleGANGenerator
+    from medsynth.training.nets.wgangp import WGANGPCritic, WGANGPGenerator
 
     archs = [
         Arch("dcgan", DCGANGenerator, DCGANDiscriminator, "nonsaturating",
              "DCGAN: transposed convolutions, batch norm, label embedding concatenated to z"),
         Arch("sngan", SNGANGenerator, ProjectionDiscriminator, "hinge",
-             "SNGAN: ResNet G with class-conditional batch norm, spectral-norm ResNet D with projection"),
+             "SNGAN: ResNet G with class-conditional batch norm, spectral-norm ResNet D with projection",
+             presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4})),
+        Arch("wgan-gp", WGANGPGenerator, WGANGPCritic, "wasserstein",
+             "WGAN-GP: ResNet G (optional 2-layer LSTM over the latent), critic without normalisation, "
+             "gradient penalty",
+             options=("lstm",),
+             presets=MappingProxyType({"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0,
+                                       "beta2": 0.9})),
+        Arch("stylegan", StyleGANGenerator, StyleGANDiscriminator, "nonsaturating",
+             "StyleGAN2-style: mapping network, modulated convolutions, style mixing; residual D with "
+             "minibatch std and projection, R1",
+             style_mixing=True,
+             presets=MappingProxyType({"r1_gamma": 0.1, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0,
+                                       "beta2": 0.99})),
     ]
-    for extra in _optional_archs():
-        archs.append(extra)
+    archs.extend(_optional_archs())
     table: dict[str, Arch] = {}
     for arch in archs:
         if arch.name in table:

@@ -1,11 +1,10 @@
-"""Conditional DCGAN (Radford et al. 2016), the baseline of the source projects: transposed-convolution generator
-with batch norm, strided-convolution discriminator. The class enters G as a learned embedding concatenated to z,
-and D through a projection head (Miyato & Koyama 2018)."""
+"""Conditional DCGAN (Radford et al. 2016), the baseline of the source projects: transposed-convolution
+generator with batch norm, strided-convolution discriminator. The class enters G as a learned embedding
+concatenated to z, and D through a projection head (Miyato & Koyama 2018)."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from medsynth.training.nets.layers import level_widths, sn
@@ -22,7 +21,7 @@ class DCGANGenerator(nn.Module):
         self.embed = nn.Embedding(num_classes, latent_dim)
         layers: list[nn.Module] = [nn.ConvTranspose2d(2 * latent_dim, widths[0], 4, 1, 0, bias=False),
                                    nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
         layers += [nn.Conv2d(widths[-1], channels, 3, padding=1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -35,8 +34,8 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """image (N, C, S, S), label (N,) -> score (N,). Spectral norm is optional (off in the classic DCGAN)."""
 
-    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32, max_width: int = 512,
-                 spectral: bool = False) -> None:
+    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32,
+                 max_width: int = 512, spectral: bool = False) -> None:
         super().__init__()
         widths = level_widths(image_size, width, max_width)[::-1]  # full resolution first, down to 4x4
         layers: list[nn.Module] = []

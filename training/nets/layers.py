@@ -1,8 +1,10 @@
-"""Building blocks shared by the networks: conditional batch norm, spectral-norm wrappers, level widths."""
+"""Building blocks shared by the networks: conditional batch norm, the up-sampling residual block,
+spectral-norm wrappers, level widths."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrizations
 
@@ -19,7 +21,7 @@ def sn(module: nn.Module, enabled: bool = True) -> nn.Module:
 
 
 class ConditionalBatchNorm2d(nn.Module):
-    """Batch norm whose per-channel gain and bias are looked up by class (de Vries et al. 2017; SNGAN, BigGAN).
+    """Batch norm whose per-channel gain and bias are looked up by class (de Vries et al. 2017; SNGAN).
 
     Exports to ONNX as BatchNormalization (eval mode) followed by two Gathers and an affine map.
     """
@@ -37,13 +39,31 @@ class ConditionalBatchNorm2d(nn.Module):
         return h * self.gain(label)[:, :, None, None] + self.bias(label)[:, :, None, None]
 
 
+class ResBlockUp(nn.Module):
+    """Residual block that doubles the resolution, with class-conditional batch norm (SNGAN and WGAN-GP G)."""
+
+    def __init__(self, cin: int, cout: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        h = F.interpolate(F.relu(self.bn1(x, label)), scale_factor=2.0, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(self.conv1(h), label)))
+        return h + self.skip(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
 @torch.no_grad()
 def recompute_batchnorm_stats(generator: nn.Module, num_classes: int, latent_dim: int, *, batches: int = 16,
                               batch_size: int = 64, seed: int = 0) -> None:
-    """Replace running BN statistics with exact averages over ``batches`` random batches ("standing statistics").
+    """Replace running BN statistics with exact means over ``batches`` random batches (standing statistics).
 
-    The EMA generator's running statistics are copied from the training generator and do not match the EMA weights;
-    this measures them for the weights as they are, with its own seeded RNG so the training RNG is untouched.
+    The EMA generator's running statistics are copied from the training generator and do not match the EMA
+    weights; this measures them for the weights as they are, with its own seeded RNG so the training RNG is
+    untouched.
     """
     bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
@@ -60,6 +80,6 @@ def recompute_batchnorm_stats(generator: nn.Module, num_classes: int, latent_dim
         z = torch.randn(batch_size, latent_dim, generator=rng).to(device)
         y = torch.randint(0, num_classes, (batch_size,), generator=rng).to(device)
         generator(z, y)
-    for m, momentum in zip(bns, momenta):
+    for m, momentum in zip(bns, momenta, strict=True):
         m.momentum = momentum
     generator.train(was_training)

@@ -1,5 +1,5 @@
-"""SNGAN (Miyato & Koyama 2018): ResNet generator with class-conditional batch norm, and a ResNet discriminator
-with spectral normalisation and a projection head for the class."""
+"""SNGAN (Miyato & Koyama 2018): ResNet generator with class-conditional batch norm, and a ResNet
+discriminator with spectral normalisation and a projection head for the class."""
 
 from __future__ import annotations
 
@@ -7,22 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from medsynth.training.nets.layers import ConditionalBatchNorm2d, level_widths, sn
-
-
-class _GBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, num_classes: int) -> None:
-        super().__init__()
-        self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1)
-
-    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        h = F.interpolate(F.relu(self.bn1(x, label)), scale_factor=2.0, mode="nearest")
-        h = self.conv2(F.relu(self.bn2(self.conv1(h), label)))
-        return h + self.skip(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+from medsynth.training.nets.layers import ResBlockUp, level_widths, sn
 
 
 class SNGANGenerator(nn.Module):
@@ -35,7 +20,8 @@ class SNGANGenerator(nn.Module):
         widths = level_widths(image_size, width, max_width)
         self.base = widths[0]
         self.fc = nn.Linear(latent_dim, 4 * 4 * widths[0])
-        self.blocks = nn.ModuleList(_GBlock(a, b, num_classes) for a, b in zip(widths[:-1], widths[1:]))
+        self.blocks = nn.ModuleList(ResBlockUp(a, b, num_classes)
+                                    for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.out_bn = nn.BatchNorm2d(widths[-1])
         self.out = nn.Conv2d(widths[-1], channels, 3, padding=1)
 
@@ -62,15 +48,18 @@ class _DBlock(nn.Module):
 
 
 class ProjectionDiscriminator(nn.Module):
-    """image (N, C, S, S), label (N,) -> score (N,): ResNet features, a linear head plus the class projection."""
+    """image (N, C, S, S), label (N,) -> score (N,): ResNet features, a linear head plus the class projection.
 
-    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32, max_width: int = 512,
-                 spectral: bool = True) -> None:
+    With ``spectral=False`` it is the WGAN-GP critic: no normalisation at all (Gulrajani et al. 2017 sec. 4).
+    """
+
+    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32,
+                 max_width: int = 512, spectral: bool = True) -> None:
         super().__init__()
         widths = level_widths(image_size, width, max_width)[::-1][:-1]  # full resolution first, down to 8x8
         ins = [channels] + widths[:-1]
         self.blocks = nn.Sequential(*(_DBlock(a, b, first=i == 0, spectral=spectral)
-                                      for i, (a, b) in enumerate(zip(ins, widths))))
+                                      for i, (a, b) in enumerate(zip(ins, widths, strict=True))))
         top = widths[-1]
         self.head = sn(nn.Linear(top, 1), spectral)
         self.embed = sn(nn.Embedding(num_classes, top), spectral)

@@ -1,0 +1,71 @@
+"""The preprocessed-array cache: a data set is decoded and resized once, then read back as one ``.npz``.
+
+An entry is keyed by the sha256 of everything that determines its content (the caller's description: sizes,
+windows, and each input file's path, size and modification time), so a changed file or option makes a new
+entry and a stale one is never used. Entries are written atomically; an unreadable entry is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """``$MEDSYNTH_CACHE``, or ``~/.cache/medsynth``."""
+    return Path(os.environ.get("MEDSYNTH_CACHE", Path.home() / ".cache" / "medsynth"))
+
+
+def file_stamp(path: Path) -> tuple[str, int, int]:
+    """(resolved path, size, mtime) of ``path``, (path, -1, -1) when it cannot be stat'ed."""
+    try:
+        st = path.stat()
+        return str(path.resolve()), st.st_size, int(st.st_mtime)
+    except OSError:
+        return str(path), -1, -1
+
+
+def cached_arrays(description: Any, cache_dir: Path | None,
+                  build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays ``build`` returns for ``description``, from the cache when an entry exists.
+
+    Parameters
+    ----------
+    description
+        JSON-serialisable value that determines the arrays (hashed into the entry's name).
+    cache_dir
+        Folder of the entries (default :func:`default_cache_dir`).
+    build
+        Makes the arrays when there is no usable entry; they must not be object arrays.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The arrays, as built or as read back.
+    """
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, description]).encode()).hexdigest()[:24]
+    entry = (cache_dir or default_cache_dir()) / f"images-{key}.npz"
+    if entry.is_file():
+        try:
+            with np.load(entry, allow_pickle=False) as npz:
+                return {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile):
+            pass  # an unreadable entry is rebuilt
+    arrays = build()
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, entry)
+    except OSError:
+        pass  # a read-only cache folder costs speed, not correctness
+    return arrays
