@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -45,6 +46,11 @@ def _registry() -> dict[str, Arch]:
              "DCGAN: transposed convolutions, batch norm, label embedding concatenated to z"),
         Arch("sngan", SNGANGenerator, ProjectionDiscriminator, "hinge",
              "SNGAN: ResNet G with class-conditional batch norm, spectral-norm ResNet D with projection",
+             presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4})),
+        Arch("sngan-cnn", SNGANGenerator, partial(DCGANDiscriminator, spectral=True), "hinge",
+             "SNGAN with the 'standard CNN' discriminator of Miyato et al.: ResNet G with class-conditional "
+             "batch norm, strided spectral-norm convolutions with projection in D (about 4x cheaper than the "
+             "ResNet D at the same width; the bundled model's architecture)",
              presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4})),
         Arch("wgan-gp", WGANGPGenerator, WGANGPCritic, "wasserstein",
              "WGAN-GP: ResNet G (optional 2-layer LSTM over the latent), critic without normalisation, "
