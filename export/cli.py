@@ -69,7 +69,8 @@ def export(checkpoint: str, out: Path, name: str | None, description: str | None
         intensity, _ = intensity_from_config(window, (modality or "").upper())
     report = export_checkpoint(checkpoint, out, name=name, description=description, fp16=fp16,
                                metrics=metrics, license=license_, modality=modality, intensity=intensity,
-                               weights=weights, parity_seed=parity_seed)
+                               weights=weights, parity_seed=parity_seed,
+                               log=lambda line: click.echo(line, err=True))
     card = report.card
     for note in report.notes:
         click.echo(f"note: {note}")

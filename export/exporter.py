@@ -7,7 +7,7 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
                       description: str | None = None, license: str = DEFAULT_LICENSE,
                       modality: str | None = None, intensity: Mapping[str, Any] | None = None,
                       weights: str = "auto", batch_sizes: tuple[int, ...] = BATCH_SIZES,
-                      parity_seed: int | None = None) -> ExportReport:
+                      parity_seed: int | None = None,
+                      log: Callable[[str], None] | None = None) -> ExportReport:
     """Export a training checkpoint to a self-describing ONNX generator and verify it.
 
     The generator (EMA weights when the checkpoint has them) gets standing batch-norm statistics, is
@@ -84,6 +85,8 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
         Batch sizes of the parity check.
     parity_seed
         Seed of the parity inputs; ``None`` draws fresh ones.
+    log
+        Called with a line before each slow step (the command line prints them to stderr).
 
     Returns
     -------
@@ -101,12 +104,15 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
         ``out`` is a folder or cannot be written.
     """
     start = time.monotonic()
+    say = log or (lambda _: None)
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"--out {out} is a folder; give the path of the .onnx file to write")
     ckpt = load_checkpoint(checkpoint)
+    say(f"{ckpt.path}: rebuilding the generator, measuring its batch-norm statistics")
     gen = load_generator(ckpt, weights=weights)
     cfg = gen.config
+    say(f"exporting the {cfg.arch} generator ({gen.weights}) with torch.onnx (dynamo)")
     model = export_onnx(gen.net, cfg.latent_dim, len(gen.classes))
     if fp16:
         store_weights_fp16(model)
@@ -125,6 +131,7 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
         if read_back.to_json() != card.to_json():
             raise ModelError(f"{out}: the card read back from the file differs from the one written")
         del session
+        say(f"checking onnxruntime against torch at batch sizes {', '.join(map(str, batch_sizes))}")
         parity = check_parity(gen.net, tmp, latent_dim=cfg.latent_dim, num_classes=len(gen.classes),
                               tolerance=FP16_TOLERANCE if fp16 else FP32_TOLERANCE, batch_sizes=batch_sizes,
                               seed=parity_seed)
