@@ -285,7 +285,9 @@ class Trainer:
         ref = self.val if self.val is not None else self.data
         n = VALIDATION_SAMPLES
         g = torch.Generator().manual_seed(self.config.seed + 4)
-        y = torch.from_numpy(ref.labels[np.arange(n) % len(ref.labels)])
+        # labels in the reference set's class proportions, whatever its order (class folders are sorted)
+        spread = np.round(np.linspace(0, len(ref.labels) - 1, n)).astype(np.int64)
+        y = torch.from_numpy(np.sort(ref.labels)[spread])
         fake = self.sample(torch.randn(n, self.config.latent_dim, generator=g), y, refresh_stats=False)
         return {"val_metric": frechet(pixel_features(ref.images), pixel_features(fake))}
 

@@ -1,0 +1,117 @@
+"""Networks: shapes, finite losses and gradients for every architecture; StyleGAN's mixing and modulated
+convolution against their definitions; ONNX export of the new generators with a dynamic batch."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from training_helpers import ARCHS, tiny_config
+
+from medsynth.errors import DataError
+from medsynth.training.loop import build_networks
+from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
+from medsynth.training.nets import arch_names, get_arch
+from medsynth.training.nets.modconv import ModulatedConv2d
+
+
+def test_registry_lists_the_architectures_and_refuses_unknown():
+    assert arch_names() == sorted(ARCHS)
+    with pytest.raises(DataError, match="unknown architecture 'biggan'.*dcgan, sngan, sngan-cnn, stylegan"):
+        get_arch("biggan")
+
+
+@pytest.mark.parametrize("size,channels", [(16, 3), (32, 1)])
+@pytest.mark.parametrize("arch,lstm", [(a, False) for a in ARCHS] + [("wgan-gp", True)])
+def test_forward_backward_shapes_and_finite_losses(arch, lstm, size, channels):
+    config = tiny_config(arch, image_size=size, lstm=lstm)
+    torch.manual_seed(0)
+    g, d = build_networks(config, num_classes=3, channels=channels)
+    z, y = torch.randn(4, config.latent_dim), torch.tensor([0, 1, 2, 1])
+    fake = g(z, y)
+    assert fake.shape == (4, channels, size, size)
+    assert fake.abs().max() <= 1.0
+    real = torch.rand(4, channels, size, size) * 2 - 1
+    s_real, s_fake = d(real, y), d(fake.detach(), y)
+    assert s_real.shape == s_fake.shape == (4,)
+    kind = get_arch(arch).default_loss
+    loss = d_loss(kind, s_real, s_fake)
+    penalty = (gradient_penalty(lambda t: d(t, y), real, fake, torch.Generator().manual_seed(1))
+               if kind == "wasserstein" else r1_penalty(lambda t: d(t, y), real))
+    (loss + penalty).backward()
+    lg = g_loss(kind, d(fake, y))
+    g.zero_grad()
+    lg.backward()
+    for value in (loss, penalty, lg):
+        assert math.isfinite(value.item())
+    for net in (g, d):
+        grads = [p.grad for p in net.parameters() if p.requires_grad]
+        assert grads and all(gr is not None and torch.isfinite(gr).all() for gr in grads)
+        assert any(gr.abs().sum() > 0 for gr in grads)
+
+
+def test_lstm_is_refused_for_architectures_without_it():
+    with pytest.raises(DataError, match="lstm is not an option of the sngan"):
+        build_networks(tiny_config("sngan", lstm=True), 2, 3)
+
+
+def test_wgan_gp_critic_has_no_batch_norm_and_lstm_is_two_layers():
+    g, d = build_networks(tiny_config("wgan-gp", lstm=True), 2, 3)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in d.modules())
+    assert g.lstm.num_layers == 2
+
+
+def test_modulated_conv_equals_a_per_sample_convolution_with_demodulated_weights():
+    torch.manual_seed(0)
+    layer = ModulatedConv2d(3, 5, 3, w_dim=4)
+    x, w = torch.randn(2, 3, 6, 6), torch.randn(2, 4)
+    out = layer(x, w)
+    styles = layer.affine(w)
+    for n in range(2):  # the StyleGAN2 definition, one sample at a time
+        weight = layer.weight * layer.scale * styles[n][None, :, None, None]
+        weight = weight * torch.rsqrt(weight.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8)
+        expected = F.conv2d(x[n:n + 1], weight, padding=1) + layer.bias[None, :, None, None]
+        torch.testing.assert_close(out[n:n + 1], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_style_mixing_switches_latents_at_the_crossover_layer():
+    torch.manual_seed(0)
+    g, _ = build_networks(tiny_config("stylegan"), 2, 3)
+    g.eval()
+    z, z2, y = torch.randn(3, 8), torch.randn(3, 8), torch.tensor([0, 1, 0])
+    plain = g(z, y)
+    none = torch.full((3,), g.num_ws, dtype=torch.int64)
+    torch.testing.assert_close(g(z, y, z2, none), plain, rtol=0, atol=0)  # crossover after the last layer
+    torch.testing.assert_close(g(z, y, z, torch.ones(3, dtype=torch.int64)), plain, rtol=0, atol=0)
+    mixed = g(z, y, z2, torch.tensor([1, g.num_ws, 2]))
+    assert not torch.allclose(mixed[0], plain[0]) and not torch.allclose(mixed[2], plain[2])
+    torch.testing.assert_close(mixed[1], plain[1], rtol=0, atol=0)
+    assert not torch.allclose(mixed[0], g(z2, y)[0])  # layer 0 still takes w(z)
+
+
+@pytest.mark.parametrize("arch,lstm", [("wgan-gp", True), ("stylegan", False)])
+def test_generator_exports_to_onnx_with_dynamic_batch(arch, lstm, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    g, _ = build_networks(tiny_config(arch, lstm=lstm), 3, 1)
+    g.eval()
+    path = tmp_path / "g.onnx"
+    batch = torch.export.Dim("batch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's own deprecation and torchvision notices
+        torch.onnx.export(g, (torch.randn(2, 8), torch.tensor([0, 2])), str(path), dynamo=True,
+                          input_names=["z", "label"], output_names=["image"],
+                          dynamic_shapes=({0: batch}, {0: batch}), verbose=False)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["z", "label"]
+    for n in (1, 5):
+        z, y = torch.randn(n, 8), torch.arange(n) % 3
+        out = session.run(["image"], {"z": z.numpy(), "label": y.numpy()})[0]
+        with torch.no_grad():
+            expected = g(z, y).numpy()
+        assert out.shape == (n, 1, 16, 16)
+        assert np.abs(out - expected).max() < 1e-4
