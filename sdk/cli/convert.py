@@ -89,7 +89,8 @@ def convert(in_dir: Path, out_dir: Path, window: str, size: int | None, fmt: str
     skipped: list[tuple[Path, str]] = []
     converted_files = 0
     images = iter_images(in_dir, window, size, limits=bounds, files=files)
-    for item in tqdm(images, total=len(files), unit="file", desc="convert", file=sys.stderr, disable=quiet):
+    for item in tqdm(images, total=len(files), unit="file", desc="convert", file=sys.stderr,
+                     disable=True if quiet else None):
         if item.frames is None:
             skipped.append((item.path, item.reason))
             continue

@@ -8,14 +8,35 @@ keyword.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from medsynth.errors import DicomError
+from medsynth.errors import DicomError, MedsynthError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pydicom.dataset import Dataset
 
-__all__ = ["get", "first", "number", "integer"]
+__all__ = ["guarded", "get", "first", "number", "integer"]
+
+
+@contextmanager
+def guarded(source: str) -> Iterator[None]:
+    """Run a block that reads a data set: pydicom's warnings are silenced (its logger still records them) and
+    any exception that is not a :class:`~medsynth.errors.MedsynthError` becomes a :class:`DicomError`.
+
+    pydicom converts element values lazily, on first access, so a malformed value can raise (or warn) anywhere
+    a data set is read, not only in :func:`pydicom.dcmread`.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        except MedsynthError:
+            raise
+        except Exception as exc:  # a malformed file makes pydicom raise almost anything; all mean "bad file"
+            raise DicomError(f"{source} is malformed ({type(exc).__name__}: {exc})") from exc
 
 
 def get(ds: Dataset, keyword: str, source: str) -> Any:

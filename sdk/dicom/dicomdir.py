@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medsynth.dicom._attrs import get
+from medsynth.dicom._attrs import get, guarded
 from medsynth.dicom.reader import DEFAULT_LIMITS, Limits, read
 from medsynth.errors import DicomError
 
@@ -52,10 +52,14 @@ def dicomdir_files(dicomdir: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> 
     dicomdir = Path(dicomdir)
     source = str(dicomdir)
     ds = read(dicomdir, limits=limits)
+    with guarded(source):
+        return _referenced(ds, dicomdir.parent, source)
+
+
+def _referenced(ds: Any, folder: Path, source: str) -> list[Path]:
     records = get(ds, "DirectoryRecordSequence", source)
     if records is None:
         raise DicomError(f"{source} is not a DICOMDIR (it has no Directory Record Sequence)")
-    folder = dicomdir.parent
     root = folder.resolve()
     files: dict[Path, None] = {}
     for record in records:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from medsynth.dicom._attrs import get, integer
+from medsynth.dicom._attrs import get, guarded, integer
 from medsynth.dicom.display import OUTPUTS, run_transform
 from medsynth.dicom.presets import FROM_FILE, FULL_RANGE, Window, WindowSpec, parse_window
 from medsynth.dicom.reader import DEFAULT_LIMITS, Limits, decode, read
@@ -55,6 +55,11 @@ def display(ds: Dataset, window: Window | str, out: str = "uint8", *, source: st
     """
     if out not in OUTPUTS:
         raise DataError(f"out must be one of {', '.join(OUTPUTS)}, got {out!r}")
+    with guarded(source):
+        return _display(ds, window, out, source, limits)
+
+
+def _display(ds: Dataset, window: Window | str, out: str, source: str, limits: Limits) -> np.ndarray:
     pixels, geometry = decode(ds, source, limits)
     if pixels.ndim == 4:
         if isinstance(window, Window):

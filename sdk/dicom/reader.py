@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medsynth.dicom._attrs import integer
+from medsynth.dicom._attrs import guarded, integer
 from medsynth.errors import DicomError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -87,7 +87,8 @@ def _check_inflated_size(path: Path, limits: Limits, source: str) -> None:
             raise _too_big(source, "the inflated (Deflated transfer syntax) data set of more than",
                            limits.max_file_bytes, limits.max_file_bytes, "max_file_bytes")
         data = inflater.unconsumed_tail
-        if not data and len(chunk) < _INFLATE_STEP:
+        # Done at the end of the deflate stream (a padding byte may follow it), or when input and output are.
+        if inflater.eof or not chunk or (not data and len(chunk) < _INFLATE_STEP):
             return
 
 
@@ -124,20 +125,15 @@ def read(path: str | Path, *, limits: Limits = DEFAULT_LIMITS, force: bool = Fal
     size = path.stat().st_size
     if size > limits.max_file_bytes:
         raise _too_big(source, "file size", size, limits.max_file_bytes, "max_file_bytes")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with guarded(source):
         try:
             meta = pydicom.filereader.read_file_meta_info(path) if not force else None
             if meta is not None and str(meta.get("TransferSyntaxUID", "")) == _DEFLATED:
                 _check_inflated_size(path, limits, source)
             return pydicom.dcmread(path, force=force)
-        except DicomError:
-            raise
         except InvalidDicomError as exc:
             raise DicomError(f"{source} is not a DICOM file (no 'DICM' after a 128-byte preamble): "
                              f"{exc}") from exc
-        except Exception as exc:  # a malformed file makes pydicom raise almost anything; all mean "bad file"
-            raise DicomError(f"{source} cannot be parsed as DICOM ({type(exc).__name__}: {exc})") from exc
 
 
 def check_geometry(ds: Dataset, source: str, limits: Limits = DEFAULT_LIMITS) -> Geometry:

@@ -38,9 +38,11 @@ SIZES = [(37, 41), (PARALLEL_MIN_SIZE // 512 + 3, 512)]  # serial path, parallel
 
 @pytest.mark.parametrize("shape", SIZES, ids=["serial", "parallel"])
 @pytest.mark.parametrize("function, center, width", [
-    ("LINEAR", 40.0, 400.0), ("LINEAR", -600.0, 1500.0), ("LINEAR_EXACT", 40.0, 80.0), ("SIGMOID", 300.0, 700.0),
+    ("LINEAR", 40.0, 400.0), ("LINEAR", -600.0, 1500.0), ("LINEAR_EXACT", 40.0, 80.0),
+    ("SIGMOID", 300.0, 700.0),
 ])
-def test_window_matches_the_standard(shape: tuple[int, int], function: str, center: float, width: float) -> None:
+def test_window_matches_the_standard(shape: tuple[int, int], function: str, center: float,
+                                     width: float) -> None:
     rng = np.random.default_rng(1)
     stored = rng.integers(-2048, 4096, size=shape).astype(np.int16)
     slope, intercept = 1.0, -1024.0
@@ -54,7 +56,8 @@ def test_window_matches_the_standard(shape: tuple[int, int], function: str, cent
     assert np.mean(as_uint8 == to_uint8(expected)) > 0.999
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"])
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
+                                   "float64"])
 def test_every_pixel_dtype(dtype: str) -> None:
     info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else np.finfo(np.float32)
     rng = np.random.default_rng(2)

@@ -1,8 +1,8 @@
 """medsynth.dicom against pydicom on every real file: pydicom's test files and the pydicom-data package.
 
-For each file pydicom can decode here, medsynth's result must equal pydicom's ``apply_modality_lut`` followed by
-``apply_voi_lut`` (the file's own window or VOI LUT) or, for files without one, the modality output over the
-stored range; and, for three windows of each VOI LUT function set on the data set, pydicom's
+For each file pydicom can decode here, medsynth's result must equal pydicom's ``apply_modality_lut``
+followed by ``apply_voi_lut`` (the file's own window or VOI LUT) or, for files without one, the modality
+output over the stored range; and, for a window of each VOI LUT function set on the data set, pydicom's
 ``apply_windowing``. pydicom's outputs live in the range of the stored bits; they are rescaled to [0, 1]
 (and inverted for MONOCHROME1) before comparing: float32 output to float32 precision, uint8 within 1 LSB.
 
@@ -55,7 +55,8 @@ def _flatten_functional_groups(ds: Any, frame: int) -> None:
     looks (medsynth reads them in place)."""
     for keyword, attributes in (("PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept")),
                                 ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth", "VOILUTFunction"))):
-        for groups, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
+        for groups, index in (("PerFrameFunctionalGroupsSequence", frame),
+                              ("SharedFunctionalGroupsSequence", 0)):
             items = ds.get(groups)
             if items and index < len(items) and items[index].get(keyword):
                 item = items[index].get(keyword)[0]
@@ -72,7 +73,7 @@ def _has_file_voi(ds: Any) -> bool:
 
 
 def _reference(ds: Any, stored: np.ndarray, window: Window | str) -> np.ndarray:
-    """pydicom's modality + VOI output, rescaled to [0, 1], for one frame (or the whole single-frame array)."""
+    """pydicom's modality + VOI output rescaled to [0, 1], for one frame."""
     with warnings.catch_warnings(), np.errstate(over="ignore"):
         warnings.simplefilter("ignore")
         modality = apply_modality_lut(stored, ds)
@@ -165,6 +166,6 @@ def test_parity_with_pydicom(path: Path) -> None:
             if not ("RescaleSlope" in ds and "RescaleIntercept" in ds):
                 slope, intercept = 1.0, 0.0
             invert = ds.PhotometricInterpretation == "MONOCHROME1"
-            arrays = [apply_window(stored[0], chosen.center, chosen.width, function, slope, intercept, out, invert)
-                      for out in ("float", "uint8")]
+            arrays = [apply_window(stored[0], chosen.center, chosen.width, function, slope, intercept, out,
+                                   invert) for out in ("float", "uint8")]
             _compare(*arrays, expected, f"{path} apply_window {chosen}")
