@@ -39,8 +39,15 @@ class BundledModel:
             raise ValueError(f"bundled model {self.name!r}: sha256 must be 64 lowercase hex digits")
 
 
-# The models shipped with this release; the trained default model (DEFAULT_MODEL) is added here.
-BUNDLED: tuple[BundledModel, ...] = ()
+# The models shipped with this release. Rebuild the default one with examples/build_default_model.sh.
+BUNDLED: tuple[BundledModel, ...] = (
+    BundledModel(
+        name="isic2017-64",
+        file_name="isic2017-64.onnx",
+        description="ISIC 2017 dermoscopy, 64x64 RGB: nevus, melanoma, seborrheic_keratosis (SNGAN, CPU-trained)",
+        sha256="46e7b229c32cd3eaac97091b7d6f1037436a456a543a6509cc15def0f67fa6ca",
+    ),
+)
 
 
 def models_dir() -> Path:

@@ -1,0 +1,121 @@
+"""The bundled default model: it ships, loads by name, has a valid card, is deterministic, makes every class, and
+its classes differ the way the real classes do (conditioning works)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from medsynth import Generator
+from medsynth.cli import main
+from medsynth.registry import DEFAULT_MODEL, REGISTRY
+
+ISIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2017"
+CLASSES = ("nevus", "melanoma", "seborrheic_keratosis")
+
+
+@pytest.fixture(scope="module")
+def gen() -> Generator:
+    return Generator.load(DEFAULT_MODEL, device="cpu")
+
+
+def test_default_model_is_registered_and_shipped() -> None:
+    entry = REGISTRY.get(DEFAULT_MODEL)
+    path = REGISTRY.path(entry)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+    assert path.stat().st_size < 20 * 2**20
+
+
+def test_card_says_what_the_model_is(gen: Generator) -> None:
+    card = gen.card
+    assert card.name == DEFAULT_MODEL
+    assert tuple(card.classes) == CLASSES
+    assert (card.image_size, card.channels, card.photometric) == (64, 3, "RGB")
+    assert card.modality == "XC"
+    prov = card.provenance
+    assert prov["images_per_class"] == {"nevus": 1372, "melanoma": 374, "seborrheic_keratosis": 254}
+    assert "ISIC" in prov["dataset"] and "CC-0" in prov["dataset_license"]
+    assert len(prov["train_manifest_sha256"]) == 64 and prov["wall_time_s"] > 0
+    assert "/" not in str(prov.get("config", {}).get("data", ""))  # no file paths in the card
+    assert "not for diagnosis" in card.intended_use
+    metrics = card.metrics
+    assert set(metrics["per_class"]) == set(CLASSES)
+    assert metrics["overall"]["fd"]["value"] > 0
+    assert "memorization" in metrics
+
+
+def test_generation_is_deterministic_and_batch_independent(gen: Generator) -> None:
+    a, la = gen.generate(12, "melanoma", seed=3, batch_size=12)
+    b, lb = gen.generate(12, "melanoma", seed=3, batch_size=5)
+    assert a.dtype == np.uint8 and a.shape == (12, 64, 64, 3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(la, np.full(12, 1))
+    c, _ = gen.generate(12, "melanoma", seed=4)
+    assert np.abs(a.astype(int) - c.astype(int)).mean() > 5  # another seed gives other images
+
+
+def _colour_stats(images: np.ndarray) -> np.ndarray:
+    """Per image: mean and standard deviation of R, G, B."""
+    f = images.reshape(len(images), -1, 3).astype(np.float64)
+    return np.concatenate([f.mean(1), f.std(1)], axis=1)
+
+
+@pytest.fixture(scope="module")
+def per_class_stats(gen: Generator) -> dict[str, np.ndarray]:
+    return {c: _colour_stats(gen.generate(150, c, seed=0)[0]) for c in CLASSES}
+
+
+def test_every_class_is_produced_and_varied(per_class_stats: dict[str, np.ndarray]) -> None:
+    for cls, stats in per_class_stats.items():
+        # no collapse: images of one class differ from each other (spread of mean brightness across images)
+        assert stats[:, :3].mean(1).std() > 3.0, cls
+
+
+def test_conditioning_changes_the_images(per_class_stats: dict[str, np.ndarray]) -> None:
+    """Every pair of classes differs in colour statistics far beyond sampling noise (Welch t over 150 images)."""
+    for i, a in enumerate(CLASSES):
+        for b in CLASSES[i + 1:]:
+            x, y = per_class_stats[a], per_class_stats[b]
+            t = (x.mean(0) - y.mean(0)) / np.sqrt(x.var(0) / len(x) + y.var(0) / len(y))
+            assert np.abs(t).max() > 5.0, (a, b, t)
+
+
+@pytest.mark.skipif(not ISIC.is_dir(), reason="../shared/data/isic2017 is not present")
+def test_class_differences_follow_the_real_data(per_class_stats: dict[str, np.ndarray]) -> None:
+    """Oracle: the real ISIC images. Where two real classes differ clearly in a colour statistic, the synthetic
+    classes differ in the same direction."""
+    from PIL import Image
+
+    with (ISIC / "labels.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    real: dict[str, list[np.ndarray]] = {c: [] for c in CLASSES}
+    for row in rows:
+        if row["split"] == "train" and len(real[row["diagnosis"]]) < 150:
+            with Image.open(ISIC / row["path"]) as im:
+                real[row["diagnosis"]].append(np.asarray(im.convert("RGB").resize((64, 64), Image.Resampling.LANCZOS)))
+    real_stats = {c: _colour_stats(np.stack(v)) for c, v in real.items()}
+    checked = 0
+    for i, a in enumerate(CLASSES):
+        for b in CLASSES[i + 1:]:
+            x, y = real_stats[a], real_stats[b]
+            t_real = (x.mean(0) - y.mean(0)) / np.sqrt(x.var(0) / len(x) + y.var(0) / len(y))
+            d_syn = per_class_stats[a].mean(0) - per_class_stats[b].mean(0)
+            for k in np.flatnonzero(np.abs(t_real) > 4.0):
+                assert np.sign(d_syn[k]) == np.sign(t_real[k]), (a, b, k, t_real[k], d_syn[k])
+                checked += 1
+    assert checked > 0
+
+
+def test_generate_without_model_uses_the_bundled_one(tmp_path: Path) -> None:
+    out = tmp_path / "synthetic"
+    result = CliRunner().invoke(main, ["generate", "--class", "melanoma", "--n", "5", "--out", str(out),
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "melanoma").glob("*.png"))) == 5
+    manifest = (out / "manifest.csv").read_text().splitlines()
+    assert len(manifest) == 6 and REGISTRY.get(DEFAULT_MODEL).sha256 in manifest[1]
