@@ -1,12 +1,16 @@
 """Numba kernels behind :mod:`medsynth.dicom`: one fused pass from stored pixel values to display values.
 
 Each kernel reads a stored value ``v``, applies the modality rescale ``x = v * slope + intercept``, the VOI
-function (a clipped linear ramp, the sigmoid, or a lookup table), optionally inverts (MONOCHROME1), and writes
-``uint8`` (``floor(255 t + 0.5)``) or floating-point ``t`` in [0, 1]. The linear and sigmoid kernels take the
-window folded into two numbers: ``t = (v * slope + shift) * gain`` with ``shift = intercept - lower`` (see
-:mod:`medsynth.dicom.voi`), so the inner loop is a multiply-add, a multiply, two comparisons and a store,
-which LLVM vectorises. A gain of ``inf`` (a LINEAR window of width 1) gives the standard's step: values at or
-below the threshold make ``0 * inf = NaN`` or ``-inf``, both stored as 0.
+function (a clipped linear ramp, the logistic sigmoid, or a lookup table), optionally inverts (MONOCHROME1),
+and writes ``uint8`` (``floor(255 t + 0.5)``) or floating-point ``t`` in [0, 1]. The window kernel (linear or
+sigmoid) takes the window folded into two numbers: ``t = (v * slope + shift) * gain`` with ``shift =
+intercept - lower`` (see :mod:`medsynth.dicom.voi`), so the linear inner loop is a multiply-add, a multiply,
+two comparisons and a store, which LLVM vectorises. A gain of ``inf`` (a LINEAR window of width 1) gives the
+standard's step: values at or below the threshold make ``0 * inf = NaN`` or ``-inf``, both stored as 0.
+
+For 8- and 16-bit integer inputs large enough to pay for it, :mod:`medsynth.dicom.voi` runs these kernels once
+over every possible stored value (256 or 65,536 of them) and then makes its single pass over the pixels with
+:func:`gather`: the same numbers, several times faster (a table lookup instead of float arithmetic per pixel).
 
 Arrays are processed flat (C-contiguous, ``ravel``); inputs of at least :data:`PARALLEL_MIN_SIZE` elements are
 split into chunks run on all threads with ``prange``. Nothing compiles at import: each signature compiles on
@@ -20,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["PARALLEL_MIN_SIZE", "linear", "sigmoid", "lut", "rescale", "parallel_copy"]
+__all__ = ["PARALLEL_MIN_SIZE", "window", "lut", "gather", "rescale", "parallel_copy"]
 
 # Below this many elements the thread start-up costs more than it saves.
 PARALLEL_MIN_SIZE = 1 << 18
@@ -29,29 +33,22 @@ _CHUNK = 1 << 16
 
 
 @njit(cache=True, error_model="numpy")
-def _linear_chunk(src, out, slope, shift, gain, invert, scale, offset, start, stop):  # type: ignore[no-untyped-def]
+def _window_chunk(src, out, slope, shift, gain, sigmoid, scale, offset, quantize, start, stop):  # type: ignore[no-untyped-def]
+    # `sigmoid` and `quantize` are loop invariants: LLVM unswitches them and vectorises each variant.
     for i in range(start, stop):
         t = (src[i] * slope + shift) * gain
+        if sigmoid:
+            t = 1.0 / (1.0 + math.exp(-t))
         # Comparisons written so that NaN lands on 0, like a value below the window.
         t = 1.0 if t > 1.0 else (t if t > 0.0 else 0.0)
-        if invert:
-            t = 1.0 - t
-        out[i] = t * scale + offset
+        if quantize:
+            out[i] = np.int32(t * scale + offset)  # via int32: a vectorisable conversion, unlike float->uint8
+        else:
+            out[i] = t * scale + offset
 
 
 @njit(cache=True, error_model="numpy")
-def _sigmoid_chunk(src, out, slope, shift, gain, invert, scale, offset, start, stop):  # type: ignore[no-untyped-def]
-    for i in range(start, stop):
-        t = 1.0 / (1.0 + math.exp(-(src[i] * slope + shift) * gain))
-        if not t >= 0.0:  # NaN input
-            t = 0.0
-        if invert:
-            t = 1.0 - t
-        out[i] = t * scale + offset
-
-
-@njit(cache=True, error_model="numpy")
-def _lut_chunk(src, out, slope, shift, table, invert, scale, offset, start, stop):  # type: ignore[no-untyped-def]
+def _lut_chunk(src, out, slope, shift, table, scale, offset, quantize, start, stop):  # type: ignore[no-untyped-def]
     last = table.size - 1
     for i in range(start, stop):
         x = src[i] * slope + shift
@@ -59,10 +56,16 @@ def _lut_chunk(src, out, slope, shift, table, invert, scale, offset, start, stop
         if x >= 0.0:
             # An integer cast of a non-negative value truncates; past the end the last entry applies.
             k = last if x >= last else int(x)
-        t = table[k]
-        if invert:
-            t = 1.0 - t
-        out[i] = t * scale + offset
+        if quantize:
+            out[i] = np.int32(table[k] * scale + offset)
+        else:
+            out[i] = table[k] * scale + offset
+
+
+@njit(cache=True)
+def _gather_chunk(src, out, table, start, stop):  # type: ignore[no-untyped-def]
+    for i in range(start, stop):
+        out[i] = table[src[i]]
 
 
 @njit(cache=True, error_model="numpy")
@@ -72,26 +75,26 @@ def _rescale_chunk(src, out, slope, intercept, start, stop):  # type: ignore[no-
 
 
 @njit(cache=True, parallel=True)
-def _linear_parallel(src, out, slope, shift, gain, invert, scale, offset):  # type: ignore[no-untyped-def]
+def _window_parallel(src, out, slope, shift, gain, sigmoid, scale, offset, quantize):  # type: ignore[no-untyped-def]
     n = src.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         stop = min(n, (c + 1) * _CHUNK)
-        _linear_chunk(src, out, slope, shift, gain, invert, scale, offset, c * _CHUNK, stop)
+        _window_chunk(src, out, slope, shift, gain, sigmoid, scale, offset, quantize, c * _CHUNK, stop)
 
 
 @njit(cache=True, parallel=True)
-def _sigmoid_parallel(src, out, slope, shift, gain, invert, scale, offset):  # type: ignore[no-untyped-def]
+def _lut_parallel(src, out, slope, shift, table, scale, offset, quantize):  # type: ignore[no-untyped-def]
     n = src.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
         stop = min(n, (c + 1) * _CHUNK)
-        _sigmoid_chunk(src, out, slope, shift, gain, invert, scale, offset, c * _CHUNK, stop)
+        _lut_chunk(src, out, slope, shift, table, scale, offset, quantize, c * _CHUNK, stop)
 
 
 @njit(cache=True, parallel=True)
-def _lut_parallel(src, out, slope, shift, table, invert, scale, offset):  # type: ignore[no-untyped-def]
+def _gather_parallel(src, out, table):  # type: ignore[no-untyped-def]
     n = src.size
     for c in prange((n + _CHUNK - 1) // _CHUNK):
-        _lut_chunk(src, out, slope, shift, table, invert, scale, offset, c * _CHUNK, min(n, (c + 1) * _CHUNK))
+        _gather_chunk(src, out, table, c * _CHUNK, min(n, (c + 1) * _CHUNK))
 
 
 @njit(cache=True, parallel=True)
@@ -109,34 +112,39 @@ def _copy_parallel(src, out):  # type: ignore[no-untyped-def]
             out[i] = src[i]
 
 
-def _store(out: np.ndarray) -> tuple[float, float]:
-    # uint8 stores floor(255 t + 0.5) (a float-to-integer store truncates); floating point stores t itself.
-    return (255.0, 0.5) if out.dtype == np.uint8 else (1.0, 0.0)
+def _store(out: np.ndarray, invert: bool) -> tuple[float, float, bool]:
+    """``(scale, offset, quantize)`` storing ``t`` (or ``1 - t`` when ``invert``) into ``out``: uint8 gets
+    ``floor(255 t + 0.5)`` (the float-to-integer conversion truncates), floating point gets ``t`` itself."""
+    if out.dtype == np.uint8:
+        return (-255.0, 255.5, True) if invert else (255.0, 0.5, True)
+    return (-1.0, 1.0, False) if invert else (1.0, 0.0, False)
 
 
-def linear(src: np.ndarray, out: np.ndarray, slope: float, shift: float, gain: float, invert: bool) -> None:
-    """``out = store(clip((src * slope + shift) * gain, 0, 1))``, inverted when asked; flat, same size."""
+def window(src: np.ndarray, out: np.ndarray, slope: float, shift: float, gain: float, sigmoid: bool,
+           invert: bool) -> None:
+    """``out = store(f((src * slope + shift) * gain))`` with ``f`` the [0, 1] clip, or the logistic function
+    when ``sigmoid``; inverted when asked; flat, same size."""
     if src.size >= PARALLEL_MIN_SIZE:
-        _linear_parallel(src, out, slope, shift, gain, invert, *_store(out))
+        _window_parallel(src, out, slope, shift, gain, sigmoid, *_store(out, invert))
     else:
-        _linear_chunk(src, out, slope, shift, gain, invert, *_store(out), 0, src.size)
-
-
-def sigmoid(src: np.ndarray, out: np.ndarray, slope: float, shift: float, gain: float, invert: bool) -> None:
-    """``out = store(1 / (1 + exp(-(src * slope + shift) * gain)))``, inverted when asked; flat, same size."""
-    if src.size >= PARALLEL_MIN_SIZE:
-        _sigmoid_parallel(src, out, slope, shift, gain, invert, *_store(out))
-    else:
-        _sigmoid_chunk(src, out, slope, shift, gain, invert, *_store(out), 0, src.size)
+        _window_chunk(src, out, slope, shift, gain, sigmoid, *_store(out, invert), 0, src.size)
 
 
 def lut(src: np.ndarray, out: np.ndarray, slope: float, shift: float, table: np.ndarray,
         invert: bool) -> None:
     """``out = store(table[clamp(trunc(src * slope + shift))])``, inverted when asked; flat, same size."""
     if src.size >= PARALLEL_MIN_SIZE:
-        _lut_parallel(src, out, slope, shift, table, invert, *_store(out))
+        _lut_parallel(src, out, slope, shift, table, *_store(out, invert))
     else:
-        _lut_chunk(src, out, slope, shift, table, invert, *_store(out), 0, src.size)
+        _lut_chunk(src, out, slope, shift, table, *_store(out, invert), 0, src.size)
+
+
+def gather(src: np.ndarray, out: np.ndarray, table: np.ndarray) -> None:
+    """``out = table[src]`` for unsigned ``src`` whose every value indexes ``table``; flat, same size."""
+    if src.size >= PARALLEL_MIN_SIZE:
+        _gather_parallel(src, out, table)
+    else:
+        _gather_chunk(src, out, table, 0, src.size)
 
 
 def rescale(src: np.ndarray, out: np.ndarray, slope: float, intercept: float) -> None:

@@ -88,16 +88,30 @@ def _range_transform(lower: float, upper: float, slope: float, intercept: float,
 
 
 def apply_transform(src: np.ndarray, transform: Transform, out: np.ndarray) -> None:
-    """Run ``transform`` over ``src`` into ``out`` (both C-contiguous, same size; ``out`` uint8 or float)."""
+    """Run ``transform`` over ``src`` into ``out`` (both C-contiguous, same size; ``out`` uint8 or float).
+
+    8- and 16-bit integer inputs of at least four times as many pixels as they have possible values are
+    mapped through a table of the transform over every possible value (computed by the same kernels, so the
+    results are identical), which costs one lookup per pixel.
+    """
     flat_in, flat_out = src.reshape(-1), out.reshape(-1)
-    t = transform
-    if t.kind == "linear":
-        _kernels.linear(flat_in, flat_out, t.slope, t.shift, t.gain, t.invert)
-    elif t.kind == "sigmoid":
-        _kernels.sigmoid(flat_in, flat_out, t.slope, t.shift, t.gain, t.invert)
+    if flat_in.dtype.kind in "iu" and flat_in.dtype.itemsize <= 2 and flat_in.size >= 4 << (8 * src.itemsize):
+        unsigned = flat_in.view(f"u{flat_in.dtype.itemsize}")  # a signed value v indexes entry v mod 2**bits
+        values = np.arange(1 << (8 * flat_in.dtype.itemsize), dtype=unsigned.dtype).view(flat_in.dtype)
+        table = np.empty(values.size, dtype=flat_out.dtype)
+        _apply_direct(values, transform, table)
+        _kernels.gather(unsigned, flat_out, table)
     else:
-        assert transform.table is not None  # construction invariant of "lut" transforms, not an input check
-        _kernels.lut(flat_in, flat_out, transform.slope, transform.shift, transform.table, transform.invert)
+        _apply_direct(flat_in, transform, flat_out)
+
+
+def _apply_direct(flat_in: np.ndarray, transform: Transform, flat_out: np.ndarray) -> None:
+    t = transform
+    if t.kind in ("linear", "sigmoid"):
+        _kernels.window(flat_in, flat_out, t.slope, t.shift, t.gain, t.kind == "sigmoid", t.invert)
+    else:
+        assert t.table is not None  # construction invariant of "lut" transforms, not an input check
+        _kernels.lut(flat_in, flat_out, t.slope, t.shift, t.table, t.invert)
 
 
 def _table(values: np.ndarray, transform: Transform) -> np.ndarray:

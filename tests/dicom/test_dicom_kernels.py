@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medsynth.dicom import apply_modality, apply_window
+from medsynth.dicom import Window, apply_modality, apply_window
 from medsynth.dicom._kernels import PARALLEL_MIN_SIZE
+from medsynth.dicom.display import OUTPUTS, run_transform
+from medsynth.dicom.voi import _apply_direct, linear_transform
 from medsynth.errors import DataError
 
 
@@ -36,15 +38,16 @@ def to_uint8(t: np.ndarray) -> np.ndarray:
 SIZES = [(37, 41), (PARALLEL_MIN_SIZE // 512 + 3, 512)]  # serial path, parallel path
 
 
+@pytest.mark.parametrize("dtype", ["int16", "int32"])  # large int16 goes through the table, int32 does not
 @pytest.mark.parametrize("shape", SIZES, ids=["serial", "parallel"])
 @pytest.mark.parametrize("function, center, width", [
     ("LINEAR", 40.0, 400.0), ("LINEAR", -600.0, 1500.0), ("LINEAR_EXACT", 40.0, 80.0),
     ("SIGMOID", 300.0, 700.0),
 ])
-def test_window_matches_the_standard(shape: tuple[int, int], function: str, center: float,
+def test_window_matches_the_standard(shape: tuple[int, int], dtype: str, function: str, center: float,
                                      width: float) -> None:
     rng = np.random.default_rng(1)
-    stored = rng.integers(-2048, 4096, size=shape).astype(np.int16)
+    stored = rng.integers(-2048, 4096, size=shape).astype(dtype)
     slope, intercept = 1.0, -1024.0
     expected = standard_window(stored * slope + intercept, center, width, function)
     as_float = apply_window(stored, center, width, function, slope, intercept, out="float")
@@ -64,6 +67,22 @@ def test_every_pixel_dtype(dtype: str) -> None:
     values = rng.uniform(max(info.min, -5000), min(info.max, 5000), size=(20, 30)).astype(dtype)
     got = apply_window(values, 100.0, 300.0, slope=2.0, intercept=-7.0, out="float")
     np.testing.assert_allclose(got, standard_window(values * 2.0 - 7.0, 100.0, 300.0, "LINEAR"), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16"])
+@pytest.mark.parametrize("function, invert", [("LINEAR", False), ("SIGMOID", True)])
+@pytest.mark.parametrize("out", ["uint8", "float"])
+def test_the_table_path_equals_the_arithmetic_path(dtype: str, function: str, invert: bool,
+                                                   out: str) -> None:
+    """8/16-bit inputs of many pixels go through a table of every stored value: the same numbers."""
+    info = np.iinfo(dtype)
+    size = (4 << info.bits) + 5  # past the size at which the table pays for itself
+    stored = np.random.default_rng(6).integers(info.min, info.max, size=size, endpoint=True).astype(dtype)
+    window = Window(float(info.min + info.max) / 3, float(info.max - info.min) / 5, function)
+    transform = linear_transform(window, 0.75, -11.0, invert)
+    direct = np.empty(stored.size, dtype=OUTPUTS[out])
+    _apply_direct(stored, transform, direct)
+    np.testing.assert_array_equal(run_transform(stored, transform, out), direct)
 
 
 def test_width_one_is_a_step_at_the_center() -> None:
