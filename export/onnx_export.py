@@ -28,6 +28,10 @@ BATCH = "batch"  # the name of the dynamic batch axis
 MAX_BATCH = 1 << 16  # upper bound torch.export needs for the symbolic batch size
 FP16_MIN_ELEMENTS = 16  # smaller float initializers (scalars, epsilons) stay float32 under --fp16
 
+# Reductions whose ``axes`` became an input (and which got ``noop_with_empty_axes``) in opset 18.
+_REDUCE_AXES_ATTRIBUTE_IN_17 = frozenset({"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+                                          "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+
 # Ops that only make sense while training, or that make a generator non-deterministic.
 TRAINING_ONLY_OPS = frozenset({"Dropout", "RandomNormal", "RandomNormalLike", "RandomUniform",
                                "RandomUniformLike", "Bernoulli", "Multinomial", "Gradient",
@@ -80,6 +84,7 @@ def export_onnx(net: torch.nn.Module, latent_dim: int, num_classes: int) -> onnx
         except Exception as exc:  # onnx raises RuntimeError/ConvertError depending on the adapter
             raise ModelError(f"the exported graph cannot be converted to opset {OPSET}: "
                              f"{_first_line(exc)}") from exc
+        _drop_opset18_reduce_attribute(model)
     model.ir_version = IR_VERSION
     _name_batch_axis(model)
     check_graph(model)
@@ -184,6 +189,24 @@ def _name_batch_axis(model: onnx.ModelProto) -> None:
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_param = BATCH
+
+
+def _drop_opset18_reduce_attribute(model: onnx.ModelProto) -> None:
+    """Remove ``noop_with_empty_axes`` from the reductions that got it only in opset 18.
+
+    onnx's 18 -> 17 adapter turns their ``axes`` input back into an attribute but leaves this attribute, which
+    opset 17 does not know, so onnx.checker refuses the node. At its default 0 it means what opset 17 does
+    anyway; at 1 the graph cannot be written in opset 17.
+    """
+    for node in _all_nodes(model.graph):
+        if node.op_type not in _REDUCE_AXES_ATTRIBUTE_IN_17:
+            continue
+        for attr in list(node.attribute):
+            if attr.name == "noop_with_empty_axes":
+                if attr.i != 0:
+                    raise ModelError(f"node {node.name!r} ({node.op_type}) needs noop_with_empty_axes=1, "
+                                     f"which opset {OPSET} cannot express")
+                node.attribute.remove(attr)
 
 
 def _default_opset(model: onnx.ModelProto) -> int:
