@@ -22,7 +22,7 @@ from medsynth.errors import DataError, OutputError
 from medsynth.training.checkpoint import list_checkpoints, load_checkpoint
 from medsynth.training.config import TrainConfig, read_yaml
 from medsynth.training.data import load_image_set
-from medsynth.training.loop import RunResult, Trainer, check_config
+from medsynth.training.loop import RunResult, Trainer, check_config, check_resumable
 from medsynth.training.nets import get_arch
 
 __all__ = ["train", "resolve_config"]
@@ -111,6 +111,8 @@ def train(out: Path, config_path: Path | None, resume: bool, **flags: Any) -> No
     resumed = load_checkpoint(found[-1]).meta.get("config") if found else None
     config = resolve_config(flags, config_path, resumed)
     check_config(config)
+    if resumed is not None:
+        check_resumable(resumed, config, found[-1])
     if not config.data:
         raise DataError("no data set: pass --data PATH (or 'data:' in the --config file)")
 

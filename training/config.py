@@ -133,8 +133,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         values = yaml.safe_load(path.read_text()) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read config {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise DataError(f"cannot read config {path}: not YAML{where}: {problem}") from exc
     if not isinstance(values, dict):
         raise DataError(f"{path}: a config is a mapping of keys to values, got {type(values).__name__}")
     return values

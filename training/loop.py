@@ -63,6 +63,25 @@ def check_config(config: TrainConfig) -> Arch:
     return arch
 
 
+# what a resumed run may change: how long it runs and what it writes, never what it computes
+MUTABLE_ON_RESUME = frozenset({"epochs", "max_iterations", "max_minutes", "checkpoint_every",
+                               "keep_checkpoints", "sample_every", "early_stop_patience", "threads", "extra"})
+
+
+def check_resumable(saved: dict[str, Any], config: TrainConfig, source: Path) -> None:
+    """Refuse to continue the checkpoint ``source`` (whose config is ``saved``) under ``config``.
+
+    Raises
+    ------
+    DataError
+        A field outside :data:`MUTABLE_ON_RESUME` differs; the message names the fields.
+    """
+    old, new = TrainConfig.from_dict(saved, source=str(source)).to_dict(), config.to_dict()
+    diff = sorted(k for k, v in old.items() if k not in MUTABLE_ON_RESUME and new[k] != v)
+    if diff:
+        raise DataError(f"cannot resume {source}: its config differs in {diff}; use a new --out folder")
+
+
 def build_networks(config: TrainConfig, num_classes: int,
                    channels: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     """The generator and discriminator ``config`` names, freshly initialised from the current torch seed.
@@ -129,13 +148,7 @@ class Trainer:
         if not found:
             return False
         ckpt = load_checkpoint(found[-1])
-        saved = TrainConfig.from_dict(ckpt.meta["config"])
-        mutable = {"epochs", "max_iterations", "max_minutes", "checkpoint_every", "keep_checkpoints",
-                   "sample_every", "early_stop_patience", "threads", "extra"}
-        diff = {k for k, v in saved.to_dict().items() if k not in mutable and self.config.to_dict()[k] != v}
-        if diff:
-            raise DataError(f"cannot resume {found[-1]}: its config differs in {sorted(diff)}; "
-                            "use a new --out folder")
+        check_resumable(ckpt.meta["config"], self.config, found[-1])
         self.G.load_state_dict(ckpt.state("G"))
         self.D.load_state_dict(ckpt.state("D"))
         if self.ema:

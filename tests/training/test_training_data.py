@@ -81,7 +81,8 @@ def test_empty_class_single_image_class_and_bad_paths_are_data_errors(tmp_path):
     with pytest.raises(DataError, match="has no splits"):
         load_image_set(tmp_path / "single", image_size=16, split="val")
     class_tree(tmp_path / "junk", {"a": 0, "b": 0})
-    (tmp_path / "junk" / "a" / "x.png").write_bytes(b"junk")
+    for name in ("a/x.png", "a/y.png", "b/x.png", "b/y.png"):
+        (tmp_path / "junk" / name).write_bytes(b"junk")
     with pytest.raises(DataError, match="no readable images"):
         load_image_set(tmp_path / "junk", image_size=16)
 

@@ -33,14 +33,7 @@ class ImageSet:
             raise DataError(f"images must be uint8 (N, H, W, C), got {self.images.dtype} {self.images.shape}")
         if len(self.labels) != len(self.images) or len(self.ids) != len(self.images):
             raise DataError("images, labels and ids must have the same length")
-        counts = self.counts()
-        for name, count in counts.items():
-            if count == 0:
-                raise DataError(f"class {name!r} has no images in {self.name or 'the data set'}; "
-                                "remove the class or add images to it")
-            if count == 1:
-                raise DataError(f"class {name!r} has a single image in {self.name or 'the data set'}; "
-                                "a GAN needs at least two images per class")
+        check_class_counts(self.counts(), self.name)
 
     def counts(self) -> dict[str, int]:
         """Images per class, in class order."""
@@ -51,3 +44,22 @@ class ImageSet:
         """sha256 of the sorted ``id,class`` lines: identifies the training set without naming any path."""
         lines = sorted(f"{i},{self.classes[c]}" for i, c in zip(self.ids, self.labels, strict=True))
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def check_class_counts(counts: dict[str, int], name: str) -> None:
+    """DataError for a class with no image or a single one (checked before and after reading files).
+
+    Parameters
+    ----------
+    counts
+        Images per class name.
+    name
+        The data set, for the message.
+    """
+    for cls, count in counts.items():
+        if count == 0:
+            raise DataError(f"class {cls!r} has no images in {name or 'the data set'}; "
+                            "remove the class or add images to it")
+        if count == 1:
+            raise DataError(f"class {cls!r} has a single image in {name or 'the data set'}; "
+                            "a GAN needs at least two images per class")

@@ -12,7 +12,7 @@ from PIL import Image
 from medsynth.errors import DataError
 from medsynth.training.data.cache import cached_arrays, file_stamp
 from medsynth.training.data.folders import class_folders, read_class_folders
-from medsynth.training.data.image_set import ImageSet
+from medsynth.training.data.image_set import ImageSet, check_class_counts
 from medsynth.training.data.isic import ISIC_LICENSE, class_order, find_isic_csv, read_isic_labels
 from medsynth.training.data.medmnist import MEDMNIST_LICENSE, read_medmnist
 from medsynth.training.data.resize import read_image, to_channels
@@ -119,6 +119,7 @@ def _cached_files(rows: list[tuple[str, str, Path]], name: str, license: str, si
                   order: tuple[str, ...], modality: str = "") -> ImageSet:
     if not rows:
         raise DataError(f"{name} has no image files")
+    check_class_counts({c: sum(r[1] == c for r in rows) for c in order}, name)  # before reading anything
     description = ["files", size, channels, name, order, [(i, c, *file_stamp(p)) for i, c, p in rows]]
     arrays = cached_arrays(description, cache_dir, lambda: _read_files(rows, name, size, channels, order))
     skipped = tuple((str(i), str(r)) for i, r in arrays["skipped"].tolist())
