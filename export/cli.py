@@ -35,13 +35,13 @@ def read_metrics(path: Path) -> dict[str, Any]:
 
 @click.command(name="export")
 @click.argument("checkpoint", metavar="CHECKPOINT")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="ONNX file to write (written only when every check passes).")
 @click.option("--name", default=None, help="Model name in the card (default: the stem of --out).")
 @click.option("--description", default=None, help="One-line description (default: arch, size and data set).")
 @click.option("--fp16", is_flag=True,
               help="Store the weights as float16 (half the size; compute stays float32).")
-@click.option("--metrics", "metrics_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--metrics", "metrics_path", type=click.Path(path_type=Path), default=None,
               help="JSON object of measured metrics to put in the card.")
 @click.option("--modality", default=None,
               help="DICOM modality of the training images: XC (dermoscopy/photos), CT, MR, CR, DX, US, OT... "
