@@ -132,8 +132,8 @@ def read(path: str | Path, *, limits: Limits = DEFAULT_LIMITS, force: bool = Fal
                 _check_inflated_size(path, limits, source)
             return pydicom.dcmread(path, force=force)
         except InvalidDicomError as exc:
-            raise DicomError(f"{source} is not a DICOM file (no 'DICM' after a 128-byte preamble): "
-                             f"{exc}") from exc
+            raise DicomError(f"{source} is not a DICOM file (no 'DICM' after a 128-byte "
+                             f"preamble)") from exc
 
 
 def check_geometry(ds: Dataset, source: str, limits: Limits = DEFAULT_LIMITS) -> Geometry:

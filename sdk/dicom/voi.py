@@ -137,7 +137,7 @@ def _lut(item: Dataset, ds: Dataset, source: str, what: str) -> _Lut | None:
     if descriptor is None or data is None:
         return None
     try:
-        count, first, bits = (int(value) for value in descriptor)
+        count, first_mapped, bits = (int(value) for value in descriptor)
     except (TypeError, ValueError):
         raise DicomError(f"{source}: the {what} LUT Descriptor {descriptor!r} is not three "
                          f"integers") from None
@@ -158,7 +158,7 @@ def _lut(item: Dataset, ds: Dataset, source: str, what: str) -> _Lut | None:
     values = values[:count].astype(np.float64)
     if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 2**bits - 1:
         raise DicomError(f"{source}: the {what} LUT Data has values outside [0, {2**bits - 1}] ({bits} bits)")
-    return _Lut(first, values, bits)
+    return _Lut(first_mapped, values, bits)
 
 
 @dataclass(frozen=True)
