@@ -12,7 +12,7 @@ import pytest
 from medsynth.dicom import Window, apply_modality, apply_window
 from medsynth.dicom._kernels import PARALLEL_MIN_SIZE
 from medsynth.dicom.display import OUTPUTS, run_transform
-from medsynth.dicom.voi import _apply_direct, linear_transform
+from medsynth.dicom.voi import Transform, _apply_direct, _float32_is_enough, linear_transform
 from medsynth.errors import DataError
 
 
@@ -69,20 +69,59 @@ def test_every_pixel_dtype(dtype: str) -> None:
     np.testing.assert_allclose(got, standard_window(values * 2.0 - 7.0, 100.0, 300.0, "LINEAR"), atol=1e-6)
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16"])
-@pytest.mark.parametrize("function, invert", [("LINEAR", False), ("SIGMOID", True)])
-@pytest.mark.parametrize("out", ["uint8", "float"])
-def test_the_table_path_equals_the_arithmetic_path(dtype: str, function: str, invert: bool,
-                                                   out: str) -> None:
-    """8/16-bit inputs of many pixels go through a table of every stored value: the same numbers."""
+def _every_value_of(dtype: str, seed: int) -> np.ndarray:
+    """Random stored values of ``dtype``, enough of them for the table path."""
     info = np.iinfo(dtype)
     size = (4 << info.bits) + 5  # past the size at which the table pays for itself
-    stored = np.random.default_rng(6).integers(info.min, info.max, size=size, endpoint=True).astype(dtype)
-    window = Window(float(info.min + info.max) / 3, float(info.max - info.min) / 5, function)
+    return np.random.default_rng(seed).integers(info.min, info.max, size=size, endpoint=True).astype(dtype)
+
+
+def _direct(stored: np.ndarray, transform: Transform, out: str) -> np.ndarray:
+    result = np.empty(stored.size, dtype=OUTPUTS[out])
+    _apply_direct(stored, transform, result)
+    return result
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16"])
+@pytest.mark.parametrize("window, invert, out", [
+    (Window(0, 1000, "SIGMOID"), True, "uint8"),  # sigmoid: table
+    (Window(0, 1000, "SIGMOID"), False, "float"),
+    (Window(100, 900), True, "float"),  # float output: table
+    (Window(100, 1), False, "uint8"),  # the width-1 step, no float32: table
+])
+def test_the_table_path_equals_the_arithmetic_path(dtype: str, window: Window, invert: bool,
+                                                   out: str) -> None:
+    """8/16-bit inputs of many pixels go through a table of every stored value: the same numbers."""
+    stored = _every_value_of(dtype, 6)
     transform = linear_transform(window, 0.75, -11.0, invert)
-    direct = np.empty(stored.size, dtype=OUTPUTS[out])
-    _apply_direct(stored, transform, direct)
-    np.testing.assert_array_equal(run_transform(stored, transform, out), direct)
+    assert not _float32_is_enough(stored, transform, np.empty(0, dtype=OUTPUTS[out]))
+    np.testing.assert_array_equal(run_transform(stored, transform, out), _direct(stored, transform, out))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16"])
+@pytest.mark.parametrize("invert", [False, True])
+def test_the_float32_path_is_within_a_rounding_of_float64(dtype: str, invert: bool) -> None:
+    """A linear window into uint8 runs in float32 where that is precise to 0.16 LSB: it may differ from
+    float64 by 1, and only for values that float64 puts within 0.16 LSB of a rounding boundary."""
+    stored = _every_value_of(dtype, 7)
+    info = np.iinfo(dtype)
+    window = Window((info.min + info.max) / 3, (info.max - info.min) / 5)
+    transform = linear_transform(window, 0.75, -11.0, invert)
+    assert _float32_is_enough(stored, transform, np.empty(0, dtype=np.uint8))
+    fast, exact = run_transform(stored, transform, "uint8"), _direct(stored, transform, "uint8")
+    scaled = _direct(stored, transform, "float").astype(np.float64) * 255.0 + 0.5
+    near_boundary = np.abs(scaled - np.round(scaled)) < 0.16 + 1e-6
+    assert np.abs(fast.astype(int) - exact).max() <= 1
+    assert np.all(near_boundary[fast != exact])
+
+
+def test_float32_is_used_only_where_precise_enough() -> None:
+    ct = np.zeros(4, dtype=np.int16)
+    uint8 = np.empty(0, dtype=np.uint8)
+    assert _float32_is_enough(ct, linear_transform(Window(-600, 1500), 1.0, -1024.0), uint8)  # lung
+    assert not _float32_is_enough(ct, linear_transform(Window(32, 8), 1.0, -1024.0), uint8)  # stroke
+    assert not _float32_is_enough(ct, linear_transform(Window(0, 1)), uint8)  # the width-1 step
+    assert not _float32_is_enough(ct, linear_transform(Window(-600, 1500)), np.empty(0, dtype=np.float32))
 
 
 def test_width_one_is_a_step_at_the_center() -> None:
