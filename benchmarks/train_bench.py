@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-ARCHS = ("dcgan", "sngan", "sngan-cnn", "wgan-gp", "stylegan")
+ARCHS = ("dcgan", "sngan", "sngan-cnn", "sngan-aa", "wgan-gp", "stylegan")
 
 
 def child(arch: str, mode: str, iterations: int, threads: int) -> dict[str, float]:

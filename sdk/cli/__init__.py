@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("medsynth.cli.evaluate", "evaluate", "Score synthetic images against real ones."),
     "train": ("medsynth.training.cli", "train", "Train a class-conditional GAN (needs medsynth[train])."),
     "export": ("medsynth.export.cli", "export", "Export a training checkpoint to ONNX (needs medsynth[train])."),
+    "utility": ("medsynth.training.utility.cli", "utility",
+                "Does synthetic data help a classifier? (needs medsynth[train])"),
 }
 
 # The extra that provides each top-level third-party module a command may need.

@@ -82,7 +82,8 @@ def test_every_config_field_is_a_flag():
     for name in TrainConfig.__dataclass_fields__:
         assert f"--{name.replace('_', '-')} " in text, name
     assert "--balanced / --no-balanced" in text and "--resume / --no-resume" in text
-    assert "dcgan | sngan | sngan-cnn | wgan-gp | stylegan" in text  # the field's comment is the help
+    # the field's comment is the help
+    assert "dcgan | sngan | sngan-cnn | sngan-aa | wgan-gp | stylegan" in text
 
 
 @pytest.mark.parametrize("case,pattern", [

@@ -21,7 +21,7 @@ from medsynth.training.nets.modconv import ModulatedConv2d
 
 def test_registry_lists_the_architectures_and_refuses_unknown():
     assert arch_names() == sorted(ARCHS)
-    with pytest.raises(DataError, match="unknown architecture 'biggan'.*dcgan, sngan, sngan-cnn, stylegan"):
+    with pytest.raises(DataError, match="unknown architecture 'biggan'.*dcgan, sngan, sngan-aa, sngan-cnn"):
         get_arch("biggan")
 
 
@@ -115,3 +115,29 @@ def test_generator_exports_to_onnx_with_dynamic_batch(arch, lstm, tmp_path):
             expected = g(z, y).numpy()
         assert out.shape == (n, 1, 16, 16)
         assert np.abs(out - expected).max() < 1e-4
+
+
+def test_binomial_blur_has_the_frequency_response_of_its_filter():
+    from medsynth.training.nets.layers import binomial_blur
+
+    i = torch.arange(16, dtype=torch.float64)
+    constant = torch.full((1, 2, 16, 16), 3.0, dtype=torch.float64)
+    torch.testing.assert_close(binomial_blur(constant), constant)  # DC gain 1, borders included (reflect)
+    nyquist = ((-1.0) ** (i[:, None] + i[None, :]))[None, None]
+    torch.testing.assert_close(binomial_blur(nyquist), torch.zeros_like(nyquist))  # H(1/2) = 0: no aliasing
+    period4 = torch.cos(2 * math.pi * i / 4)[None, None, None, :].expand(1, 1, 16, 16)
+    out = binomial_blur(period4)
+    # H(f) = cos^2(pi f) = 1/2 at f = 1/4
+    torch.testing.assert_close(out[..., 1:-1], 0.5 * period4[..., 1:-1])
+
+
+def test_anti_aliased_discriminator_ignores_a_nyquist_pattern_a_strided_one_aliases():
+    torch.manual_seed(0)
+    aa = build_networks(tiny_config("sngan-aa"), 3, 3)[1].eval()
+    strided = build_networks(tiny_config("sngan-cnn"), 3, 3)[1].eval()
+    x, y = torch.rand(2, 3, 16, 16) * 2 - 1, torch.tensor([0, 2])
+    i = torch.arange(16)
+    lattice = 0.5 * ((-1.0) ** (i[:, None] + i[None, :])).expand(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(aa(x + lattice, y), aa(x, y), rtol=1e-4, atol=1e-5)
+        assert (strided(x + lattice, y) - strided(x, y)).abs().max() > 1e-3

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from medsynth.training.nets.layers import level_widths, sn
+from medsynth.training.nets.layers import Blur, level_widths, sn
 
 
 class DCGANGenerator(nn.Module):
@@ -32,15 +32,22 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """image (N, C, S, S), label (N,) -> score (N,). Spectral norm is optional (off in the classic DCGAN)."""
+    """image (N, C, S, S), label (N,) -> score (N,). Spectral norm is optional (off in the classic DCGAN).
+
+    With ``antialias`` every stride-2 convolution is preceded by a binomial blur: a bare strided
+    convolution aliases, so some periodic patterns fold onto others and the generator can paint a lattice
+    the discriminator does not tell from skin (the first bundled model's defect).
+    """
 
     def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512, spectral: bool = False) -> None:
+                 max_width: int = 512, spectral: bool = False, antialias: bool = False) -> None:
         super().__init__()
         widths = level_widths(image_size, width, max_width)[::-1]  # full resolution first, down to 4x4
         layers: list[nn.Module] = []
         cin = channels
         for i, cout in enumerate(widths[1:]):
+            if antialias:
+                layers.append(Blur())
             layers.append(sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=spectral or i == 0), spectral))
             if i > 0 and not spectral:
                 layers.append(nn.BatchNorm2d(cout))

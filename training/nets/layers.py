@@ -1,5 +1,5 @@
 """Building blocks shared by the networks: conditional batch norm, the up-sampling residual block,
-spectral-norm wrappers, level widths."""
+spectral-norm wrappers, the anti-aliasing blur, level widths."""
 
 from __future__ import annotations
 
@@ -18,6 +18,25 @@ def level_widths(image_size: int, width: int, max_width: int) -> list[int]:
 def sn(module: nn.Module, enabled: bool = True) -> nn.Module:
     """``module`` with spectral normalisation on its weight (Miyato et al. 2018) when ``enabled``."""
     return parametrizations.spectral_norm(module) if enabled else module
+
+
+def binomial_blur(x: torch.Tensor) -> torch.Tensor:
+    """Low-pass ``x`` (N, C, H, W) with the separable [1, 2, 1] / 4 filter in each direction, same size out.
+
+    Put before a stride-2 layer it removes what would alias (its response is cos^2(pi f): 0 at the Nyquist
+    frequency), as in Zhang (2019), "Making convolutional networks shift-invariant again", and StyleGAN2's
+    down-sampling. Two 2x2 box averages with stride 1 compose to the binomial filter; reflect padding keeps
+    the borders' mean.
+    """
+    x = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    return F.avg_pool2d(F.avg_pool2d(x, 2, stride=1), 2, stride=1)
+
+
+class Blur(nn.Module):
+    """:func:`binomial_blur` as a layer."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return binomial_blur(x)
 
 
 class ConditionalBatchNorm2d(nn.Module):

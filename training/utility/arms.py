@@ -1,0 +1,125 @@
+"""The arms of the utility benchmark as data, and the training set each one gets.
+
+Every arm is scored on the same real validation split with the same classifier recipe and the same number of
+steps; they differ only in the images the classifier learns from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from medsynth.balance import plan_balance
+from medsynth.errors import ArgumentError
+
+__all__ = ["Arm", "ARMS", "DEFAULT_ARMS", "get_arms", "synthetic_needed", "training_set"]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way of building the classifier's training set."""
+
+    key: str  # the name passed to --arms
+    label: str  # the row label in tables and plots
+    description: str  # one line for the JSON and the docs
+
+
+ARMS: tuple[Arm, ...] = (
+    Arm("real", "(a) real", "the real train split as it is (imbalanced)"),
+    Arm("balanced", "(b) real+synthetic", "the real train split plus synthetic images of every class up to "
+        "the largest class (plan_balance(counts, 'max'))"),
+    Arm("synthetic", "(c) synthetic only", "synthetic images only, as many per class as arm (b) has "
+        "(train on synthetic, test on real)"),
+    Arm("oversampled", "(d) real oversampled", "control for (b): the real train split with the same "
+        "per-class totals as (b), reached by drawing real images again (with replacement) instead of "
+        "generating"),
+)
+DEFAULT_ARMS = ("real", "balanced", "synthetic")
+_BY_KEY = {arm.key: arm for arm in ARMS}
+
+
+def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
+    """The arms named by ``keys``, in the order of :data:`ARMS`.
+
+    Raises
+    ------
+    ArgumentError
+        An unknown or repeated key, or no key at all.
+    """
+    unknown = [k for k in keys if k not in _BY_KEY]
+    if unknown or not keys or len(set(keys)) != len(keys):
+        raise ArgumentError(f"--arms takes distinct names from {', '.join(_BY_KEY)}, "
+                            f"got {', '.join(keys) or 'none'}")
+    return tuple(arm for arm in ARMS if arm.key in keys)
+
+
+def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[str, int]:
+    """Synthetic images of each class that the arms need (arm (b)'s are the first ones of arm (c)'s).
+
+    Parameters
+    ----------
+    arms
+        The arms of the run.
+    counts
+        Real training images per class.
+
+    Returns
+    -------
+    dict[str, int]
+        Images to generate per class (0 where none is needed).
+    """
+    plan = plan_balance(counts)
+    keys = {arm.key for arm in arms}
+    if "synthetic" in keys:
+        return {c: counts[c] + plan[c] for c in counts}
+    if "balanced" in keys:
+        return dict(plan)
+    return {c: 0 for c in counts}
+
+
+def training_set(arm: Arm, real_images: np.ndarray, real_labels: np.ndarray, classes: tuple[str, ...],
+                 synthetic: Mapping[str, np.ndarray], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels ``arm`` trains on.
+
+    Parameters
+    ----------
+    arm
+        The arm.
+    real_images, real_labels
+        The real train split: uint8 (N, H, W, C) and int64 class indices into ``classes``.
+    classes
+        Class names in label order.
+    synthetic
+        Class name -> uint8 synthetic images of that class (at least as many as the arm needs; image ``i``
+        is the generator's image ``i`` of that class under this seed).
+    seed
+        Seeds the draws of the oversampled arm.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        uint8 (M, H, W, C).
+    labels : numpy.ndarray
+        int64 (M,).
+    """
+    counts = {c: int((real_labels == k).sum()) for k, c in enumerate(classes)}
+    plan = plan_balance(counts)
+    if arm.key == "real":
+        return real_images, real_labels
+    if arm.key == "synthetic":
+        parts = [(synthetic[c][:counts[c] + plan[c]], k) for k, c in enumerate(classes)]
+    elif arm.key == "balanced":
+        parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
+        parts += [(synthetic[c][:plan[c]], k) for k, c in enumerate(classes) if plan[c]]
+    else:  # oversampled
+        rng = np.random.default_rng(seed)
+        parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
+        for k, c in enumerate(classes):
+            if plan[c]:
+                members = np.flatnonzero(real_labels == k)
+                parts.append((real_images[rng.choice(members, size=plan[c], replace=True)], k))
+    images = np.concatenate([p for p, _ in parts])
+    labels = np.concatenate([np.full(len(p), k, dtype=np.int64) for p, k in parts])
+    return images, labels

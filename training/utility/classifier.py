@@ -1,0 +1,149 @@
+"""The one small classifier recipe every arm of the utility benchmark trains: same network, optimiser,
+schedule, augmentation and number of steps, deterministic given the seed (and the thread count)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["ClassifierConfig", "build_classifier", "train_classifier", "predict_proba", "to_tensor"]
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The fixed recipe; the same for every arm and seed."""
+
+    width: int = 16  # channels of the first conv block; each of the following blocks doubles them
+    blocks: int = 4  # conv blocks: conv 3x3 (no bias) -> BatchNorm -> ReLU -> 2x2 max pool (while side > 1)
+    epochs: int = 10  # training length in passes over the REAL train split; every arm gets the same steps
+    batch_size: int = 64  # images per step
+    lr: float = 2e-3  # AdamW peak learning rate, cosine-annealed to 0 over the run
+    weight_decay: float = 0.05  # AdamW decoupled weight decay
+    augment: bool = True  # random dihedral transform (flips, transpose) of every training image
+
+    def steps(self, n_real_train: int) -> int:
+        """Optimiser steps of every arm: ``epochs`` passes over ``n_real_train`` images."""
+        return self.epochs * math.ceil(n_real_train / self.batch_size)
+
+    def as_dict(self) -> dict[str, object]:
+        """The recipe as plain JSON values."""
+        widths = [self.width * 2 ** i for i in range(self.blocks)]
+        return {"network": f"{self.blocks} x (conv3x3-BN-ReLU-maxpool2), widths {widths}, "
+                           "global average pool, linear",
+                "optimizer": "AdamW", "schedule": "cosine to 0, per step", "loss": "cross-entropy",
+                "augmentation": "random dihedral (8 flips/rotations)" if self.augment else "none",
+                **asdict(self)}
+
+
+def build_classifier(channels: int, n_classes: int, config: ClassifierConfig, image_size: int = 64
+                     ) -> nn.Module:
+    """The CNN of the recipe (initialised from torch's current RNG state).
+
+    Parameters
+    ----------
+    channels
+        Input channels (1 or 3).
+    n_classes
+        Number of outputs (logits).
+    config
+        The recipe.
+    image_size
+        Side of the input; a block whose input is 1 pixel wide skips its pooling.
+
+    Returns
+    -------
+    torch.nn.Module
+        Maps float (N, C, H, W) in [-1, 1] to logits (N, K).
+    """
+    layers: list[nn.Module] = []
+    c_in, side = channels, image_size
+    for i in range(config.blocks):
+        c_out = config.width * 2 ** i
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                   nn.ReLU(inplace=True)]
+        if side > 1:
+            layers.append(nn.MaxPool2d(2))
+            side //= 2
+        c_in = c_out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, n_classes)]
+    return nn.Sequential(*layers)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(127.5).sub_(1.0)
+
+
+def _dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Apply one of the 8 symmetries of the square to every image, chosen at random per image."""
+    flips = torch.rand((3, x.shape[0]), generator=generator) < 0.5
+    x = torch.where(flips[0].view(-1, 1, 1, 1), x.flip(3), x)
+    x = torch.where(flips[1].view(-1, 1, 1, 1), x.flip(2), x)
+    return torch.where(flips[2].view(-1, 1, 1, 1), x.transpose(2, 3), x)
+
+
+def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, steps: int,
+                     config: ClassifierConfig, seed: int, progress: object = None) -> nn.Module:
+    """Train the recipe's CNN for ``steps`` steps on ``images``, drawing epochs of a seeded shuffle.
+
+    Parameters
+    ----------
+    images
+        uint8 (N, H, W, C) training images (H == W).
+    labels
+        int64 (N,) class indices.
+    n_classes
+        Number of classes.
+    steps
+        Optimiser steps (the same for every arm; see :meth:`ClassifierConfig.steps`).
+    config
+        The recipe.
+    seed
+        Seeds the weights (``torch.manual_seed``) and a private generator for shuffling and augmentation.
+    progress
+        Optional object with ``update(n)`` (a tqdm bar), advanced once per step.
+
+    Returns
+    -------
+    torch.nn.Module
+        The trained network, in eval mode.
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = build_classifier(images.shape[-1], n_classes, config, image_size=images.shape[1])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps)))
+    x_all, y_all = to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    batch = min(config.batch_size, len(y_all))
+    order = torch.randperm(len(y_all), generator=generator)
+    cursor = 0
+    model.train()
+    for _ in range(steps):
+        if cursor + batch > len(order):  # a new epoch of this arm's data; drop the incomplete tail
+            order, cursor = torch.randperm(len(y_all), generator=generator), 0
+        rows = order[cursor:cursor + batch]
+        cursor += batch
+        x = x_all[rows]
+        if config.augment:
+            x = _dihedral(x, generator)
+        loss = nn.functional.cross_entropy(model(x), y_all[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if progress is not None:
+            progress.update(1)  # type: ignore[attr-defined]
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Softmax class probabilities, float64 (N, K), of uint8 (N, H, W, C) images."""
+    out = [torch.softmax(model(to_tensor(images[i:i + batch_size])), dim=1)
+           for i in range(0, len(images), batch_size)]
+    return torch.cat(out).double().numpy()
