@@ -58,10 +58,8 @@ def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) ->
 
     Parameters
     ----------
-    y_true, y_pred
-        Integer class indices, shape (N,).
-    n_classes
-        Number of classes K.
+    y_true, y_pred, n_classes
+        As for :func:`per_class_recall`.
 
     Returns
     -------
