@@ -44,6 +44,10 @@ def _summary_table(metrics: dict[str, Any]) -> str:
         (k, lambda d, k=k: d.get("full_reference", {}).get(k))
         for k in ("psnr", "ssim", "ms_ssim", "gmsd", "ms_gmsd", "mdsi", "haarpsi")
     ]
+    names += [
+        ("spectral peak ratio", lambda d: d.get("spectrum", {}).get("peak_ratio")),
+        ("log-spectral dist. dB", lambda d: d.get("spectrum", {}).get("log_spectral_distance_db")),
+    ]
     rows = [["metric", *groups]] + [[n, *(_cell(get(d)) for d in groups.values())] for n, get in names]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows)

@@ -1,5 +1,5 @@
 """Score a synthetic image set against a real one: distribution metrics per class with intervals, full-reference
-metrics against each synthetic image's nearest real image, and the memorization audit."""
+metrics against each synthetic image's nearest real image, spectral artefacts, and the memorization audit."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from medsynth.metrics.kid import kid
 from medsynth.metrics.memorization import MemorizationResult, memorization_audit, pixel_space
 from medsynth.metrics.prdc import prdc
 from medsynth.metrics.radiomics import radiomic_features, zscore_against
+from medsynth.metrics.spectrum import spectral_comparison
 from medsynth.metrics.ssim import MS_SSIM_WEIGHTS
 
 __all__ = ["EvaluationConfig", "Evaluation", "evaluate_sets", "FULL_REFERENCE"]
@@ -215,6 +216,7 @@ def evaluate_sets(
         frechet_distance, zr, zs, n_boot=config.n_boot, level=config.level, seed=config.seed
     ).as_dict()
     overall["full_reference"] = _full_reference(real.images, synthetic.images, config)
+    overall["spectrum"] = spectral_comparison(real.images, synthetic.images).as_dict()
     if classifier is not None:
         for name, imgs in (("synthetic", synthetic.images), ("real", real.images)):
             logits = classifier(imgs)
@@ -237,6 +239,8 @@ def evaluate_sets(
                 seed=config.seed,
             ).as_dict()
         entry["full_reference"] = _full_reference(real.images[rmask], synthetic.images[smask], config)
+        if rmask.any() and smask.any():
+            entry["spectrum"] = spectral_comparison(real.images[rmask], synthetic.images[smask]).as_dict()
         per_class[cls] = entry
     metrics["per_class"] = per_class
 

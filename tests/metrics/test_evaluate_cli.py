@@ -224,7 +224,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
             "--no-sandbox",
             "--disable-gpu",
             "--hide-scrollbars",
-            "--window-size=1000,1400",
+            "--window-size=1000,2400",
             f"--screenshot={shot}",
             (out / "report.html").as_uri(),
         ],
@@ -233,7 +233,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
         timeout=120,
     )
     pixels = np.asarray(Image.open(shot).convert("RGB"))
-    assert pixels.shape[:2] == (1400, 1000)
+    assert pixels.shape[:2] == (2400, 1000)
     non_white = (pixels < 240).any(axis=2).mean()
     assert 0.02 < non_white < 0.9  # text, tables and image grids drawn; not a blank or error page
     colourful = (pixels.max(axis=2).astype(int) - pixels.min(axis=2) > 40).mean()
