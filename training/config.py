@@ -42,6 +42,7 @@ class TrainConfig:
     n_critic: int = 1                   # discriminator steps per generator step
     r1_gamma: float = 0.0               # R1 penalty weight on real images (0 = off)
     gp_weight: float = 10.0             # gradient-penalty weight (wasserstein loss only)
+    spectral_weight: float = 0.0        # G loss: weight of the log power-spectrum distance to the real set
     diffaugment: str = "color,translation,cutout"  # DiffAugment policy for D's real and fake ("" = off)
     ema_decay: float = 0.999            # generator EMA decay (0 = no EMA)
     ema_start: int = 500                # iterations before the EMA starts tracking (it copies G until then)
@@ -57,6 +58,7 @@ class TrainConfig:
     samples_per_class: int = 8          # images per class in each sample grid
     early_stop_patience: int = 0        # epochs without a better validation metric before stopping (0 = off)
     device: str = "cpu"                 # torch device: cpu or cuda
+    init_from: str = ""                 # fine-tune: start from this checkpoint (weights, optimisers, counters)
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the model card
 
     def __post_init__(self) -> None:
@@ -78,7 +80,7 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 raise DataError(f"{name} must be positive, got {getattr(self, name)}")
         not_negative = ("max_iterations", "max_minutes", "threads", "keep_checkpoints", "early_stop_patience",
-                        "r1_gamma", "gp_weight", "ema_start")
+                        "r1_gamma", "gp_weight", "ema_start", "spectral_weight")
         for name in not_negative:
             if getattr(self, name) < 0:
                 raise DataError(f"{name} must not be negative, got {getattr(self, name)}")

@@ -27,6 +27,7 @@ from medsynth.training.config import TrainConfig
 from medsynth.training.data.image_set import ImageSet
 from medsynth.training.ema import EMA
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
+from medsynth.training.spectral import spectral_loss, spectral_target
 from medsynth.training.nets import Arch, get_arch
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 from medsynth.training.plots import save_curves, save_gif, save_grid, to_uint8
@@ -135,12 +136,44 @@ class Trainer:
         k = config.samples_per_class
         self.fixed_z = torch.randn(self.num_classes * k, config.latent_dim, generator=fixed)
         self.fixed_y = torch.arange(self.num_classes).repeat_interleave(k)
+        self.spectral = (spectral_target(data.images, data.labels, self.num_classes, config.flips).to(self.device)
+                         if config.spectral_weight > 0 else None)
+        if config.init_from:
+            self._init_from(config.init_from)
 
     # -- public ---------------------------------------------------------------------------------------------
     @property
     def sampler_net(self) -> torch.nn.Module:
         """The network samples come from: the EMA generator when there is one."""
         return self.ema.shadow if self.ema else self.G
+
+    def _init_from(self, source: str) -> None:
+        """Start from another run's checkpoint: same networks and classes, this config's other settings.
+
+        The weights, optimiser moments and counters (iterations, wall time, history) carry over, so the run
+        continues the earlier one and its totals are the model's; learning rates are this config's.
+        """
+        ckpt = load_checkpoint(source)
+        saved = ckpt.meta["config"]
+        shape = ("arch", "image_size", "latent_dim", "g_width", "d_width", "max_width", "lstm")
+        diff = sorted(k for k in shape if saved.get(k) != getattr(self.config, k))
+        if diff:
+            raise DataError(f"cannot start from {ckpt.path}: its networks differ in {diff}; give the same values")
+        if list(ckpt.meta["classes"]) != list(self.data.classes):
+            raise DataError(f"cannot start from {ckpt.path}: it was trained on classes {ckpt.meta['classes']}, "
+                            f"the data has {list(self.data.classes)}")
+        self.G.load_state_dict(ckpt.state("G"))
+        self.D.load_state_dict(ckpt.state("D"))
+        if self.ema and any(k.startswith("G_ema.") for k in ckpt.tensors):
+            self.ema.shadow.load_state_dict(ckpt.state("G_ema"))
+        for opt, name, lr in ((self.opt_g, "opt_g", self.config.lr_g), (self.opt_d, "opt_d", self.config.lr_d)):
+            restore_optimizer(opt, ckpt, name)
+            for group in opt.param_groups:
+                group.update(lr=lr, betas=(self.config.beta1, self.config.beta2))
+        self.iteration = int(ckpt.meta["iteration"])
+        self.history = list(ckpt.meta["history"])
+        self.wall_time = float(ckpt.meta["wall_time_s"])
+        self.log(f"starting from {ckpt.path} at iteration {self.iteration}")
 
     def resume(self) -> bool:
         """Continue from the newest checkpoint in ``out_dir/checkpoints``; False when there is none."""
@@ -267,7 +300,12 @@ class Trainer:
             self.opt_d.step()
         stats.update(d_real=s_real.mean().item(), d_fake=s_fake.mean().item(), loss_d=loss.item())
         y = torch.randint(0, self.num_classes, (cfg.batch_size,), generator=self.rng).to(self.device)
-        lg = g_loss(self.loss_kind, self.D(self._augment(self._fake(y)), y))
+        fake = self._fake(y)
+        lg = g_loss(self.loss_kind, self.D(self._augment(fake), y))
+        if self.spectral is not None:
+            spectral = spectral_loss(fake, self.spectral)
+            stats["spectral"] = spectral.item()
+            lg = lg + cfg.spectral_weight * spectral
         self.opt_g.zero_grad(set_to_none=True)
         lg.backward()
         self.opt_g.step()

@@ -1,0 +1,83 @@
+"""Spectral regularisation of the generator: pull the mean power spectrum of its images towards the real one's.
+
+A discriminator that down-samples by strides cannot see every frequency (a pattern at a quarter of the sampling
+rate aliases to zero frequency after two stride-2 layers), so a generator can paint periodic lattices it is
+never penalised for. Durall et al. (2020, "Watch your up-convolution") add a spectral term to the generator's
+loss; this is that idea on the full 2-D spectrum: the mean squared difference of log power per spatial frequency
+between a batch of generated images and the training set, both measured as :mod:`medsynth.metrics.spectrum`
+measures them (luma, mean removed, 2-D Hann window), so the loss and the evaluation's spectral metrics agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from medsynth.metrics.spectrum import mean_power_spectrum
+
+__all__ = ["SpectralTarget", "spectral_target", "batch_power_spectrum", "spectral_loss"]
+
+_DC_RADIUS = 2  # as the evaluation: bins around zero frequency are image content, not artefacts
+
+
+class SpectralTarget:
+    """The real set's log mean power spectrum, the bins the loss compares, and the window."""
+
+    def __init__(self, power: np.ndarray) -> None:
+        h, w = power.shape
+        self.floor = float(power.mean()) * 1e-6  # keeps log finite; far below any real bin's power
+        self.log_power = torch.from_numpy(np.log(power + self.floor)).float()
+        fy, fx = np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w
+        keep = ~((np.abs(fy) <= _DC_RADIUS)[:, None] & (np.abs(fx) <= _DC_RADIUS)[None, :])
+        self.keep = torch.from_numpy(keep)
+        self.window = torch.from_numpy(np.outer(np.hanning(h), np.hanning(w))).float()
+
+    def to(self, device: torch.device) -> SpectralTarget:
+        self.log_power, self.keep, self.window = (t.to(device) for t in (self.log_power, self.keep, self.window))
+        return self
+
+
+def spectral_target(images: np.ndarray, labels: np.ndarray, num_classes: int, flips: str) -> SpectralTarget:
+    """The target of :func:`spectral_loss` for a training set as the trainer samples it.
+
+    Parameters
+    ----------
+    images
+        uint8 ``(N, H, W, C)`` training images.
+    labels
+        int ``(N,)`` class indices.
+    num_classes
+        Number of classes: the spectrum is the mean over classes of each class's mean, as a class-balanced
+        sampler (and a generator asked for every class equally often) sees the set.
+    flips
+        The trainer's augmentation: ``"dihedral"`` averages the eight flips and turns, ``"x"`` the mirror.
+
+    Returns
+    -------
+    SpectralTarget
+        On the CPU, on the [-1, 1] scale of the generator's output.
+    """
+    scaled = images.astype(np.float32) / 127.5  # the mean is removed per image, so the offset does not matter
+    views = [scaled]
+    if flips in ("x", "dihedral"):
+        views.append(scaled[:, :, ::-1])
+    if flips == "dihedral":
+        views += [np.rot90(scaled, k, axes=(1, 2)) for k in (1, 2, 3)]
+        views += [np.rot90(scaled[:, :, ::-1], k, axes=(1, 2)) for k in (1, 2, 3)]
+    present = [c for c in range(num_classes) if (labels == c).any()]
+    power = np.mean([np.mean([mean_power_spectrum(v[labels == c]) for v in views], axis=0) for c in present],
+                    axis=0)
+    return SpectralTarget(power)
+
+
+def batch_power_spectrum(images: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Mean windowed periodogram of the luma of a ``(N, C, H, W)`` batch (as ``mean_power_spectrum``)."""
+    luma = images.mean(dim=1)
+    luma = luma - luma.mean(dim=(1, 2), keepdim=True)
+    return torch.fft.fft2(luma * window).abs().square().mean(dim=0)
+
+
+def spectral_loss(fake: torch.Tensor, target: SpectralTarget) -> torch.Tensor:
+    """Mean over the compared bins of (log batch power - log target power)^2; differentiable in ``fake``."""
+    log_power = torch.log(batch_power_spectrum(fake, target.window) + target.floor)
+    return (log_power - target.log_power)[target.keep].square().mean()
