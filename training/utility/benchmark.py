@@ -155,7 +155,10 @@ def run_utility(train: ImageSet, val: ImageSet, generator: Generator, config: Ut
                 probas[arm.key].append(proba)
                 per_seed[arm.key].append(metric_vector(val.labels, proba))
                 vec = per_seed[arm.key][-1]
-                say(f"seed {seed} {arm.label}: balanced accuracy {vec[0]:.3f}, macro AUROC {vec[1]:.3f}")
+                recall = vec[2:2 + len(classes)]
+                recalls = ", ".join(f"{c} {r:.3f}" for c, r in zip(classes, recall, strict=True))
+                say(f"seed {seed} {arm.label}: balanced accuracy {vec[0]:.3f}, macro AUROC {vec[1]:.3f}; "
+                    f"recall {recalls}")
     result_arms: dict[str, Any] = {}
     boot = _bootstrap(val.labels, probas, config) if config.n_boot else None
     for arm in arms:
