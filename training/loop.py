@@ -27,10 +27,10 @@ from medsynth.training.config import TrainConfig
 from medsynth.training.data.image_set import ImageSet
 from medsynth.training.ema import EMA
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
-from medsynth.training.spectral import spectral_loss, spectral_target
 from medsynth.training.nets import Arch, get_arch
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 from medsynth.training.plots import save_curves, save_gif, save_grid, to_uint8
+from medsynth.training.spectral import spectral_loss, spectral_target
 from medsynth.training.validation import frechet, pixel_features
 
 VALIDATION_SAMPLES = 512  # generated images compared with the reference set each validation
@@ -136,8 +136,10 @@ class Trainer:
         k = config.samples_per_class
         self.fixed_z = torch.randn(self.num_classes * k, config.latent_dim, generator=fixed)
         self.fixed_y = torch.arange(self.num_classes).repeat_interleave(k)
-        self.spectral = (spectral_target(data.images, data.labels, self.num_classes, config.flips).to(self.device)
-                         if config.spectral_weight > 0 else None)
+        self.spectral = None
+        if config.spectral_weight > 0:
+            target = spectral_target(data.images, data.labels, self.num_classes, config.flips)
+            self.spectral = target.to(self.device)
         if config.init_from:
             self._init_from(config.init_from)
 
@@ -158,18 +160,20 @@ class Trainer:
         shape = ("arch", "image_size", "latent_dim", "g_width", "d_width", "max_width", "lstm")
         diff = sorted(k for k in shape if saved.get(k) != getattr(self.config, k))
         if diff:
-            raise DataError(f"cannot start from {ckpt.path}: its networks differ in {diff}; give the same values")
+            raise DataError(f"cannot start from {ckpt.path}: its networks differ in {diff}; "
+                            "give the same values")
         if list(ckpt.meta["classes"]) != list(self.data.classes):
-            raise DataError(f"cannot start from {ckpt.path}: it was trained on classes {ckpt.meta['classes']}, "
-                            f"the data has {list(self.data.classes)}")
+            raise DataError(f"cannot start from {ckpt.path}: it was trained on classes "
+                            f"{ckpt.meta['classes']}, the data has {list(self.data.classes)}")
         self.G.load_state_dict(ckpt.state("G"))
         self.D.load_state_dict(ckpt.state("D"))
         if self.ema and any(k.startswith("G_ema.") for k in ckpt.tensors):
             self.ema.shadow.load_state_dict(ckpt.state("G_ema"))
-        for opt, name, lr in ((self.opt_g, "opt_g", self.config.lr_g), (self.opt_d, "opt_d", self.config.lr_d)):
+        cfg = self.config
+        for opt, name, lr in ((self.opt_g, "opt_g", cfg.lr_g), (self.opt_d, "opt_d", cfg.lr_d)):
             restore_optimizer(opt, ckpt, name)
             for group in opt.param_groups:
-                group.update(lr=lr, betas=(self.config.beta1, self.config.beta2))
+                group.update(lr=lr, betas=(cfg.beta1, cfg.beta2))
         self.iteration = int(ckpt.meta["iteration"])
         self.history = list(ckpt.meta["history"])
         self.wall_time = float(ckpt.meta["wall_time_s"])

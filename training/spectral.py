@@ -1,11 +1,12 @@
-"""Spectral regularisation of the generator: pull the mean power spectrum of its images towards the real one's.
+"""Spectral regularisation of the generator: pull its images' mean power spectrum towards the real one's.
 
-A discriminator that down-samples by strides cannot see every frequency (a pattern at a quarter of the sampling
-rate aliases to zero frequency after two stride-2 layers), so a generator can paint periodic lattices it is
-never penalised for. Durall et al. (2020, "Watch your up-convolution") add a spectral term to the generator's
-loss; this is that idea on the full 2-D spectrum: the mean squared difference of log power per spatial frequency
-between a batch of generated images and the training set, both measured as :mod:`medsynth.metrics.spectrum`
-measures them (luma, mean removed, 2-D Hann window), so the loss and the evaluation's spectral metrics agree.
+A discriminator that down-samples by strides cannot see every frequency (a pattern at a quarter of the
+sampling rate aliases to zero frequency after two stride-2 layers), so a generator can paint periodic lattices
+it is never penalised for. Durall et al. (2020, "Watch your up-convolution") add a spectral term to the
+generator's loss; this is that idea on the full 2-D spectrum: the mean squared difference of log power per
+spatial frequency between a batch of generated images and the training set, both measured as
+:mod:`medsynth.metrics.spectrum` measures them (luma, mean removed, 2-D Hann window), so the loss and the
+evaluation's spectral metrics agree.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class SpectralTarget:
         self.window = torch.from_numpy(np.outer(np.hanning(h), np.hanning(w))).float()
 
     def to(self, device: torch.device) -> SpectralTarget:
-        self.log_power, self.keep, self.window = (t.to(device) for t in (self.log_power, self.keep, self.window))
+        self.log_power = self.log_power.to(device)
+        self.keep, self.window = self.keep.to(device), self.window.to(device)
         return self
 
 

@@ -52,8 +52,8 @@ def test_fine_tuning_continues_a_checkpoint_and_refuses_other_networks(tmp_path:
     data = tiny_image_set((8, 8))
     Trainer(tiny_config("sngan-cnn", max_iterations=2), data, tmp_path / "base", log=lambda _: None).fit()
     base = load_checkpoint(tmp_path / "base")
-    tuned = Trainer(tiny_config("sngan-cnn", spectral_weight=0.5, lr_g=1e-5, init_from=str(tmp_path / "base")),
-                    data, tmp_path / "tuned", log=lambda _: None)
+    config = tiny_config("sngan-cnn", spectral_weight=0.5, lr_g=1e-5, init_from=str(tmp_path / "base"))
+    tuned = Trainer(config, data, tmp_path / "tuned", log=lambda _: None)
     assert tuned.iteration == 2
     for name, value in tuned.G.state_dict().items():
         torch.testing.assert_close(value, base.tensors[f"G.{name}"])
