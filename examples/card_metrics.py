@@ -27,6 +27,10 @@ def _distribution(entry: dict[str, Any]) -> dict[str, Any]:
         out["kid"] = round(float(entry["kid"]["mean"]), 5)
     if "prdc" in entry:
         out["prdc"] = {k: round(float(entry["prdc"][k]), 3) for k in ("precision", "recall", "density", "coverage")}
+    if "spectrum" in entry:
+        s = entry["spectrum"]
+        out["spectral_peak_ratio"] = round(float(s["peak_ratio"]), 3)
+        out["log_spectral_distance_db"] = round(float(s["log_spectral_distance_db"]), 3)
     return out
 
 

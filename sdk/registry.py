@@ -45,7 +45,7 @@ BUNDLED: tuple[BundledModel, ...] = (
         name="isic2017-64",
         file_name="isic2017-64.onnx",
         description="ISIC 2017 dermoscopy, 64x64 RGB: nevus, melanoma, seborrheic_keratosis (SNGAN, CPU-trained)",
-        sha256="46e7b229c32cd3eaac97091b7d6f1037436a456a543a6509cc15def0f67fa6ca",
+        sha256="94c597a084b27e377efb748957b7054bf9011c71c6aca9f9c4e8aa157f456374",
     ),
 )
 
