@@ -96,7 +96,7 @@ def test_training_sets_of_every_arm():
     synthetic = {c: np.full((needed[c], 4, 4, 3), 200 + k, dtype=np.uint8) for k, c in enumerate(CLASSES)}
     sets = {arm.key: training_set(arm, images, labels, CLASSES, synthetic, seed=0) for arm in ARMS}
     assert sets["real"][0] is images
-    for key in ("balanced", "synthetic", "oversampled"):
+    for key in ("balanced", "synthetic", "oversampled", "mixed"):
         np.testing.assert_array_equal(np.bincount(sets[key][1]), [7, 7, 7])
     balanced_images, balanced_labels = sets["balanced"]
     np.testing.assert_array_equal(balanced_images[:12], images[np.argsort(labels, kind="stable")])
@@ -106,6 +106,11 @@ def test_training_sets_of_every_arm():
     assert all(any((r == im).all() for im in images) for r in redrawn)  # real images drawn again
     assert synthetic_needed(ARMS[:1], counts) == {c: 0 for c in CLASSES}
     assert synthetic_needed(ARMS[:2], counts) == plan_balance(counts)
+    # mixed: plan 0 / 4 / 5 -> synthetic 0 / 2 / 2, real drawn again 0 / 2 / 3
+    want = {"nevus": 0, "melanoma": 2, "seborrheic_keratosis": 2}
+    assert synthetic_needed((ARMS[0], ARMS[4]), counts) == want
+    mixed = sets["mixed"][0][12:]
+    assert [(m >= 200).all() for m in mixed] == [False, False, True, True, False, False, False, True, True]
 
 
 def test_recipe_is_deterministic_given_the_seed():

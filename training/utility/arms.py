@@ -35,6 +35,9 @@ ARMS: tuple[Arm, ...] = (
     Arm("oversampled", "(d) real oversampled", "control for (b): the real train split with the same "
         "per-class totals as (b), reached by drawing real images again (with replacement) instead of "
         "generating"),
+    Arm("mixed", "(e) real oversampled+synthetic", "(b)'s per-class totals reached half by synthetic images "
+        "(the smaller half) and half by drawing real images again: synthetic images as extra variety for a "
+        "class whose real images are also there in proportion"),
 )
 DEFAULT_ARMS = ("real", "balanced", "synthetic")
 _BY_KEY = {arm.key: arm for arm in ARMS}
@@ -76,6 +79,8 @@ def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[s
         return {c: counts[c] + plan[c] for c in counts}
     if "balanced" in keys:
         return dict(plan)
+    if "mixed" in keys:
+        return {c: plan[c] // 2 for c in counts}
     return {c: 0 for c in counts}
 
 
@@ -113,13 +118,16 @@ def training_set(arm: Arm, real_images: np.ndarray, real_labels: np.ndarray, cla
     elif arm.key == "balanced":
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         parts += [(synthetic[c][:plan[c]], k) for k, c in enumerate(classes) if plan[c]]
-    else:  # oversampled
+    else:  # oversampled, mixed: real images drawn again for all (or the larger half) of the shortfall
         rng = np.random.default_rng(seed)
+        n_syn = {c: plan[c] // 2 if arm.key == "mixed" else 0 for c in classes}
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         for k, c in enumerate(classes):
-            if plan[c]:
+            if plan[c] - n_syn[c]:
                 members = np.flatnonzero(real_labels == k)
-                parts.append((real_images[rng.choice(members, size=plan[c], replace=True)], k))
+                parts.append((real_images[rng.choice(members, size=plan[c] - n_syn[c], replace=True)], k))
+            if n_syn[c]:
+                parts.append((synthetic[c][:n_syn[c]], k))
     images = np.concatenate([p for p, _ in parts])
     labels = np.concatenate([np.full(len(p), k, dtype=np.int64) for p, k in parts])
     return images, labels

@@ -199,9 +199,9 @@ def _composition(arm: Arm, labels: np.ndarray, counts: dict[str, int], classes: 
         total = int(totals[k])
         real = 0 if arm.key == "synthetic" else counts[c]
         extra = total - real
-        out[c] = {"total": total, "real": real,
-                  "synthetic": extra if arm.key in ("balanced", "synthetic") else 0,
-                  "redrawn_real": extra if arm.key == "oversampled" else 0}
+        synthetic = {"balanced": extra, "synthetic": extra, "mixed": extra // 2}.get(arm.key, 0)
+        out[c] = {"total": total, "real": real, "synthetic": synthetic,
+                  "redrawn_real": extra - synthetic if arm.key in ("oversampled", "mixed") else 0}
     return out
 
 

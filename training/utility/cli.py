@@ -39,7 +39,8 @@ _DEFAULTS = ClassifierConfig()
                    "it, synthetic ones too when it differs).")
 @click.option("--arms", default=",".join(DEFAULT_ARMS), show_default=True,
               help=f"Comma-separated arms from {', '.join(a.key for a in ARMS)} ('oversampled' is the "
-                   "control for 'balanced': the same class totals from redrawn real images).")
+                   "control for 'balanced': the same class totals from redrawn real images; 'mixed' fills "
+                   "them half with synthetic, half with redrawn real images).")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(0, 100_000), default=1000, show_default=True,
               help="Stratified bootstrap resamples of the validation images for the 95%% intervals "
                    "(0: none).")
