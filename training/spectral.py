@@ -14,12 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from medsynth.metrics.spectrum import mean_power_spectrum
+from medsynth.metrics.spectrum import compared_bins, hann_window, mean_power_spectrum
 
 __all__ = ["SpectralTarget", "spectral_target", "batch_power_spectrum", "spectral_loss"]
-
-_DC_RADIUS = 2  # as the evaluation: bins around zero frequency are image content, not artefacts
-
 
 class SpectralTarget:
     """The real set's log mean power spectrum, the bins the loss compares, and the window."""
@@ -28,10 +25,8 @@ class SpectralTarget:
         h, w = power.shape
         self.floor = float(power.mean()) * 1e-6  # keeps log finite; far below any real bin's power
         self.log_power = torch.from_numpy(np.log(power + self.floor)).float()
-        fy, fx = np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w
-        keep = ~((np.abs(fy) <= _DC_RADIUS)[:, None] & (np.abs(fx) <= _DC_RADIUS)[None, :])
-        self.keep = torch.from_numpy(keep)
-        self.window = torch.from_numpy(np.outer(np.hanning(h), np.hanning(w))).float()
+        self.keep = torch.from_numpy(compared_bins(h, w))  # the bins the evaluation compares
+        self.window = torch.from_numpy(hann_window(h, w)).float()
 
     def to(self, device: torch.device) -> SpectralTarget:
         self.log_power = self.log_power.to(device)

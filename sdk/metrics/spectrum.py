@@ -1,13 +1,15 @@
 """Spectral artefacts: where the synthetic images' mean power spectrum departs from the real images'.
 
 Generators that up-sample, and discriminators that down-sample with strides, leave periodic patterns (grids,
-dot lattices) that hardly move a Fréchet distance but stand out to the eye; they show as isolated peaks in the
-ratio of the two sets' mean power spectra (Durall et al. 2020, "Watch your up-convolution"; Dzanic et al. 2020,
-"Fourier spectrum discrepancies in deep network generated images"). This module measures that ratio per spatial
-frequency: its largest value and where it sits, and the log-spectral distance over all frequencies.
+dot lattices) that hardly move a Fréchet distance but stand out to the eye; they show as isolated peaks in
+the ratio of the two sets' mean power spectra (Durall et al. 2020, "Watch your up-convolution"; Dzanic et
+al. 2020, "Fourier spectrum discrepancies in deep network generated images"). This module measures that
+ratio per spatial frequency: its largest value and where it sits, and the log-spectral distance over all
+frequencies.
 
-Each image is converted to luma (the channel mean), its own mean is removed, it is multiplied by a 2-D Hann window
-(so the image borders do not leak power along the axes) and its periodogram ``|FFT|^2`` is averaged over the set.
+Each image is converted to luma (the channel mean), its own mean is removed, it is multiplied by a 2-D Hann
+window (so the image borders do not leak power along the axes) and its periodogram ``|FFT|^2`` is averaged
+over the set.
 """
 
 from __future__ import annotations
@@ -18,10 +20,21 @@ import numpy as np
 
 from medsynth.errors import DataError
 
-__all__ = ["mean_power_spectrum", "SpectralComparison", "spectral_comparison"]
+__all__ = ["mean_power_spectrum", "hann_window", "compared_bins", "SpectralComparison", "spectral_comparison"]
 
 _DC_RADIUS = 2  # bins around zero frequency left out: image content and vignetting, not artefacts
 _CHUNK = 256  # images per FFT batch (bounds the memory of the complex intermediate)
+
+
+def hann_window(h: int, w: int) -> np.ndarray:
+    """The 2-D Hann window every periodogram here is taken under, float64 ``(h, w)``."""
+    return np.outer(np.hanning(h), np.hanning(w))
+
+
+def compared_bins(h: int, w: int) -> np.ndarray:
+    """Bool ``(h, w)`` in numpy FFT order: the frequency bins compared, all but those within 2 of zero."""
+    fy, fx = np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w
+    return ~((np.abs(fy) <= _DC_RADIUS)[:, None] & (np.abs(fx) <= _DC_RADIUS)[None, :])
 
 
 def mean_power_spectrum(images: np.ndarray) -> np.ndarray:
@@ -48,7 +61,7 @@ def mean_power_spectrum(images: np.ndarray) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[0] == 0:
         raise DataError(f"need a non-empty (N, H, W[, C]) image array, got shape {arr.shape}")
     h, w = arr.shape[1:]
-    window = np.outer(np.hanning(h), np.hanning(w))
+    window = hann_window(h, w)
     total = np.zeros((h, w))
     for start in range(0, arr.shape[0], _CHUNK):
         x = arr[start:start + _CHUNK].astype(np.float64)
@@ -83,8 +96,8 @@ def spectral_comparison(real: np.ndarray, synthetic: np.ndarray) -> SpectralComp
     Returns
     -------
     SpectralComparison
-        The peak ratio, its frequency and the log-spectral distance. Bins within 2 of zero frequency (per axis)
-        are left out. A set compared with itself gives a peak ratio of 1 and a distance of 0.
+        The peak ratio, its frequency and the log-spectral distance. Bins within 2 of zero frequency (per
+        axis) are left out. A set compared with itself gives a peak ratio of 1 and a distance of 0.
 
     Raises
     ------
@@ -97,7 +110,7 @@ def spectral_comparison(real: np.ndarray, synthetic: np.ndarray) -> SpectralComp
                         f"{ps.shape[0]}x{ps.shape[1]}; compare sets of one size")
     h, w = pr.shape
     fy, fx = np.fft.fftfreq(h), np.fft.fftfreq(w)
-    keep = ~((np.abs(fy * h) <= _DC_RADIUS)[:, None] & (np.abs(fx * w) <= _DC_RADIUS)[None, :])
+    keep = compared_bins(h, w)
     floor = np.finfo(np.float64).tiny
     ratio = np.where(pr > floor, ps / np.maximum(pr, floor), 1.0)
     masked = np.where(keep, ratio, -np.inf)
