@@ -22,10 +22,17 @@ import torch
 from medsynth._version import __version__
 from medsynth.errors import DataError
 from medsynth.training.augment import diff_augment, parse_policy
-from medsynth.training.checkpoint import list_checkpoints, load_checkpoint, restore_optimizer, save_checkpoint
+from medsynth.training.checkpoint import (
+    Checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    restore_optimizer,
+    save_checkpoint,
+)
 from medsynth.training.config import TrainConfig
 from medsynth.training.data.image_set import ImageSet
 from medsynth.training.ema import EMA
+from medsynth.training.flips import TRANSFORMS, flip
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
 from medsynth.training.nets import Arch, get_arch
 from medsynth.training.nets.layers import recompute_batchnorm_stats
@@ -165,19 +172,24 @@ class Trainer:
         if list(ckpt.meta["classes"]) != list(self.data.classes):
             raise DataError(f"cannot start from {ckpt.path}: it was trained on classes "
                             f"{ckpt.meta['classes']}, the data has {list(self.data.classes)}")
-        self.G.load_state_dict(ckpt.state("G"))
-        self.D.load_state_dict(ckpt.state("D"))
-        if self.ema and any(k.startswith("G_ema.") for k in ckpt.tensors):
-            self.ema.shadow.load_state_dict(ckpt.state("G_ema"))
+        self._load_state(ckpt, ema_required=False)
         cfg = self.config
-        for opt, name, lr in ((self.opt_g, "opt_g", cfg.lr_g), (self.opt_d, "opt_d", cfg.lr_d)):
-            restore_optimizer(opt, ckpt, name)
+        for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
             for group in opt.param_groups:
                 group.update(lr=lr, betas=(cfg.beta1, cfg.beta2))
+        self.log(f"starting from {ckpt.path} at iteration {self.iteration}")
+
+    def _load_state(self, ckpt: Checkpoint, *, ema_required: bool) -> None:
+        """Networks, EMA, optimiser states and counters from ``ckpt`` (not the RNG states)."""
+        self.G.load_state_dict(ckpt.state("G"))
+        self.D.load_state_dict(ckpt.state("D"))
+        if self.ema and (ema_required or any(k.startswith("G_ema.") for k in ckpt.tensors)):
+            self.ema.shadow.load_state_dict(ckpt.state("G_ema"))
+        restore_optimizer(self.opt_g, ckpt, "opt_g")
+        restore_optimizer(self.opt_d, ckpt, "opt_d")
         self.iteration = int(ckpt.meta["iteration"])
         self.history = list(ckpt.meta["history"])
         self.wall_time = float(ckpt.meta["wall_time_s"])
-        self.log(f"starting from {ckpt.path} at iteration {self.iteration}")
 
     def resume(self) -> bool:
         """Continue from the newest checkpoint in ``out_dir/checkpoints``; False when there is none."""
@@ -186,17 +198,9 @@ class Trainer:
             return False
         ckpt = load_checkpoint(found[-1])
         check_resumable(ckpt.meta["config"], self.config, found[-1])
-        self.G.load_state_dict(ckpt.state("G"))
-        self.D.load_state_dict(ckpt.state("D"))
-        if self.ema:
-            self.ema.shadow.load_state_dict(ckpt.state("G_ema"))
-        restore_optimizer(self.opt_g, ckpt, "opt_g")
-        restore_optimizer(self.opt_d, ckpt, "opt_d")
+        self._load_state(ckpt, ema_required=True)
         self.rng.set_state(ckpt.tensors["rng.torch"])
         self.np_rng.bit_generator.state = ckpt.meta["rng_numpy"]
-        self.iteration = int(ckpt.meta["iteration"])
-        self.history = list(ckpt.meta["history"])
-        self.wall_time = float(ckpt.meta["wall_time_s"])
         self.log(f"resumed from {found[-1]} at iteration {self.iteration}")
         return True
 
@@ -259,8 +263,8 @@ class Trainer:
             idx = self.np_rng.integers(0, len(self.data.images), n)
         images = self.data.images[idx]
         if cfg.flips != "none":
-            k = self.np_rng.integers(0, 8 if cfg.flips == "dihedral" else 2, n)
-            images = np.stack([_dihedral(im, int(t), cfg.flips) for im, t in zip(images, k, strict=True)])
+            k = self.np_rng.integers(0, TRANSFORMS[cfg.flips], n)
+            images = np.stack([flip(im, int(t), cfg.flips) for im, t in zip(images, k, strict=True)])
         x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         y = torch.from_numpy(self.data.labels[idx])
         return x.to(self.device), y.to(self.device)
@@ -387,13 +391,6 @@ class Trainer:
     def _write_plots(self) -> None:
         save_curves(self.history, self.out / "curves.png", title=f"{self.config.arch} on {self.data.name}")
         save_gif(sorted((self.out / "samples").glob("epoch-*.png")), self.out / "progress.gif")
-
-
-def _dihedral(image: np.ndarray, t: int, mode: str) -> np.ndarray:
-    if mode == "x":
-        return image[:, ::-1] if t else image
-    image = np.rot90(image, t % 4)
-    return image[:, ::-1] if t >= 4 else image
 
 
 class _Running:

@@ -15,8 +15,10 @@ import numpy as np
 import torch
 
 from medsynth.metrics.spectrum import compared_bins, hann_window, mean_power_spectrum
+from medsynth.training.flips import TRANSFORMS, flip
 
 __all__ = ["SpectralTarget", "spectral_target", "batch_power_spectrum", "spectral_loss"]
+
 
 class SpectralTarget:
     """The real set's log mean power spectrum, the bins the loss compares, and the window."""
@@ -55,12 +57,7 @@ def spectral_target(images: np.ndarray, labels: np.ndarray, num_classes: int, fl
         On the CPU, on the [-1, 1] scale of the generator's output.
     """
     scaled = images.astype(np.float32) / 127.5  # the mean is removed per image, so the offset does not matter
-    views = [scaled]
-    if flips in ("x", "dihedral"):
-        views.append(scaled[:, :, ::-1])
-    if flips == "dihedral":
-        views += [np.rot90(scaled, k, axes=(1, 2)) for k in (1, 2, 3)]
-        views += [np.rot90(scaled[:, :, ::-1], k, axes=(1, 2)) for k in (1, 2, 3)]
+    views = [flip(scaled, t, flips) for t in range(TRANSFORMS[flips])]
     present = [c for c in range(num_classes) if (labels == c).any()]
     power = np.mean([np.mean([mean_power_spectrum(v[labels == c]) for v in views], axis=0) for c in present],
                     axis=0)
