@@ -131,7 +131,8 @@ class Trainer:
         self.G.to(self.device), self.D.to(self.device)
         self.ema = EMA(self.G, config.ema_decay, config.ema_start) if config.ema_decay > 0 else None
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+        trainable_d = [p for p in self.D.parameters() if p.requires_grad]  # not the frozen features
+        self.opt_d = torch.optim.Adam(trainable_d, lr=config.lr_d, betas=(config.beta1, config.beta2))
         self.rng = torch.Generator().manual_seed(config.seed + 1)
         self.np_rng = np.random.default_rng(config.seed + 2)
         self.iteration = 0

@@ -2,7 +2,7 @@
 
 Every generator maps ``(z float (N, latent_dim), label int64 (N,))`` to images ``(N, C, S, S)`` in [-1, 1]
 and is built from plain ops that export to ONNX with a dynamic batch axis; every discriminator maps
-``(image, label)`` to raw scores ``(N,)``.
+``(image, label)`` to raw scores ``(N,)``, or ``(N, K)`` when it has K heads that the loss judges one by one.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class Arch:
 
 def _registry() -> dict[str, Arch]:
     from medsynth.training.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+    from medsynth.training.nets.fastgan import FastGANGenerator
+    from medsynth.training.nets.projected import ProjectedDiscriminator as PretrainedFeatureDiscriminator
     from medsynth.training.nets.sngan import ProjectionDiscriminator, SNGANGenerator
     from medsynth.training.nets.stylegan import StyleGANDiscriminator, StyleGANGenerator
     from medsynth.training.nets.wgangp import WGANGPCritic, WGANGPGenerator
@@ -57,6 +59,12 @@ def _registry() -> dict[str, Arch]:
              "convolution, so periodic artefacts cannot hide in what a strided D aliases (measured worse "
              "than sngan-cnn on ISIC 2017 at 64 px, see docs/training.md)",
              presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4})),
+        Arch("projected", FastGANGenerator, PretrainedFeatureDiscriminator, "hinge",
+             "Projected GAN: FastGAN-style G (nearest up-sampling, class-conditional batch norm, skip-layer "
+             "excitation); D on a frozen ImageNet EfficientNet-Lite0 feature pyramid (strides 4-32) with "
+             "fixed random channel and scale mixing and a class-projection head per scale",
+             presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_g": 2e-4, "lr_d": 2e-4,
+                                       "diffaugment": "color,translation,cutout"})),
         Arch("wgan-gp", WGANGPGenerator, WGANGPCritic, "wasserstein",
              "WGAN-GP: ResNet G (optional 2-layer LSTM over the latent), critic without normalisation, "
              "gradient penalty",

