@@ -38,7 +38,7 @@ from medsynth.training.nets import Arch, get_arch
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 from medsynth.training.plots import save_curves, save_gif, save_grid, to_uint8
 from medsynth.training.spectral import spectral_loss, spectral_target
-from medsynth.training.validation import frechet, pixel_features
+from medsynth.training.validation import PerceptualFeatures, frechet, pixel_features
 
 VALIDATION_SAMPLES = 512  # generated images compared with the reference set each validation
 R1_INTERVAL = 4  # lazy R1 (Karras et al. 2020): penalise every few D steps, scaled up to match
@@ -63,8 +63,12 @@ def check_config(config: TrainConfig) -> Arch:
     DataError
         An unknown architecture or DiffAugment policy, or a generator option (``lstm``) the architecture does
         not have.
+    MissingExtraError
+        What the architecture needs beyond torch (the projected discriminator's pretrained weights) is not
+        installed.
     """
     arch = get_arch(config.arch)
+    arch.check_requirements()
     if config.lstm and "lstm" not in arch.options:
         raise DataError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
     parse_policy(config.diffaugment)
@@ -73,7 +77,8 @@ def check_config(config: TrainConfig) -> Arch:
 
 # what a resumed run may change: how long it runs and what it writes, never what it computes
 MUTABLE_ON_RESUME = frozenset({"epochs", "max_iterations", "max_minutes", "checkpoint_every",
-                               "keep_checkpoints", "sample_every", "early_stop_patience", "threads", "extra"})
+                               "keep_checkpoints", "sample_every", "early_stop_patience", "threads", "extra",
+                               "val_features"})
 
 
 def check_resumable(saved: dict[str, Any], config: TrainConfig, source: Path) -> None:
@@ -144,6 +149,8 @@ class Trainer:
         k = config.samples_per_class
         self.fixed_z = torch.randn(self.num_classes * k, config.latent_dim, generator=fixed)
         self.fixed_y = torch.arange(self.num_classes).repeat_interleave(k)
+        self._perceptual: PerceptualFeatures | None = None  # built at the first validation that needs it
+        self._perceptual_ref = np.empty((0, 0))
         self.spectral = None
         if config.spectral_weight > 0:
             target = spectral_target(data.images, data.labels, self.num_classes, config.flips)
@@ -349,7 +356,14 @@ class Trainer:
         spread = np.round(np.linspace(0, len(ref.labels) - 1, n)).astype(np.int64)
         y = torch.from_numpy(np.sort(ref.labels)[spread])
         fake = self.sample(torch.randn(n, self.config.latent_dim, generator=g), y, refresh_stats=False)
-        return {"val_metric": frechet(pixel_features(ref.images), pixel_features(fake))}
+        scores = {"val_fd_pixel": frechet(pixel_features(ref.images), pixel_features(fake))}
+        if self.config.val_features == "efficientnet-lite0":
+            if self._perceptual is None:
+                self._perceptual = PerceptualFeatures(self.config.device)
+                self._perceptual_ref = self._perceptual(ref.images)
+            scores["val_fd_perceptual"] = frechet(self._perceptual_ref, self._perceptual(fake))
+            return {**scores, "val_metric": scores["val_fd_perceptual"]}
+        return {**scores, "val_metric": scores["val_fd_pixel"]}
 
     def _plateau(self) -> bool:
         patience = self.config.early_stop_patience
