@@ -27,6 +27,7 @@ a run that stops anyway is resumed by running it again (finished files are skipp
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -172,9 +173,23 @@ def _items(plan: Mapping[int, int], batch_size: int, done: Callable[[_Item], boo
     return items
 
 
+def _check_reachable(address: str) -> None:
+    """Fail fast on a ``host:port`` or ``ray://host:port`` that nothing listens on (ray.init would wait)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ArgumentError(f"--ray {address!r} is not auto, host:port or ray://host:port")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as exc:
+        raise ArgumentError(f"cannot connect to the Ray cluster at {address!r} ({exc.strerror or exc}); "
+                            "start one with 'ray start --head' or check the address") from exc
+
+
 def _connect(ray: Any, address: str | None) -> None:
     if ray.is_initialized():
         return
+    if address not in (None, "auto", "local"):
+        _check_reachable(str(address))
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:

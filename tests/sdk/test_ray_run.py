@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,18 +102,19 @@ def test_cli_on_a_cluster_started_with_ray_start(tmp_path, gen, tiny_model):
     if not ray_bin.exists():
         pytest.skip(f"no ray command beside {sys.executable}")
     port = _free_port()
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    log = (tmp_path / "head.log").open("w")
     # Ray 2.60 enables token authentication by default; this cluster listens on 127.0.0.1 for this test only
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
     head = subprocess.Popen(
         [str(ray_bin), "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
          "--num-cpus", "2", "--include-dashboard", "false", "--object-store-memory", "80000000",
-         "--temp-dir", str(tmp_path / "ray-tmp"), "--min-worker-port", str(port + 1),
-         "--max-worker-port", str(port + 200)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+         "--temp-dir", str(temp), "--min-worker-port", str(port + 1), "--max-worker-port", str(port + 200)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        write_run(gen, PLAN, tmp_path / "one", fmt="png", seed=2)
+        write_run(gen, {"melanoma": 6, "nevus": 6}, tmp_path / "one", fmt="png", seed=2)
         command = [sys.executable, "-m", "medsynth", "generate", "--model", str(tiny_model), "--class",
-                   "melanoma", "--n", "7", "--class", "nevus", "--n", "5", "--seed", "2", "--out",
+                   "melanoma", "--class", "nevus", "--n", "6", "--seed", "2", "--out",
                    str(tmp_path / "ray"), "--ray", f"127.0.0.1:{port}", "--workers", "2", "--quiet"]
         deadline = time.monotonic() + 600
         while True:  # the head takes a while to come up on a loaded machine
@@ -120,14 +122,16 @@ def test_cli_on_a_cluster_started_with_ray_start(tmp_path, gen, tiny_model):
             if result.returncode == 0 or time.monotonic() > deadline or head.poll() is not None:
                 break
             time.sleep(5)
-        assert result.returncode == 0, result.stderr
-        assert "12 images (melanoma 7, nevus 5)" in result.stdout
+        assert result.returncode == 0, result.stderr + (tmp_path / "head.log").read_text()
+        assert "12 images (nevus 6, melanoma 6)" in result.stdout
         assert tree(tmp_path / "ray") == tree(tmp_path / "one")
     finally:
-        os.killpg(head.pid, signal.SIGTERM)  # ends the head and the raylet, GCS and workers it started
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
-        shutil.rmtree(tmp_path / "ray-tmp", ignore_errors=True)
+        if head.poll() is None:
+            os.killpg(head.pid, signal.SIGTERM)  # ends the head and the raylet, GCS and workers it started
+            try:
+                head.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(head.pid, signal.SIGKILL)
+                head.wait()
+        log.close()
+        shutil.rmtree(temp, ignore_errors=True)
