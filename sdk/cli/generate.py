@@ -81,20 +81,30 @@ def _summary_line(summary: RunSummary) -> str:
               help="cuda fails if CUDA cannot be had; auto uses it when available.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="onnxruntime threads (default: one per core; does not change the images).")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Spread the work over a Ray cluster: auto, host:port or ray://host:port (needs "
+                   "medsynth[ray]; --out must be shared storage for png/dcm). Same files as without it.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="With --ray: Ray actors to start (default: the cluster's CPUs / --threads).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
-             threads: int | None, quiet: bool) -> None:
+             threads: int | None, ray_address: str | None, workers: int | None, quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
     Examples:
       medsynth generate --class melanoma --n 1000
       medsynth generate --model my.onnx --balance-from labels.csv --label-column diagnosis --out synth
+      medsynth generate --class melanoma --n 100000 --ray auto --out /shared/synth
     """
     from tqdm import tqdm
 
-    gen = Generator.load(model, device=device, threads=threads)
+    if workers is not None and not ray_address:
+        raise ArgumentError("--workers needs --ray ADDRESS")
+    # With --ray the driver's own model only checks the run; the Ray actors generate on --device.
+    gen = (Generator.load(model, device="cpu", threads=1) if ray_address
+           else Generator.load(model, device=device, threads=threads))
     plan = _plan(gen, classes, n, balance_from, label_column, target)
     if balance_from is not None and not any(plan.values()):
         click.echo(f"{balance_from} is already balanced for target {target}; nothing to generate")
@@ -109,7 +119,14 @@ def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None,
         bars[0].update(done - bars[0].n)
 
     try:
-        summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress)
+        if ray_address:
+            from medsynth.ray_run import write_run_on_ray
+
+            summary = write_run_on_ray(gen, plan, out, address=ray_address, fmt=fmt, seed=seed,
+                                       batch_size=batch_size, workers=workers, cpus_per_worker=threads or 1,
+                                       device=device if device != "auto" else "cpu", progress=progress)
+        else:
+            summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress)
     finally:
         for bar in bars:
             bar.close()
