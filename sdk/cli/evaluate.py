@@ -78,9 +78,10 @@ def _summary_table(metrics: dict[str, Any]) -> str:
 @click.option("--train-split", help="Keep only this split of a CSV given as --train (e.g. train).")
 @click.option(
     "--features",
-    "features_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="ONNX feature extractor (e.g. Inception-v3 pool features); default: weight-free radiomic features.",
+    "features_spec",
+    metavar="NAME|MODEL.onnx",
+    help="Feature space of FD/KID/PRDC/C2ST besides the radiomic one: 'efficientnet-lite0' (bundled, "
+    "ImageNet features at 224 px) or an ONNX feature extractor; default: weight-free radiomic features only.",
 )
 @click.option(
     "--features-range",
@@ -133,7 +134,7 @@ def evaluate(
     train_path: Path | None,
     real_split: str | None,
     train_split: str | None,
-    features_path: Path | None,
+    features_spec: str | None,
     features_range: str,
     classifier_path: Path | None,
     size: int | None,
@@ -147,11 +148,16 @@ def evaluate(
     full-reference metrics against each synthetic image's nearest real image, and (with --train) a memorization
     audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
     from medsynth.metrics.evaluation import EvaluationConfig, evaluate_sets
-    from medsynth.metrics.features import OnnxFeatureExtractor
+    from medsynth.metrics.features import OnnxFeatureExtractor, load_feature_extractor
     from medsynth.metrics.imageset import load_image_set
     from medsynth.metrics.memorization import save_closest_pairs
     from medsynth.metrics.report import write_report
 
+    extractor = (
+        load_feature_extractor(features_spec, value_range=features_range)
+        if features_spec is not None
+        else None
+    )
     synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class)
     side, channels = synthetic.images.shape[1], synthetic.images.shape[3]
     real = load_image_set(
@@ -163,9 +169,6 @@ def evaluate(
         )
         if train_path is not None
         else None
-    )
-    extractor = (
-        OnnxFeatureExtractor(features_path, value_range=features_range) if features_path is not None else None
     )
     classifier = (
         OnnxFeatureExtractor(classifier_path, value_range=features_range)
