@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=ROOT / "sdk" / "features" / "efficientnet-lite0.onnx")
     p.add_argument("--size", type=int, default=FEATURE_INPUT_SIZE, help="static input side")
-    p.add_argument("--images", type=Path, default=Path("/work/shared/data/isic2017/labels.csv"),
+    p.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "data" / "isic2017" / "labels.csv",
                    help="real images for the parity check (any layout medsynth evaluate reads)")
     p.add_argument("--split", default="val", help="split of a labels.csv given as --images")
     p.add_argument("--n", type=int, default=32, help="images per class for the parity check")
