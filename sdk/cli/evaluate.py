@@ -27,11 +27,20 @@ def _cell(entry: Any) -> str:
     return f"{entry:.4g}" if isinstance(entry, float) else str(entry)
 
 
+def _c2st(group: dict[str, Any], space: str, floor: bool) -> Any:
+    """The C2ST AUC (or its real-versus-real floor) of one space in one column of the table."""
+    entry = (group.get("c2st") or {}).get(space)
+    if entry is not None and floor:
+        entry = entry.get("floor")
+    return None if entry is None else entry["auc"]
+
+
 def _summary_table(metrics: dict[str, Any]) -> str:
     """One row per metric, one column for all classes and one per class."""
     groups = {"all": metrics["overall"], **metrics["per_class"]}
+    space = metrics["feature_space"]
     names: list[tuple[str, Any]] = [
-        ("FD", lambda d: d.get("fd")),
+        ("FD" if space == "radiomics" else f"FD ({space})", lambda d: d.get("fd")),
         ("FRD", lambda d: d.get("frd")),
         ("relative FD", lambda d: d.get("relative_fd")),
         ("KID", lambda d: d.get("kid")),
@@ -40,6 +49,11 @@ def _summary_table(metrics: dict[str, Any]) -> str:
         (k, lambda d, k=k: d["prdc"][k] if "prdc" in d else None)
         for k in ("precision", "recall", "density", "coverage")
     ]
+    for sp in metrics["overall"].get("c2st", {}):
+        names += [
+            (f"C2ST AUC ({sp})", lambda d, sp=sp: _c2st(d, sp, False)),
+            (f"  floor, real vs real ({sp})", lambda d, sp=sp: _c2st(d, sp, True)),
+        ]
     names += [
         (k, lambda d, k=k: d.get("full_reference", {}).get(k))
         for k in ("psnr", "ssim", "ms_ssim", "gmsd", "ms_gmsd", "mdsi", "haarpsi")
