@@ -148,6 +148,14 @@ def _two_sample(a: np.ndarray, b: np.ndarray, cfg: EvaluationConfig) -> dict[str
     ).as_dict()
 
 
+def _matched(ca: np.ndarray, cb: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class-matched rows of two sets; all rows of both when they share no class name (e.g. a flat folder)."""
+    ia, ib = class_matched(ca, cb, seed=seed)
+    if ib.size == 0:
+        return np.arange(ca.size), np.arange(cb.size)
+    return ia, ib
+
+
 def _c2st_entry(
     fr: np.ndarray,
     fs: np.ndarray,
@@ -160,12 +168,12 @@ def _c2st_entry(
     """Real against synthetic, with the real-versus-real floor beside it (real against the training images
     when given, else two class-stratified halves of the real set); the second set of each pair is subsampled
     to the first one's class proportions (see :func:`~medsynth.metrics.c2st.class_matched`)."""
-    ia, ib = class_matched(cr, cs, seed=cfg.seed)
+    ia, ib = _matched(cr, cs, cfg.seed)
     entry = _two_sample(fr[ia], fs[ib], cfg)
     if entry is None:
         return None
     if ft is not None and ct is not None:
-        ja, jb = class_matched(cr, ct, seed=cfg.seed)
+        ja, jb = _matched(cr, ct, cfg.seed)
         floor, against = _two_sample(fr[ja], ft[jb], cfg), "train"
     else:
         half = stratified_folds(cr, 2, seed=cfg.seed)
