@@ -102,7 +102,7 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     type=click.Choice(["0,1", "-1,1", "0,255"]),
     default="0,1",
     show_default=True,
-    help="Float input range the feature extractor expects.",
+    help="Float input range a user's ONNX feature extractor expects (the bundled one takes uint8).",
 )
 @click.option(
     "--classifier",
