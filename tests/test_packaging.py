@@ -64,6 +64,8 @@ def test_built_wheel_contains_every_package(tmp_path):
     for package in _config()["packages"]:
         assert f"{package.replace('.', '/')}/__init__.py" in names, f"{package} missing from the wheel"
     assert "medsynth/py.typed" in names
+    for shipped in ("efficientnet-lite0.onnx", "NOTICE", "LICENSE"):  # the perceptual space and its licence
+        assert f"medsynth/features/{shipped}" in names
     assert "medsynth = medsynth.cli:main" in entry_points
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     torch_lines = [line for line in requires if line.split()[1].startswith("torch")]
