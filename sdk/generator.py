@@ -10,7 +10,6 @@ the way the work is split (see :mod:`medsynth.seeding`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medsynth._onnx_files import file_sha256, model_sha256
 from medsynth._session import Session, create_session
 from medsynth.errors import ArgumentError, ModelError
 from medsynth.model_card import ModelCard, card_from_session
@@ -27,7 +27,6 @@ from medsynth.seeding import check_seed, latents
 __all__ = ["Generator", "Batch", "DEFAULT_BATCH_SIZE", "file_sha256"]
 
 DEFAULT_BATCH_SIZE = 64
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -37,15 +36,6 @@ class Batch:
     images: np.ndarray  # uint8 (B, H, W, C)
     labels: np.ndarray  # int64 (B,): the class index of every image
     indices: np.ndarray  # int64 (B,): the index of every image within its class
-
-
-def file_sha256(path: Path) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_count(name: str, value: int) -> int:
@@ -95,7 +85,8 @@ class Generator:
         Returns
         -------
         Generator
-            The loaded model; its file's sha256 is computed once here.
+            The loaded model; its identity (sha256 of the ``.onnx`` and of every external-data file it
+            references) is computed once here.
 
         Raises
         ------
@@ -110,7 +101,7 @@ class Generator:
         path, want_sha256 = _resolve(name_or_path)
         session = create_session(path, device=device, threads=threads)
         card = card_from_session(session.session, source=str(path))
-        sha256 = file_sha256(path)
+        sha256 = model_sha256(session.files)
         if want_sha256 is not None and sha256 != want_sha256:
             raise ModelError(f"bundled model file {path} has sha256 {sha256}, expected {want_sha256}; the "
                              "install is damaged, reinstall medsynth")
@@ -134,7 +125,8 @@ class Generator:
 
     @property
     def sha256(self) -> str:
-        """Hex sha256 of the ONNX file."""
+        """The model's identity, hex: the sha256 of the ONNX file, or, when it keeps weights in external
+        data files, of the ONNX file and every one of them (see :func:`medsynth._onnx_files.model_sha256`)."""
         return self._sha256
 
     @property
