@@ -81,10 +81,14 @@ def _summary_line(summary: RunSummary) -> str:
               help="cuda fails if CUDA cannot be had; auto uses it when available.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="onnxruntime threads (default: one per core; does not change the images).")
+@click.option("--wait", is_flag=True, help="If another run is writing to --out, wait for it (else: fail).")
+@click.option("--no-fsync", "no_fsync", is_flag=True,
+              help="Do not fsync files before publishing them: faster, but a power loss may leave files that "
+                   "the next run must regenerate (a kill is still safe).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
-             threads: int | None, quiet: bool) -> None:
+             threads: int | None, wait: bool, no_fsync: bool, quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
@@ -109,7 +113,8 @@ def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None,
         bars[0].update(done - bars[0].n)
 
     try:
-        summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress)
+        summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress,
+                            wait=wait, fsync=not no_fsync)
     finally:
         for bar in bars:
             bar.close()
