@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medsynth._checks import MAX_BATCH_SIZE, MAX_INDEX, check_int
 from medsynth._onnx_files import file_sha256, model_sha256
 from medsynth._session import Session, create_session
 from medsynth.errors import ArgumentError, ModelError
@@ -39,9 +40,8 @@ class Batch:
 
 
 def _check_count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    high = MAX_BATCH_SIZE if name == "batch_size" else MAX_INDEX
+    return check_int(name, value, low=1, high=high)
 
 
 def _resolve(name_or_path: str | os.PathLike[str] | None) -> tuple[Path, str | None]:
@@ -169,8 +169,9 @@ class Generator:
             A negative seed or index.
         """
         class_index = self._card.class_index(cls)
-        rows = np.asarray(list(indices), dtype=np.int64)
-        z = latents(seed, class_index, rows.tolist(), self._card.latent_dim)
+        wanted = list(indices)
+        z = latents(seed, class_index, wanted, self._card.latent_dim)  # checks the seed and the indices
+        rows = np.asarray(wanted, dtype=np.int64)
         if len(rows) == 0:
             size, channels = self._card.image_size, self._card.channels
             return np.empty((0, size, size, channels), dtype=np.uint8)
@@ -228,9 +229,11 @@ class Generator:
         n = _check_count("n", n)
         batch_size = _check_count("batch_size", batch_size)
         check_seed(seed)
-        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
-            raise ArgumentError(f"start must be a non-negative integer, got {start!r}")
-        return self._batches(n, self._card.class_index(cls), seed, batch_size, int(start))
+        start = check_int("start", start, low=0, high=MAX_INDEX)
+        if start + n - 1 > MAX_INDEX:
+            raise ArgumentError(f"start + n must stay within {MAX_INDEX + 1} (image indices are int64), got "
+                                f"start {start} and n {n}")
+        return self._batches(n, self._card.class_index(cls), seed, batch_size, start)
 
     def _batches(self, n: int, class_index: int, seed: int, batch_size: int, start: int) -> Iterator[Batch]:
         for first in range(start, start + n, batch_size):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medsynth._checks import MAX_BATCH_SIZE, check_int
+from medsynth._checks import MAX_BATCH_SIZE, MAX_INDEX, check_int
 from medsynth._onnx_files import file_sha256
 from medsynth._version import __version__
 from medsynth.errors import ArgumentError, OutputError
@@ -137,9 +137,7 @@ def _normalise_plan(generator: Generator, plan: Mapping[str | int, int]) -> list
     counts: dict[int, int] = {}
     for cls, n in plan.items():
         index = generator.card.class_index(cls)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ArgumentError(f"the number of images of class {cls!r} must be a non-negative integer, "
-                                f"got {n!r}")
+        n = check_int(f"the number of images of class {str(cls)[:80]!r}", n, low=0, high=MAX_INDEX)
         if index in counts:
             raise ArgumentError(f"class {generator.classes[index]!r} appears twice in the plan")
         counts[index] = int(n)
