@@ -9,7 +9,9 @@ exceed ``max_bytes``, before :func:`load_npz` reads any array.
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,6 +23,9 @@ __all__ = ["MAX_NPZ_BYTES", "check_npz", "load_npz"]
 
 MAX_NPZ_BYTES = 4 << 30  # default bound on the arrays of one archive, uncompressed
 _MAX_MEMBERS = 1024
+# What zipfile and numpy raise for damaged archives: bad headers, unsupported or encrypted members, bad data.
+_DAMAGED = (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, KeyError,
+            struct.error, zlib.error)
 
 
 def _gib(n: int) -> str:
@@ -51,7 +56,7 @@ def check_npz(path: Path, *, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, tuple[
     """
     try:
         archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+    except _DAMAGED as exc:
         raise DataError(f"{path} is not an NPZ archive ({exc}); pass a file written by numpy.savez or "
                         "medsynth generate --format npz") from exc
     arrays: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
@@ -79,7 +84,7 @@ def check_npz(path: Path, *, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, tuple[
                     else:
                         raise ValueError(f".npy format version {version} is not supported")
                     header_size = handle.tell()
-            except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            except _DAMAGED as exc:
                 raise DataError(f"{path}: member {info.filename[:100]!r} has no readable .npy header "
                                 f"({exc})") from exc
             del fortran
@@ -131,5 +136,5 @@ def load_npz(path: Path, names: Mapping[str, bool], *,
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: np.asarray(data[name]) for name in names if name in arrays}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except _DAMAGED as exc:
         raise DataError(f"cannot read {path} as an NPZ archive ({exc})") from exc

@@ -5,6 +5,8 @@ onnxruntime is imported here only, and only when a session is created, so ``impo
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +103,10 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # errors only: warnings would clutter the stderr of embedding pipelines
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        # onnxruntime's Python wrapper prints "EP Error ... Falling back ..." banners when a session fails;
+        # the failure is reported as one error below, so its prints are swallowed.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidProtobuf/... errors
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if device == "cuda" and "CUDA" in message:

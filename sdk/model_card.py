@@ -353,13 +353,20 @@ def card_from_session(session: onnxruntime.InferenceSession, *, source: str) -> 
     ModelError
         No ``medsynth`` metadata, an invalid card, or a card that disagrees with the graph.
     """
-    metadata = session.get_modelmeta().custom_metadata_map
+    try:  # onnxruntime decodes names, shapes and metadata as UTF-8 only when asked for them
+        metadata = session.get_modelmeta().custom_metadata_map
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        for arg in (*inputs, *outputs):
+            arg.name, arg.shape, arg.type  # noqa: B018 - decode now, inside the try
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{source}: the ONNX metadata or graph names are not valid UTF-8 ({exc.reason} at "
+                         f"byte {exc.start}); the file is damaged, re-export or re-download it") from exc
     if METADATA_KEY not in metadata:
         raise ModelError(f"{source}: no '{METADATA_KEY}' model card in the ONNX metadata; this is not a "
                          "medsynth generator. Export it with 'medsynth export' or stamp a card with "
                          "medsynth.model_card.stamp_card")
     card = ModelCard.from_json(metadata[METADATA_KEY], source=source)
-    check_card_against_graph(card, session.get_inputs(), session.get_outputs(), source=source)
+    check_card_against_graph(card, inputs, outputs, source=source)
     return card
 
 

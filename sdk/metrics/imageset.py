@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import struct
 import threading
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -65,8 +67,12 @@ def _read_image(path: Path, size: tuple[int, int] | None, channels: int | None,
                 if size is not None and converted.size != (size[1], size[0]):
                     converted = converted.resize((size[1], size[0]), Image.Resampling.LANCZOS)
                 a = np.asarray(converted, dtype=np.uint8)
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as exc:
-            raise DataError(f"cannot read image {path}: {exc}") from exc
+        except DataError:
+            raise
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError, SyntaxError,
+                EOFError, TypeError, IndexError, struct.error, zlib.error) as exc:
+            # Pillow reports damaged files with any of these (SyntaxError: "broken PNG file").
+            raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
         finally:
             Image.MAX_IMAGE_PIXELS = saved
     return a[..., None] if a.ndim == 2 else a
