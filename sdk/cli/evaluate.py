@@ -134,7 +134,12 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     help="A synthetic image is a copy when nearer to a training image than this "
     "percentile of held-out real images are.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of splits, subsets and resamples.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of splits, subsets and resamples.")
+@click.option("--max-pixels", type=click.IntRange(1, None), default=89_478_485, show_default=True,
+              help="Refuse image files with more pixels than this (decompression bombs), before decoding.")
+@click.option("--max-npz-bytes", type=click.IntRange(1, None), default=4 << 30, show_default=True,
+              help="Refuse .npz files whose arrays would inflate beyond this, checked before decompressing.")
 @click.option(
     "--out",
     "out_dir",
@@ -156,6 +161,8 @@ def evaluate(
     n_boot: int,
     copy_percentile: float,
     seed: int,
+    max_pixels: int,
+    max_npz_bytes: int,
     out_dir: Path,
 ) -> None:
     """Score synthetic images against real ones: FD/FRD/KID/PRDC per class with bootstrap intervals, the
@@ -172,14 +179,16 @@ def evaluate(
         if features_spec is not None
         else None
     )
-    synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class)
+    bounds = {"max_pixels": max_pixels, "max_npz_bytes": max_npz_bytes}
+    synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class, **bounds)
     side, channels = synthetic.images.shape[1], synthetic.images.shape[3]
     real = load_image_set(
-        real_path, size=side, channels=channels, split=real_split, max_per_class=max_per_class
+        real_path, size=side, channels=channels, split=real_split, max_per_class=max_per_class, **bounds
     )
     train = (
         load_image_set(
-            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class
+            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class,
+            **bounds
         )
         if train_path is not None
         else None

@@ -86,10 +86,15 @@ def _summary_line(summary: RunSummary) -> str:
                    "medsynth[ray]; --out must be shared storage for png/dcm). Same files as without it.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="With --ray: Ray actors to start (default: the cluster's CPUs / --threads).")
+@click.option("--wait", is_flag=True, help="If another run is writing to --out, wait for it (else: fail).")
+@click.option("--no-fsync", "no_fsync", is_flag=True,
+              help="Do not fsync files before publishing them: faster, but a power loss may leave files that "
+                   "the next run must regenerate (a kill is still safe).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
-             threads: int | None, ray_address: str | None, workers: int | None, quiet: bool) -> None:
+             threads: int | None, ray_address: str | None, workers: int | None, wait: bool, no_fsync: bool,
+             quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
@@ -126,7 +131,8 @@ def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None,
                                        batch_size=batch_size, workers=workers, cpus_per_worker=threads or 1,
                                        device=device if device != "auto" else "cpu", progress=progress)
         else:
-            summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress)
+            summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress,
+                                wait=wait, fsync=not no_fsync)
     finally:
         for bar in bars:
             bar.close()
