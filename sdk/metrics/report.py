@@ -102,8 +102,8 @@ def _c2st_note(m: dict[str, Any]) -> str:
         text += (
             " FD, KID and PRDC here are in the space <b>" + html.escape(m["feature_space"]) + "</b>. A "
             "discriminator built on the same pretrained network (medsynth's <code>--arch projected</code> "
-            "uses EfficientNet-Lite0 features) makes these numbers optimistic (Kynkäänniemi et al., ICLR 2023): "
-            "read them beside FRD and the C2ST."
+            "uses EfficientNet-Lite0 features) makes these numbers optimistic (Kynkäänniemi et al., "
+            "ICLR 2023): read them beside FRD and the C2ST."
         )
     return f"<p class='note'>{text}</p>"
 
