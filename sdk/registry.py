@@ -47,6 +47,13 @@ BUNDLED: tuple[BundledModel, ...] = (
         description="ISIC 2017 dermoscopy, 64x64 RGB: nevus, melanoma, seborrheic_keratosis (SNGAN, CPU-trained)",
         sha256="94c597a084b27e377efb748957b7054bf9011c71c6aca9f9c4e8aa157f456374",
     ),
+    BundledModel(
+        name="isic2017-128",
+        file_name="isic2017-128.onnx",
+        description="ISIC 2017 dermoscopy, 128x128 RGB: nevus, melanoma, seborrheic_keratosis (projected GAN, "
+                    "CPU-trained; not the default: see the README)",
+        sha256="e3fd2e4fda74ca0c1c0b50df03b07ac309bb64746b8308e01ba52d6425900a7e",
+    ),
 )
 
 

@@ -1,5 +1,6 @@
-"""The bundled default model: it ships, loads by name, has a valid card, is deterministic, makes every class, and
-its classes differ the way the real classes do (conditioning works)."""
+"""The bundled models (the default isic2017-64, and isic2017-128): each ships, loads by name, has a valid
+card, is deterministic, makes every class, and its classes differ as the real classes do (conditioning
+works)."""
 
 from __future__ import annotations
 
@@ -19,23 +20,32 @@ ISIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2017"
 CLASSES = ("nevus", "melanoma", "seborrheic_keratosis")
 
 
-@pytest.fixture(scope="module")
-def gen() -> Generator:
-    return Generator.load(DEFAULT_MODEL, device="cpu")
+BUNDLED = {"isic2017-64": 64, "isic2017-128": 128}  # name -> image size
+# the known defect of isic2017-128 (issue 11): thin straight strokes on plain skin, visible at 4x, which put
+# the power of a few frequencies far above the real images' (peak ratio 28 against the val split)
+LINE_ARTEFACTS = pytest.mark.xfail(strict=True, reason="isic2017-128 paints straight strokes on the skin "
+                                   "(spectral peak ratio 28, issue 11)")
+
+
+@pytest.fixture(scope="module", params=list(BUNDLED))
+def gen(request: pytest.FixtureRequest) -> Generator:
+    return Generator.load(request.param, device="cpu")
 
 
 def test_default_model_is_registered_and_shipped() -> None:
-    entry = REGISTRY.get(DEFAULT_MODEL)
-    path = REGISTRY.path(entry)
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
-    assert path.stat().st_size < 20 * 2**20
+    assert DEFAULT_MODEL == "isic2017-64"
+    for name in BUNDLED:
+        entry = REGISTRY.get(name)
+        path = REGISTRY.path(entry)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+        assert path.stat().st_size < 20 * 2**20
 
 
 def test_card_says_what_the_model_is(gen: Generator) -> None:
     card = gen.card
-    assert card.name == DEFAULT_MODEL
+    assert card.name in BUNDLED
     assert tuple(card.classes) == CLASSES
-    assert (card.image_size, card.channels, card.photometric) == (64, 3, "RGB")
+    assert (card.image_size, card.channels, card.photometric) == (BUNDLED[card.name], 3, "RGB")
     assert card.modality == "XC"
     prov = card.provenance
     assert prov["images_per_class"] == {"nevus": 1372, "melanoma": 374, "seborrheic_keratosis": 254}
@@ -52,7 +62,8 @@ def test_card_says_what_the_model_is(gen: Generator) -> None:
 def test_generation_is_deterministic_and_batch_independent(gen: Generator) -> None:
     a, la = gen.generate(12, "melanoma", seed=3, batch_size=12)
     b, lb = gen.generate(12, "melanoma", seed=3, batch_size=5)
-    assert a.dtype == np.uint8 and a.shape == (12, 64, 64, 3)
+    side = gen.card.image_size
+    assert a.dtype == np.uint8 and a.shape == (12, side, side, 3)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(la, np.full(12, 1))
     c, _ = gen.generate(12, "melanoma", seed=4)
@@ -86,8 +97,9 @@ def test_conditioning_changes_the_images(per_class_stats: dict[str, np.ndarray])
 
 
 @pytest.fixture(scope="module")
-def real_train() -> dict[str, np.ndarray]:
-    """Up to 150 real ISIC 2017 training images per class at 64x64 (skips without the data)."""
+def real_train(gen: Generator) -> dict[str, np.ndarray]:
+    """Up to 150 real ISIC 2017 training images per class at the model's size (skips without the data)."""
+    side = gen.card.image_size
     if not ISIC.is_dir():
         pytest.skip("../shared/data/isic2017 is not present")
     from PIL import Image
@@ -98,7 +110,7 @@ def real_train() -> dict[str, np.ndarray]:
     for row in rows:
         if row["split"] == "train" and len(real[row["diagnosis"]]) < 150:
             with Image.open(ISIC / row["path"]) as im:
-                rgb = im.convert("RGB").resize((64, 64), Image.Resampling.LANCZOS)
+                rgb = im.convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
                 real[row["diagnosis"]].append(np.asarray(rgb))
     return {c: np.stack(v) for c, v in real.items()}
 
@@ -130,12 +142,14 @@ def test_generate_without_model_uses_the_bundled_one(tmp_path: Path) -> None:
     assert len(manifest) == 6 and REGISTRY.get(DEFAULT_MODEL).sha256 in manifest[1]
 
 
-def test_no_periodic_artefact_in_the_power_spectrum(gen: Generator,
-                                                     real_train: dict[str, np.ndarray]) -> None:
+def test_no_periodic_artefact_in_the_power_spectrum(gen: Generator, real_train: dict[str, np.ndarray],
+                                                     request: pytest.FixtureRequest) -> None:
     """Oracle: the real images' mean power spectrum. The first bundled model painted a dot lattice with
     34x the real power at (1/4, 1/4) cycles/pixel; real against real stays below 2 (metrics.spectrum)."""
     from medsynth.metrics.spectrum import spectral_comparison
 
+    if gen.card.name == "isic2017-128":
+        request.applymarker(LINE_ARTEFACTS)
     real = np.concatenate(list(real_train.values()))
     synthetic = np.concatenate([gen.generate(len(real_train[c]), c, seed=3)[0] for c in CLASSES])
     result = spectral_comparison(real, synthetic)
