@@ -2,15 +2,15 @@
 
 Layout of ``<out>`` for a per-image format (PNG, DICOM)::
 
-    .medsynth-run.json            written first: the model sha256 and seed this folder belongs to
+    .medsynth-run.json            written first: the model sha256, seed and format this folder belongs to
     <class>/<class>_000000.png    one file per image, each written atomically
     manifest.csv                  written last
 
 and for NPZ one ``images.npz`` instead of the class folders. Image ``i`` of class ``c`` is a pure function
 of (model, seed, c, i), so a re-run skips the files that exist and writes the same bytes for the rest: a run
-killed at any point and re-run ends identical to one that was never interrupted. A folder of another model or
-seed is refused. Nothing is created before the first batch has been generated and checked, so bad input or a
-broken model leaves no trace.
+killed at any point and re-run ends identical to one that was never interrupted. A folder of another model,
+seed or format is refused (one format per folder, so the manifest lists each image once). Nothing is created
+before the first batch has been generated and checked, so bad input or a broken model leaves no trace.
 """
 
 from __future__ import annotations
@@ -64,9 +64,19 @@ def image_file_name(class_name: str, index: int, suffix: str) -> str:
     return f"{class_name}_{index:06d}{suffix}"
 
 
-def _identity(generator: Generator, seed: int) -> dict[str, object]:
+def _identity(generator: Generator, seed: int, fmt: str) -> dict[str, object]:
     return {"medsynth_run": _RUN_SCHEMA, "model_name": generator.card.name, "model_sha256": generator.sha256,
-            "seed": seed}
+            "seed": seed, "format": fmt}
+
+
+def _held_format(out: Path, found: Mapping[str, object]) -> object:
+    """The format a run folder holds: from its run file, or (older folders) its manifest's file suffixes."""
+    if "format" in found:
+        return found["format"]
+    manifest = out / MANIFEST_NAME
+    rows = read_manifest(manifest) if manifest.is_file() else []
+    suffixes = {Path(row.path).suffix.lstrip(".") for row in rows}
+    return suffixes.pop() if len(suffixes) == 1 else None
 
 
 def _identity_bytes(identity: Mapping[str, object]) -> bytes:
@@ -103,6 +113,11 @@ def _check_out(out: Path, identity: Mapping[str, object]) -> None:
             raise OutputError(f"output folder {out} holds images of another {what} ({key} "
                               f"{found.get(key)!r}, this run {identity[key]!r}); choose another --out or "
                               f"the same {what}")
+    held = _held_format(out, found)
+    if held is not None and held != identity["format"]:
+        # One format per folder, so that manifest.csv lists every image exactly once.
+        raise OutputError(f"output folder {out} holds {held} images; a folder holds one format (its manifest "
+                          f"lists each image once): choose another --out for --format {identity['format']}")
 
 
 def _normalise_plan(generator: Generator, plan: Mapping[str | int, int]) -> list[tuple[int, int]]:
@@ -157,7 +172,7 @@ class _Folder:
 
 def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
               seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-              progress: Callable[[int], None] | None = None) -> RunSummary:
+              progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate the images of ``plan`` into ``out`` with a manifest, skipping those already there.
 
     Parameters
@@ -176,8 +191,9 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     batch_size
         Images per inference call; the output does not depend on it.
     progress
-        Called with the number of images finished (written or found) after each step; first called once
-        the first batch is checked, or at once with the images already there.
+        Called as ``progress(done, total)`` after each batch is stored: ``done`` images of the ``total``
+        that this call makes (images an earlier run left are not counted); first called once the first
+        batch is checked, never when there is nothing to make.
 
     Returns
     -------
@@ -201,10 +217,10 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
         raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
     work = _normalise_plan(generator, plan)
     writer = load_writer(fmt)
-    identity = _identity(generator, seed)
+    identity = _identity(generator, seed, fmt)
     _check_out(out, identity)
     folder = _Folder(out, identity)
-    report = progress or (lambda done: None)
+    report = progress or (lambda done, total: None)
 
     metas = [ImageMeta(card=generator.card, class_name=generator.classes[c], class_index=c, seed=seed,
                        index=i, model_sha256=generator.sha256) for c, n in work for i in range(n)]
@@ -241,7 +257,7 @@ def _store(writer: FileWriter, out: Path, paths: Sequence[str], metas: Sequence[
 
 
 def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[ImageMeta], folder: _Folder,
-                 batch_size: int, report: Callable[[int], None]) -> tuple[list[str], int]:
+                 batch_size: int, report: Callable[[int, int], None]) -> tuple[list[str], int]:
     """Write one file per image; return the manifest paths and how many files were written.
 
     Encoding and writing a batch runs on one background thread while the next batch is generated (file I/O
@@ -249,9 +265,7 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
     """
     paths = [f"{m.class_name}/{image_file_name(m.class_name, m.index, writer.suffix)}" for m in metas]
     missing = [k for k, path in enumerate(paths) if not (folder.out / path).is_file()]
-    done = len(metas) - len(missing)
-    if done:
-        report(done)
+    done, total = 0, len(missing)
     by_class: dict[int, list[int]] = {}
     for k in missing:
         by_class.setdefault(metas[k].class_index, []).append(k)
@@ -267,10 +281,10 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
                     pending.append(pool.submit(_store, writer, folder.out, paths, metas, chunk, images))
                     while len(pending) > 1:
                         done += pending.popleft().result()
-                        report(done)
+                        report(done, total)
             while pending:
                 done += pending.popleft().result()
-                report(done)
+                report(done, total)
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -280,7 +294,7 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
 
 def _write_container(generator: Generator, writer: ContainerWriter, metas: Sequence[ImageMeta],
                      folder: _Folder, batch_size: int,
-                     report: Callable[[int], None]) -> tuple[list[str], int]:
+                     report: Callable[[int, int], None]) -> tuple[list[str], int]:
     """Write all images into one container file unless the same run already wrote it."""
     name = f"{CONTAINER_STEM}{writer.suffix}"
     target = folder.out / name
@@ -289,7 +303,6 @@ def _write_container(generator: Generator, writer: ContainerWriter, metas: Seque
     if target.is_file() and manifest.is_file():
         listed = [(r.class_index, r.index) for r in read_manifest(manifest) if r.path == name]
         if listed == [(m.class_index, m.index) for m in metas]:
-            report(len(metas))
             return paths, 0
 
     def batches() -> Iterator[np.ndarray]:
@@ -305,7 +318,7 @@ def _write_container(generator: Generator, writer: ContainerWriter, metas: Seque
             folder.prepare()
             yield images
             done += len(chunk)
-            report(done)
+            report(done, len(metas))
 
     stream = batches()
     first = next(stream)  # generated and checked before the folder or any temp file exists
