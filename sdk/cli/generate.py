@@ -9,8 +9,9 @@ import click
 
 from medsynth._session import DEVICES
 from medsynth.balance import counts_by_class, plan_balance, read_label_counts
-from medsynth.errors import ArgumentError
+from medsynth.errors import ArgumentError, ModelError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
+from medsynth.registry import DEFAULT_MODEL, REGISTRY
 from medsynth.writers.formats import FORMATS
 from medsynth.writers.run import RunSummary, write_run
 
@@ -30,11 +31,14 @@ def _target(value: str) -> str | int:
     raise ArgumentError(f"--target must be 'max' or a non-negative integer, got {value!r}")
 
 
-def _plan(gen: Generator, classes: tuple[str, ...], n: int | None, balance_from: Path | None,
+def _plan(gen: Generator, classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None,
           label_column: str, target: str) -> dict[str | int, int]:
-    """Turn the options into class -> count, refusing conflicting or missing ones."""
+    """Turn the options into class -> count, refusing conflicting or missing ones.
+
+    The i-th ``--n`` is the count of the i-th ``--class``; their numbers must agree.
+    """
     if balance_from is not None:
-        if classes or n is not None:
+        if classes or counts:
             raise ArgumentError("--balance-from decides the classes and counts itself; drop --class and --n")
         counts = read_label_counts(balance_from, label_column)
         real = counts_by_class(counts, gen.card, source=str(balance_from))
@@ -42,11 +46,19 @@ def _plan(gen: Generator, classes: tuple[str, ...], n: int | None, balance_from:
     if not classes:
         raise ArgumentError("say what to generate: --class NAME --n N (repeat --class for several classes), "
                             "or --balance-from labels.csv")
-    if n is None:
-        raise ArgumentError("--class needs --n, the number of images per class")
+    if not counts:
+        raise ArgumentError("--class needs --n, the number of images of that class")
+    if len(counts) != len(classes):
+        pairs = " ".join(f"--class {value} --n N" for value in classes)
+        raise ArgumentError(f"{len(classes)} --class but {len(counts)} --n: give one --n per --class, in the "
+                            f"same order ({pairs})")
     plan: dict[str | int, int] = {}
-    for value in classes:
-        plan[_class_arg(gen, value)] = n
+    for value, n in zip(classes, counts, strict=True):
+        cls = _class_arg(gen, value)
+        name = gen.classes[gen.card.class_index(cls)]
+        if any(gen.classes[gen.card.class_index(seen)] == name for seen in plan):
+            raise ArgumentError(f"--class {value} is given twice (class {name!r}); give each class once")
+        plan[cls] = n
     return plan
 
 
@@ -59,8 +71,10 @@ def _summary_line(summary: RunSummary) -> str:
 
 @click.command(name="generate")
 @click.option("--class", "classes", multiple=True, metavar="NAME|INDEX",
-              help="Class to generate, by name or index; repeat for several.")
-@click.option("--n", type=click.IntRange(min=1), default=None, help="Images per class.")
+              help="Class to generate, by name or index; repeat for several, each with its --n.")
+@click.option("--n", "counts", type=click.IntRange(min=1), multiple=True,
+              help="Images of the class given by the --class in the same position: --class A --n 4 "
+                   "--class B --n 2.")
 @click.option("--balance-from", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Labels CSV of the real data set: generate what balances it (instead of --class/--n).")
 @click.option("--label-column", default="diagnosis", show_default=True,
@@ -82,29 +96,34 @@ def _summary_line(summary: RunSummary) -> str:
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="onnxruntime threads (default: one per core; does not change the images).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None, label_column: str,
+def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
              threads: int | None, quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
     Examples:
-      medsynth generate --class melanoma --n 1000
+      medsynth generate --class melanoma --n 1000 --out synthetic
+      medsynth generate --class melanoma --n 800 --class seborrheic_keratosis --n 1100
       medsynth generate --model my.onnx --balance-from labels.csv --label-column diagnosis --out synth
     """
     from tqdm import tqdm
 
+    if model is None and DEFAULT_MODEL not in REGISTRY:
+        raise ModelError(f"no bundled model is installed yet (the default model {DEFAULT_MODEL!r} is not "
+                         "part of this install); pass --model PATH, the path of a medsynth ONNX generator")
     gen = Generator.load(model, device=device, threads=threads)
-    plan = _plan(gen, classes, n, balance_from, label_column, target)
+    plan = _plan(gen, classes, counts, balance_from, label_column, target)
     if balance_from is not None and not any(plan.values()):
         click.echo(f"{balance_from} is already balanced for target {target}; nothing to generate")
         return
     bars: list[tqdm] = []
 
-    def progress(done: int) -> None:
-        # The bar starts at the first report, i.e. once the run has passed its checks.
+    def progress(done: int, total: int) -> None:
+        # The bar starts at the first report, i.e. once the run has passed its checks; it counts only the
+        # images made by this call, not those an earlier run left.
         if not bars:
-            bars.append(tqdm(total=sum(plan.values()), unit="img", file=sys.stderr, disable=quiet,
+            bars.append(tqdm(total=total, unit="img", file=sys.stderr, disable=quiet,
                              dynamic_ncols=True, desc=f"{gen.card.name} -> {out}"))
         bars[0].update(done - bars[0].n)
 
