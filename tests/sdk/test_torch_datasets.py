@@ -150,7 +150,8 @@ def test_balance_dataset_tops_up_to_plan_balance(gen):
 
 def test_balance_dataset_refuses_unknown_classes_and_wrong_lengths(gen):
     real = TensorDataset(torch.zeros(3, 1))
-    with pytest.raises(UnknownClassError, match="know: 7, basal_cell_carcinoma; the model's classes are 0=nevus"):
+    match = "know: 7, basal_cell_carcinoma; the model's classes are 0=nevus"
+    with pytest.raises(UnknownClassError, match=match):
         balance_dataset(real, ["nevus", "basal_cell_carcinoma", 7], gen)
     with pytest.raises(ArgumentError, match="labels has 2 entries but the real dataset has 3"):
         balance_dataset(real, ["nevus", "melanoma"], gen)
