@@ -9,8 +9,10 @@ import click
 
 from medsynth._session import DEVICES
 from medsynth.balance import counts_by_class, plan_balance, read_label_counts
+from medsynth.cli.send import pacs_options, send_and_report
 from medsynth.errors import ArgumentError, ModelError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
+from medsynth.pacs.destination import parse_destination
 from medsynth.registry import DEFAULT_MODEL, REGISTRY
 from medsynth.writers.formats import FORMATS
 from medsynth.writers.run import RunSummary, write_run
@@ -95,10 +97,14 @@ def _summary_line(summary: RunSummary) -> str:
               help="cuda fails if CUDA cannot be had; auto uses it when available.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="onnxruntime threads (default: one per core; does not change the images).")
+@click.option("--send", "send_to", default=None, metavar="URL",
+              help="With --format dcm: then send the folder to this PACS (as medsynth send FOLDER --to URL).")
+@pacs_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
-             threads: int | None, quiet: bool) -> None:
+             threads: int | None, send_to: str | None, calling_aet: str, user: str | None, token: str | None,
+             ca_file: Path | None, retries: int, quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
@@ -106,9 +112,14 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
       medsynth generate --class melanoma --n 1000 --out synthetic
       medsynth generate --class melanoma --n 800 --class seborrheic_keratosis --n 1100
       medsynth generate --model my.onnx --balance-from labels.csv --label-column diagnosis --out synth
+      medsynth generate --class melanoma --n 100 --format dcm --send dicom://ORTHANC@pacs:4242
     """
     from tqdm import tqdm
 
+    if send_to is not None:
+        if fmt != "dcm":
+            raise ArgumentError("--send needs --format dcm: a PACS stores DICOM files")
+        parse_destination(send_to)  # a bad URL is refused before anything is generated
     if model is None and DEFAULT_MODEL not in REGISTRY:
         raise ModelError(f"no bundled model is installed yet (the default model {DEFAULT_MODEL!r} is not "
                          "part of this install); pass --model PATH, the path of a medsynth ONNX generator")
@@ -133,3 +144,6 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
         for bar in bars:
             bar.close()
     click.echo(_summary_line(summary))
+    if send_to is not None:
+        send_and_report(out, send_to, calling_aet=calling_aet, user=user, token=token, ca_file=ca_file,
+                        retries=retries, quiet=quiet)
