@@ -47,8 +47,8 @@ def _client(destination: Destination, calling_aet: str, user: str | None, token:
             ca_file: Path | None, timeout: float) -> Client:
     if destination.kind == "dimse":
         if user is not None or token is not None:
-            raise ArgumentError("--user and --token are for http(s):// DICOMweb destinations; a dicom:// "
-                                "PACS admits by AE title")
+            raise ArgumentError("--user and --token (or $MEDSYNTH_PACS_USER / $MEDSYNTH_PACS_TOKEN) are for "
+                                "http(s):// DICOMweb destinations; a dicom:// PACS admits by AE title")
         from medsynth.pacs.dimse import DimseClient
 
         return DimseClient(destination, calling_aet, timeout)

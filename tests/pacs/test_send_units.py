@@ -156,3 +156,20 @@ def test_unreachable_dicomweb_is_a_send_error(tmp_path, tiny_model):
     with pytest.raises(SendError, match="cannot reach .*nothing was sent"):
         send_module.send_folder(out, f"http://127.0.0.1:{free_port()}/dicom-web", retries=1,
                                 sleep=lambda s: None)
+
+
+def test_cli_report_when_the_pacs_goes_away(tmp_path, tiny_model, fake):
+    out = tmp_path / "run"
+    assert run("generate", "--model", tiny_model, "--class", "nevus", "--n", 4, "--out", out, "--format",
+               "dcm", "--quiet").exit_code == 0
+    fake(dies_after=2)
+    # --retries 1: one wait of 1 s before the remaining files are reported as not sent.
+    result = run("send", out, "--to", "dicom://A@h:1", "--per-request", 2, "--retries", 1, "--quiet")
+    assert result.exit_code == 2
+    assert result.stdout.strip() == ("2 sent, 0 already present, 2 failed (4 files) -> dicom://A@h:1; the "
+                                     "PACS stopped answering (connection refused)")
+    lines = result.stderr.splitlines()
+    assert lines[:2] == ["  not stored: nevus/nevus_000002.dcm: not sent: connection refused",
+                         "  not stored: nevus/nevus_000003.dcm: not sent: connection refused"]
+    assert lines[2:] == ["Error: 2 of 4 files are not in dicom://A@h:1; run the same command again to send "
+                         "only those"]

@@ -106,7 +106,7 @@ def test_pickles_without_the_session_and_gives_the_same_items(gen):
     assert copy.targets == data.targets
 
 
-@pytest.mark.parametrize("context", ["fork", "spawn"])
+@pytest.mark.parametrize("context", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
 def test_dataloader_with_two_workers(gen, context):
     if context not in torch.multiprocessing.get_all_start_methods():
         pytest.skip(f"start method {context} is not available here")
