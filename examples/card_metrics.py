@@ -21,12 +21,20 @@ def _distribution(entry: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_real": entry.get("n_real"), "n_synthetic": entry.get("n_synthetic")}
     if "fd" in entry:
         out["fd"] = _interval(entry["fd"])
+    if "frd" in entry:
+        out["frd"] = _interval(entry["frd"])
     if "relative_fd" in entry:
         out["relative_fd"] = round(float(entry["relative_fd"]), 3)
     if "kid" in entry:
         out["kid"] = round(float(entry["kid"]["mean"]), 5)
     if "prdc" in entry:
         out["prdc"] = {k: round(float(entry["prdc"][k]), 3) for k in ("precision", "recall", "density", "coverage")}
+    if entry.get("c2st"):
+        out["c2st_auc"] = {
+            space: {"auc": _interval(e["auc"]), "floor": _interval((e.get("floor") or {}).get("auc"))}
+            for space, e in entry["c2st"].items()
+            if e
+        }
     if "spectrum" in entry:
         s = entry["spectrum"]
         out["spectral_peak_ratio"] = round(float(s["peak_ratio"]), 3)
@@ -34,13 +42,22 @@ def _distribution(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_NOTES = {
+    "radiomics": "weight-free radiomic features (first-order intensity statistics, GLCM texture, colour "
+    "statistics) standardised on the real set; FD in this space is the Fréchet Radiomics Distance.",
+    "efficientnet-lite0": "ImageNet EfficientNet-Lite0 pooled features at 224 px; optimistic for a generator "
+    "whose discriminator uses the same network (--arch projected), so read FRD and the C2ST beside it.",
+}
+
+
 def condense(metrics: dict[str, Any], against: str) -> dict[str, Any]:
     card: dict[str, Any] = {
         "evaluated_against": against,
         "feature_space": metrics["feature_space"],
-        "feature_space_note": "weight-free radiomic features (first-order intensity statistics, GLCM texture, colour "
-                              "statistics) standardised on the real set; FD in this space is the Fréchet Radiomics "
-                              "Distance. relative_fd = FD(real, synthetic) / FD(two halves of the real set).",
+        "feature_space_note": _NOTES.get(metrics["feature_space"], "a user-supplied ONNX feature space.")
+        + " relative_fd = FD(real, synthetic) / FD(two halves of the real set); frd is always the "
+        "radiomic FD; c2st_auc: cross-validated logistic-regression AUC real vs synthetic "
+        "(0.5 = indistinguishable), floor: the same between two real sets.",
         "overall": _distribution(metrics["overall"]),
         "per_class": {c: _distribution(e) for c, e in metrics["per_class"].items()},
     }

@@ -5,11 +5,15 @@ onnxruntime is imported here only, and only when a session is created, so ``impo
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medsynth._checks import MAX_THREADS, check_int
+from medsynth._onnx_files import ModelFiles, model_files
 from medsynth.errors import ArgumentError, DeviceError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -29,6 +33,7 @@ class Session:
     session: onnxruntime.InferenceSession  # the session
     device: str  # "cpu" or "cuda": the provider the session got, not the one asked for
     threads: int | None  # intra-op threads asked for (None: onnxruntime's default, one per core)
+    files: ModelFiles  # the .onnx and the external-data files it references, checked before loading
 
 
 def _onnxruntime() -> Any:
@@ -53,7 +58,7 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
         ``"cpu"``, ``"cuda"`` (an error if CUDA cannot be had, never a silent fallback), or ``"auto"``
         (CUDA when this onnxruntime build offers it, else CPU).
     threads
-        Intra-op threads; ``None`` lets onnxruntime use one per physical core.
+        Intra-op threads (1 to 1024); ``None`` lets onnxruntime use one per physical core.
 
     Returns
     -------
@@ -63,7 +68,8 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
     Raises
     ------
     ModelError
-        The file is missing, unreadable, or not a model onnxruntime can load.
+        The file is missing, unreadable, or not a model onnxruntime can load; an external-data location
+        that leaves the model's folder (checked here, before onnxruntime opens anything).
     DeviceError
         CUDA was asked for and the session did not get it.
     ArgumentError
@@ -71,13 +77,14 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
     """
     if device not in DEVICES:
         raise ArgumentError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
-        raise ArgumentError(f"threads must be a positive integer or None, got {threads!r}")
+    if threads is not None:
+        threads = check_int("threads", threads, low=1, high=MAX_THREADS)
     if not path.is_file():
         reason = "is not a file" if path.exists() else "does not exist"
         raise ModelError(f"model file {path} {reason}; pass the path of an ONNX generator")
     if not os.access(path, os.R_OK):
         raise ModelError(f"model file {path} is not readable; check its permissions")
+    files = model_files(path)
 
     ort = _onnxruntime()
     available = ort.get_available_providers()
@@ -96,18 +103,29 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # errors only: warnings would clutter the stderr of embedding pipelines
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        # onnxruntime's Python wrapper prints "EP Error ... Falling back ..." banners when a session fails;
+        # the failure is reported as one error below, so its prints are swallowed.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidProtobuf/... errors
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if device == "cuda" and "CUDA" in message:
             raise DeviceError(f"device 'cuda' asked for but the CUDA session for {path} failed: "
                               f"{message}") from exc
-        raise ModelError(f"{path} is not a model onnxruntime can load ({message}); is it a complete ONNX "
-                         "file with IR version <= 10?") from exc
+        raise ModelError(f"{path} is not a model onnxruntime can load (onnxruntime {ort.__version__}: "
+                         f"{message}); "
+                         f"{_ir_hint(files)}") from exc
 
     got = session.get_providers()
     got_cuda = bool(got) and got[0] == _CUDA
     if device == "cuda" and not got_cuda:
         raise DeviceError(f"device 'cuda' asked for but the session for {path} runs on {', '.join(got)}; "
                           "check the CUDA and cuDNN libraries onnxruntime-gpu needs, or use --device cpu")
-    return Session(session=session, device="cuda" if got_cuda else "cpu", threads=threads)
+    return Session(session=session, device="cuda" if got_cuda else "cpu", threads=threads, files=files)
+
+
+def _ir_hint(files: ModelFiles) -> str:
+    if files.ir_version is None:
+        return "the file has no IR version; is it an ONNX model?"
+    return (f"the file has ONNX IR version {files.ir_version} (medsynth exports IR 10, which onnxruntime "
+            ">= 1.18 reads); if onnxruntime is older than the model, upgrade it: pip install -U onnxruntime")

@@ -10,7 +10,6 @@ the way the work is split (see :mod:`medsynth.seeding`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medsynth._checks import MAX_BATCH_SIZE, MAX_INDEX, check_int
+from medsynth._onnx_files import file_sha256, model_sha256
 from medsynth._session import Session, create_session
 from medsynth.errors import ArgumentError, ModelError
 from medsynth.model_card import ModelCard, card_from_session
@@ -27,7 +28,6 @@ from medsynth.seeding import check_seed, latents
 __all__ = ["Generator", "Batch", "DEFAULT_BATCH_SIZE", "file_sha256"]
 
 DEFAULT_BATCH_SIZE = 64
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -39,19 +39,9 @@ class Batch:
     indices: np.ndarray  # int64 (B,): the index of every image within its class
 
 
-def file_sha256(path: Path) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    high = MAX_BATCH_SIZE if name == "batch_size" else MAX_INDEX
+    return check_int(name, value, low=1, high=high)
 
 
 def _resolve(name_or_path: str | os.PathLike[str] | None) -> tuple[Path, str | None]:
@@ -95,7 +85,8 @@ class Generator:
         Returns
         -------
         Generator
-            The loaded model; its file's sha256 is computed once here.
+            The loaded model; its identity (sha256 of the ``.onnx`` and of every external-data file it
+            references) is computed once here.
 
         Raises
         ------
@@ -110,7 +101,7 @@ class Generator:
         path, want_sha256 = _resolve(name_or_path)
         session = create_session(path, device=device, threads=threads)
         card = card_from_session(session.session, source=str(path))
-        sha256 = file_sha256(path)
+        sha256 = model_sha256(session.files)
         if want_sha256 is not None and sha256 != want_sha256:
             raise ModelError(f"bundled model file {path} has sha256 {sha256}, expected {want_sha256}; the "
                              "install is damaged, reinstall medsynth")
@@ -134,7 +125,8 @@ class Generator:
 
     @property
     def sha256(self) -> str:
-        """Hex sha256 of the ONNX file."""
+        """The model's identity, hex: the sha256 of the ONNX file, or, when it keeps weights in external
+        data files, of the ONNX file and every one of them (see :func:`medsynth._onnx_files.model_sha256`)."""
         return self._sha256
 
     @property
@@ -177,8 +169,9 @@ class Generator:
             A negative seed or index.
         """
         class_index = self._card.class_index(cls)
-        rows = np.asarray(list(indices), dtype=np.int64)
-        z = latents(seed, class_index, rows.tolist(), self._card.latent_dim)
+        wanted = list(indices)
+        z = latents(seed, class_index, wanted, self._card.latent_dim)  # checks the seed and the indices
+        rows = np.asarray(wanted, dtype=np.int64)
         if len(rows) == 0:
             size, channels = self._card.image_size, self._card.channels
             return np.empty((0, size, size, channels), dtype=np.uint8)
@@ -236,9 +229,11 @@ class Generator:
         n = _check_count("n", n)
         batch_size = _check_count("batch_size", batch_size)
         check_seed(seed)
-        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
-            raise ArgumentError(f"start must be a non-negative integer, got {start!r}")
-        return self._batches(n, self._card.class_index(cls), seed, batch_size, int(start))
+        start = check_int("start", start, low=0, high=MAX_INDEX)
+        if start + n - 1 > MAX_INDEX:
+            raise ArgumentError(f"start + n must stay within {MAX_INDEX + 1} (image indices are int64), got "
+                                f"start {start} and n {n}")
+        return self._batches(n, self._card.class_index(cls), seed, batch_size, start)
 
     def _batches(self, n: int, class_index: int, seed: int, batch_size: int, start: int) -> Iterator[Batch]:
         for first in range(start, start + n, batch_size):

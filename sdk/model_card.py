@@ -44,6 +44,19 @@ _REQUIRED = ("schema_version", "name", "arch", "classes", "latent_dim", "image_s
              "photometric", "modality", "intensity", "license", "intended_use", "medsynth_version")
 _OPTIONAL = ("description", "provenance", "metrics")
 
+# Bounds on what a card may claim, checked before anything is allocated from it.
+MAX_CARD_BYTES = 1 << 20  # the JSON document
+MAX_CARD_DEPTH = 32  # nesting of objects and arrays
+MAX_CLASSES = 10_000
+MAX_CLASS_NAME = 64  # characters (a DICOM LO value holds 64)
+MAX_LATENT_DIM = 1 << 16
+MAX_IMAGE_SIZE = 4096
+# Names a class may not take: the files of the run folder layout, and the device names Windows reserves.
+_LAYOUT_NAMES = {"manifest.csv", "images.npz", "metrics.json", "report.html"}
+_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                    *(f"lpt{i}" for i in range(1, 10))}
+_UNSAFE_CHARS = set('/\\:*?"<>|')
+
 
 def _freeze(value: Any) -> Any:
     """Return a read-only deep copy of a JSON value (dict -> MappingProxyType, list -> tuple)."""
@@ -120,9 +133,13 @@ class ModelCard:
             Invalid JSON, an unknown ``schema_version``, a missing required key, or a field of the wrong
             type or value.
         """
+        if isinstance(text, str) and len(text) > MAX_CARD_BYTES:
+            raise ModelError(f"{source}: the '{METADATA_KEY}' metadata is {len(text)} characters, more than "
+                             f"a model card may hold ({MAX_CARD_BYTES})")
+        _check_depth(text, source=source)
         try:
             doc = json.loads(text)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ModelError(f"{source}: the '{METADATA_KEY}' metadata is not valid JSON ({exc})") from exc
         if not isinstance(doc, dict):
             raise ModelError(f"{source}: the '{METADATA_KEY}' metadata must be a JSON object, "
@@ -179,21 +196,82 @@ class ModelCard:
             The name or index is not one of the model's classes; the message lists them.
         """
         if isinstance(cls, bool) or not isinstance(cls, (str, int)):
-            raise UnknownClassError(f"class must be a name or an index, got {cls!r}; {self._class_list()}")
+            raise UnknownClassError(f"class must be a name or an index, got {repr(cls)[:80]}; "
+                                    f"{self._class_list()}")
         if isinstance(cls, str):
             if cls in self.classes:
                 return self.classes.index(cls)
-            raise UnknownClassError(f"model '{self.name}' has no class {cls!r}; {self._class_list()}")
+            shown = repr(cls) if len(cls) <= 80 else f"{cls[:80]!r}..."
+            raise UnknownClassError(f"model '{self.name}' has no class {shown}; {self._class_list()}")
         if 0 <= cls < len(self.classes):
             return int(cls)
-        raise UnknownClassError(f"model '{self.name}' has no class index {cls}; {self._class_list()}")
+        shown = str(cls) if len(str(cls)) <= 30 else f"{str(cls)[:30]}..."
+        raise UnknownClassError(f"model '{self.name}' has no class index {shown}; {self._class_list()}")
 
     def _class_list(self) -> str:
-        return "its classes are " + ", ".join(f"{i}={name}" for i, name in enumerate(self.classes))
+        shown = ", ".join(f"{i}={name}" for i, name in enumerate(self.classes[:20]))
+        more = f" and {len(self.classes) - 20} more (see 'medsynth info')" if len(self.classes) > 20 else ""
+        return f"its classes are {shown}{more}"
 
     def replace(self, **changes: Any) -> ModelCard:
         """Return a copy with some fields changed (validated like a new card)."""
         return dataclasses.replace(self, **changes)
+
+
+def _check_depth(text: object, *, source: str) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_CARD_DEPTH` (counted outside strings), before parsing."""
+    if not isinstance(text, str):
+        return
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_CARD_DEPTH:
+                raise ModelError(f"{source}: the '{METADATA_KEY}' metadata nests deeper than "
+                                 f"{MAX_CARD_DEPTH} levels; a model card is a shallow JSON object")
+        elif ch in "]}":
+            depth -= 1
+
+
+def _check_class_names(names: Sequence[Any], *, source: str) -> None:
+    """Class names become folder and file names of the output: each must be one safe, portable name."""
+    if len(names) > MAX_CLASSES:
+        raise ModelError(f"{source}: the model card lists {len(names)} classes, more than {MAX_CLASSES}")
+    folded: dict[str, str] = {}
+    for name in names:
+        shown = repr(name) if len(repr(name)) <= 80 else f"{repr(name)[:80]}..."
+        if not isinstance(name, str) or not name.strip():
+            raise ModelError(f"{source}: model card class name {shown} must be a non-empty string")
+        why = ""
+        if len(name) > MAX_CLASS_NAME:
+            why = f"is longer than {MAX_CLASS_NAME} characters"
+        elif not name.isprintable():
+            why = "has a character that is not printable (a newline, tab or control character)"
+        elif any(ch in _UNSAFE_CHARS for ch in name) or "\0" in name:
+            why = "has a path separator or a character Windows forbids in file names (/ \\ : * ? \" < > |)"
+        elif name.startswith(".") or name in (".", ".."):
+            why = "starts with a dot (hidden or special folder name)"
+        elif name != name.strip() or name.endswith("."):
+            why = "begins or ends with a blank, or ends with a dot"
+        elif name.casefold() in _LAYOUT_NAMES or name.split(".")[0].casefold() in _WINDOWS_DEVICES:
+            why = "is a reserved file name"
+        if why:
+            raise ModelError(f"{source}: model card class name {shown} {why}; class names become folder and "
+                             "file names of the output and must be safe as one")
+        key = name.casefold()
+        if key in folded and folded[key] != name:
+            raise ModelError(f"{source}: model card class names {folded[key]!r} and {name!r} differ only in "
+                             "case; they would share one folder on case-insensitive file systems")
+        folded[key] = name
 
 
 def _validate(values: Mapping[str, Any], *, source: str) -> None:
@@ -218,17 +296,12 @@ def _validate(values: Mapping[str, Any], *, source: str) -> None:
         raise bad("description", "a string")
     if not isinstance(card.classes, (list, tuple)) or not card.classes:
         raise bad("classes", "a non-empty list of class names")
-    for name in card.classes:
-        # Class names become folder and file names of the output, so they must be safe as one.
-        if (not isinstance(name, str) or not name.strip() or name in (".", "..")
-                or any(ch in name for ch in "/\\\0")):
-            raise ModelError(f"{source}: model card class name {name!r} must be a non-empty string without "
-                             "path separators")
     if len(set(card.classes)) != len(card.classes):
         raise bad("classes", "a list of distinct names")
-    for name in ("latent_dim", "image_size"):
-        if not is_int(getattr(card, name)) or getattr(card, name) <= 0:
-            raise bad(name, "a positive integer")
+    _check_class_names(card.classes, source=source)
+    for name, top in (("latent_dim", MAX_LATENT_DIM), ("image_size", MAX_IMAGE_SIZE)):
+        if not is_int(getattr(card, name)) or not 0 < getattr(card, name) <= top:
+            raise bad(name, f"a positive integer up to {top}")
     if not is_int(card.channels) or card.channels not in _PHOTOMETRIC_FOR_CHANNELS:
         raise bad("channels", "1 or 3")
     if card.photometric != _PHOTOMETRIC_FOR_CHANNELS[card.channels]:
@@ -280,13 +353,20 @@ def card_from_session(session: onnxruntime.InferenceSession, *, source: str) -> 
     ModelError
         No ``medsynth`` metadata, an invalid card, or a card that disagrees with the graph.
     """
-    metadata = session.get_modelmeta().custom_metadata_map
+    try:  # onnxruntime decodes names, shapes and metadata as UTF-8 only when asked for them
+        metadata = session.get_modelmeta().custom_metadata_map
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        for arg in (*inputs, *outputs):
+            arg.name, arg.shape, arg.type  # noqa: B018 - decode now, inside the try
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{source}: the ONNX metadata or graph names are not valid UTF-8 ({exc.reason} at "
+                         f"byte {exc.start}); the file is damaged, re-export or re-download it") from exc
     if METADATA_KEY not in metadata:
         raise ModelError(f"{source}: no '{METADATA_KEY}' model card in the ONNX metadata; this is not a "
                          "medsynth generator. Export it with 'medsynth export' or stamp a card with "
                          "medsynth.model_card.stamp_card")
     card = ModelCard.from_json(metadata[METADATA_KEY], source=source)
-    check_card_against_graph(card, session.get_inputs(), session.get_outputs(), source=source)
+    check_card_against_graph(card, inputs, outputs, source=source)
     return card
 
 

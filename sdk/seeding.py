@@ -11,22 +11,21 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from medsynth._checks import MAX_INDEX, MAX_SEED, check_int
 from medsynth.errors import ArgumentError
 
 __all__ = ["check_seed", "latent", "latents"]
 
 
 def check_seed(seed: int) -> int:
-    """Return ``seed`` if it is a non-negative integer.
+    """Return ``seed`` if it is an integer from 0 to 2**63 - 1.
 
     Raises
     ------
     ArgumentError
-        ``seed`` is negative or not an integer.
+        ``seed`` is negative, too large or not an integer.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ArgumentError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return check_int("seed", seed, low=0, high=MAX_SEED)
 
 
 def latent(seed: int, class_index: int, index: int, latent_dim: int) -> np.ndarray:
@@ -74,8 +73,9 @@ def latents(seed: int, class_index: int, indices: Iterable[int], latent_dim: int
     """
     check_seed(seed)
     rows = [int(i) for i in indices]
-    if rows and min(rows) < 0:
-        raise ArgumentError(f"image indices must be non-negative, got {min(rows)}")
+    if rows and (min(rows) < 0 or max(rows) > MAX_INDEX):
+        bad = min(rows) if min(rows) < 0 else max(rows)
+        raise ArgumentError(f"image indices must be between 0 and {MAX_INDEX}, got {bad}")
     out = np.empty((len(rows), latent_dim), dtype=np.float32)
     for row, index in enumerate(rows):
         out[row] = latent(seed, class_index, index, latent_dim)

@@ -15,7 +15,7 @@ tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "numba", "pydicom", "onnx", "onnxruntime", "PIL", "scipy", "matplotlib", "sklearn",
-         "skimage", "safetensors", "yaml")
+         "skimage", "safetensors", "yaml", "ray")
 
 
 def _config():
@@ -66,6 +66,8 @@ def test_built_wheel_contains_every_package(tmp_path):
     for package in _config()["packages"]:
         assert f"{package.replace('.', '/')}/__init__.py" in names, f"{package} missing from the wheel"
     assert "medsynth/py.typed" in names
+    for shipped in ("efficientnet-lite0.onnx", "NOTICE", "LICENSE"):  # the perceptual space and its licence
+        assert f"medsynth/features/{shipped}" in names
     assert "medsynth = medsynth.cli:main" in entry_points
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
@@ -90,3 +92,12 @@ def test_cli_help_imports_no_command_and_no_heavy_library():
                             "assert CliRunner().invoke(main, ['--help']).exit_code == 0")
     assert not {name for name in HEAVY if name in loaded}
     assert not {name for name in loaded if name.startswith(("medsynth.training", "medsynth.export"))}
+
+
+def test_python_m_medsynth_is_the_cli_and_imports_no_torch():
+    probe = ("import runpy, sys\nsys.argv = ['medsynth', '--help']\ntry:\n"
+             "    runpy.run_module('medsynth', run_name='__main__')\nexcept SystemExit as exit_:\n"
+             "    assert exit_.code == 0, exit_.code")
+    loaded = _modules_after(probe)
+    assert "medsynth.cli" in loaded
+    assert not {name for name in HEAVY if name in loaded}

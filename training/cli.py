@@ -22,6 +22,7 @@ from medsynth.errors import DataError, OutputError
 from medsynth.training.checkpoint import list_checkpoints, load_checkpoint
 from medsynth.training.config import TrainConfig, read_yaml
 from medsynth.training.data import load_image_set
+from medsynth.training.distributed import World, shutdown, world_from_env
 from medsynth.training.loop import RunResult, Trainer, check_config, check_resumable
 from medsynth.training.nets import get_arch
 
@@ -103,6 +104,9 @@ def train(out: Path, config_path: Path | None, resume: bool, **flags: Any) -> No
 
     Data: an ISIC folder (labels.csv or the official ground-truth CSV) or CSV, a folder of class folders of
     images or of DICOM files, or a MedMNIST .npz.
+
+    Data-parallel: torchrun --standalone --nproc-per-node N -m medsynth train ... (--batch-size is the
+    global batch; rank 0 writes the run folder).
     """
     found = list_checkpoints(out / "checkpoints")
     if found and not resume:
@@ -116,23 +120,38 @@ def train(out: Path, config_path: Path | None, resume: bool, **flags: Any) -> No
     if not config.data:
         raise DataError("no data set: pass --data PATH (or 'data:' in the --config file)")
 
-    def echo(message: str) -> None:
-        click.echo(message, err=True)
+    world = world_from_env(config.device)
+    try:
+        _train(config, out, bool(found), world)
+    finally:
+        shutdown(world)
 
+
+def _train(config: TrainConfig, out: Path, resume: bool, world: World) -> None:
+    def echo(message: str) -> None:
+        if world.is_main:
+            click.echo(message, err=True)
+
+    if not world.is_main:
+        world.barrier()  # rank 0 reads the data first and fills the cache; the others then read the cache
     data = load_image_set(config.data, image_size=config.image_size, channels=config.channels,
                           split=config.split, window=config.window, progress=echo)
     val = None
     if config.val_split:
         val = load_image_set(config.data, image_size=config.image_size, channels=config.channels,
                              split=config.val_split, window=config.window, progress=echo)
+    if world.is_main:
+        world.barrier()
     counts = ", ".join(f"{name} {n}" for name, n in data.counts().items())
     echo(f"data: {data.name}: {len(data.images)} images ({counts})"
          + (f"; {len(data.skipped)} unreadable skipped" if data.skipped else "")
          + (f"; validation against {len(val.images)} images of split {config.val_split}" if val else ""))
-    trainer = Trainer(config, data, out, val=val, log=echo)
-    if found:
+    trainer = Trainer(config, data, out, val=val, log=echo, world=world)
+    if resume:
         trainer.resume()
-    _summary(trainer.fit())
+    result = trainer.fit()
+    if world.is_main:
+        _summary(result)
 
 
 def _summary(result: RunResult) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from medsynth.errors import DataError
 
 LOSSES = ("hinge", "nonsaturating", "wasserstein")
+VAL_FEATURES = ("pixel", "efficientnet-lite0")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class TrainConfig:
     data: str = ""                      # ISIC CSV+folder, class folders, MedMNIST .npz or DICOM folders
     split: str = "train"                # split to train on where the data set has splits (ISIC, MedMNIST)
     val_split: str = ""                 # split the validation metric compares with ("" = the training set)
+    val_features: str = "pixel"         # validation FD space: "pixel" (8x8 block means) or
+    # "efficientnet-lite0" (pooled ImageNet features; optimistic for --arch projected, whose D sees them)
     image_size: int = 64                # side of the square training images, 16..256 (a power of two)
     channels: int = 0                   # 1 (grayscale) or 3 (RGB); 0 = what the data set has
     window: str = ""                    # DICOM folders only: "from-file", a preset name, or "C,W"
@@ -67,6 +70,9 @@ class TrainConfig:
             raise DataError(f"image_size must be a power of two between 16 and 256, got {size}")
         if self.channels not in (0, 1, 3):
             raise DataError(f"channels must be 1 or 3 (or 0 for the data set's own), got {self.channels}")
+        if self.val_features not in VAL_FEATURES:
+            raise DataError(f"val_features must be one of {', '.join(VAL_FEATURES)}, "
+                            f"got {self.val_features!r}")
         if self.flips not in ("none", "x", "dihedral"):
             raise DataError(f"flips must be none, x or dihedral, got {self.flips!r}")
         if self.batch_size < 2:

@@ -24,6 +24,7 @@ from medsynth.errors import DataError
 from medsynth.training.augment import diff_augment, parse_policy
 from medsynth.training.checkpoint import (
     Checkpoint,
+    checkpoint_name,
     list_checkpoints,
     load_checkpoint,
     restore_optimizer,
@@ -31,6 +32,7 @@ from medsynth.training.checkpoint import (
 )
 from medsynth.training.config import TrainConfig
 from medsynth.training.data.image_set import ImageSet
+from medsynth.training.distributed import SINGLE, World
 from medsynth.training.ema import EMA
 from medsynth.training.flips import TRANSFORMS, flip
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
@@ -38,7 +40,7 @@ from medsynth.training.nets import Arch, get_arch
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 from medsynth.training.plots import save_curves, save_gif, save_grid, to_uint8
 from medsynth.training.spectral import spectral_loss, spectral_target
-from medsynth.training.validation import frechet, pixel_features
+from medsynth.training.validation import PerceptualFeatures, frechet, pixel_features
 
 VALIDATION_SAMPLES = 512  # generated images compared with the reference set each validation
 R1_INTERVAL = 4  # lazy R1 (Karras et al. 2020): penalise every few D steps, scaled up to match
@@ -63,8 +65,12 @@ def check_config(config: TrainConfig) -> Arch:
     DataError
         An unknown architecture or DiffAugment policy, or a generator option (``lstm``) the architecture does
         not have.
+    MissingExtraError
+        What the architecture needs beyond torch (the projected discriminator's pretrained weights) is not
+        installed.
     """
     arch = get_arch(config.arch)
+    arch.check_requirements()
     if config.lstm and "lstm" not in arch.options:
         raise DataError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
     parse_policy(config.diffaugment)
@@ -73,7 +79,8 @@ def check_config(config: TrainConfig) -> Arch:
 
 # what a resumed run may change: how long it runs and what it writes, never what it computes
 MUTABLE_ON_RESUME = frozenset({"epochs", "max_iterations", "max_minutes", "checkpoint_every",
-                               "keep_checkpoints", "sample_every", "early_stop_patience", "threads", "extra"})
+                               "keep_checkpoints", "sample_every", "early_stop_patience", "threads", "extra",
+                               "val_features"})
 
 
 def check_resumable(saved: dict[str, Any], config: TrainConfig, source: Path) -> None:
@@ -108,14 +115,21 @@ def build_networks(config: TrainConfig, num_classes: int,
 
 
 class Trainer:
-    """Trains ``config`` on ``data`` into ``out_dir`` (checkpoints/, samples/, curves.png, progress.gif)."""
+    """Trains ``config`` on ``data`` into ``out_dir`` (checkpoints/, samples/, curves.png, progress.gif).
+
+    Under torchrun, ``world`` is this process's rank (see :mod:`medsynth.training.distributed`): each rank
+    trains on its rows of every global batch, and only rank 0 writes files and logs.
+    """
 
     def __init__(self, config: TrainConfig, data: ImageSet, out_dir: Path, *, val: ImageSet | None = None,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, world: World | None = None) -> None:
         if data.images.shape[1] != config.image_size:
             raise DataError(f"data images are {data.images.shape[1]} px but the config asks for "
                             f"{config.image_size}")
-        self.config, self.data, self.val, self.log = config, data, val, log
+        self.world = world or SINGLE
+        self.world.local_batch(config.batch_size)  # refuses a global batch that does not split
+        self.config, self.data, self.val = config, data, val
+        self.log = log if self.world.is_main else _silent
         self.out = Path(out_dir)
         self.channels = data.images.shape[-1]
         self.num_classes = len(data.classes)
@@ -124,11 +138,14 @@ class Trainer:
         self.mixing = config.style_mixing if arch.style_mixing else 0.0
         self.policy = parse_policy(config.diffaugment)
         self.device = torch.device(config.device)
+        if self.world.distributed and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.world.local_rank)
         if config.threads > 0:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         self.G, self.D = build_networks(config, self.num_classes, self.channels)
         self.G.to(self.device), self.D.to(self.device)
+        self.world.prepare((self.G, self.D))
         self.ema = EMA(self.G, config.ema_decay, config.ema_start) if config.ema_decay > 0 else None
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
         trainable_d = [p for p in self.D.parameters() if p.requires_grad]  # not the frozen features
@@ -144,6 +161,8 @@ class Trainer:
         k = config.samples_per_class
         self.fixed_z = torch.randn(self.num_classes * k, config.latent_dim, generator=fixed)
         self.fixed_y = torch.arange(self.num_classes).repeat_interleave(k)
+        self._perceptual: PerceptualFeatures | None = None  # built at the first validation that needs it
+        self._perceptual_ref = np.empty((0, 0))
         self.spectral = None
         if config.spectral_weight > 0:
             target = spectral_target(data.images, data.labels, self.num_classes, config.flips)
@@ -199,6 +218,11 @@ class Trainer:
             return False
         ckpt = load_checkpoint(found[-1])
         check_resumable(ckpt.meta["config"], self.config, found[-1])
+        saved_world = int(ckpt.meta.get("world_size", 1))
+        if saved_world != self.world.size:
+            raise DataError(f"cannot resume {found[-1]}: it was trained by {saved_world} process(es), this "
+                            f"run has {self.world.size}; resume with the same number of processes in all "
+                            "(torchrun --nnodes x --nproc-per-node) or use a new --out folder")
         self._load_state(ckpt, ema_required=True)
         self.rng.set_state(ckpt.tensors["rng.torch"])
         self.np_rng.bit_generator.state = ckpt.meta["rng_numpy"]
@@ -213,15 +237,15 @@ class Trainer:
         start_wall, start_iter = time.monotonic() - self.wall_time, self.iteration
         stop = "finished"
         sums = _Running()
-        bar = _progress(total, self.iteration)
+        bar = _progress(total, self.iteration, disable=not self.world.is_main)
         ckpt_path = None
         while self.iteration < total:
-            sums.add(self._step())
+            sums.add(self.world.mean(self._step()))
             self.iteration += 1
             bar.update(1)
             elapsed_min = (time.monotonic() - start_wall) / 60
             at_epoch_end = self.iteration % self.iters_per_epoch == 0
-            out_of_time = bool(cfg.max_minutes) and elapsed_min >= cfg.max_minutes
+            out_of_time = bool(cfg.max_minutes) and self.world.from_main(elapsed_min >= cfg.max_minutes)
             if at_epoch_end or self.iteration == total or out_of_time:
                 epoch = self.iteration / self.iters_per_epoch
                 record = dict(sums.mean(), epoch=round(epoch, 4), iteration=self.iteration,
@@ -229,7 +253,9 @@ class Trainer:
                 sums = _Running()
                 ep = int(round(epoch))
                 if at_epoch_end and ep % cfg.sample_every == 0 or self.iteration == total or out_of_time:
-                    record.update(self._sample_and_validate(ep))
+                    with self.world.local_stats():  # rank 0 samples alone
+                        main = self._sample_and_validate(ep) if self.world.is_main else None
+                    record.update(self.world.from_main(main))  # the same history on every rank
                 self.history.append(record)
                 bar.set_postfix(d_real=f"{record['d_real']:.2f}", d_fake=f"{record['d_fake']:.2f}",
                                 **({"fd": f"{record['val_metric']:.4f}"} if "val_metric" in record else {}))
@@ -247,7 +273,9 @@ class Trainer:
         if ckpt_path is None:
             ckpt_path = self._save()
         self.wall_time = time.monotonic() - start_wall
-        self._write_plots()
+        if self.world.is_main:
+            self._write_plots()
+        self.world.barrier()
         self.log(f"{self.iteration - start_iter} iterations in {self.wall_time / 60:.1f} min; "
                  f"stopped: {stop}")
         return RunResult(self.out, ckpt_path, self.iteration, self.iteration / self.iters_per_epoch,
@@ -255,6 +283,7 @@ class Trainer:
 
     # -- one iteration --------------------------------------------------------------------------------------
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's rows of the next global batch (all of it in one process)."""
         cfg, n = self.config, self.config.batch_size
         if cfg.balanced:
             classes = self.np_rng.integers(0, self.num_classes, n)
@@ -262,19 +291,23 @@ class Trainer:
                             for c in classes])
         else:
             idx = self.np_rng.integers(0, len(self.data.images), n)
+        idx = self.world.take(idx)
         images = self.data.images[idx]
         if cfg.flips != "none":
-            k = self.np_rng.integers(0, TRANSFORMS[cfg.flips], n)
+            k = self.world.take(self.np_rng.integers(0, TRANSFORMS[cfg.flips], n))
             images = np.stack([flip(im, int(t), cfg.flips) for im, t in zip(images, k, strict=True)])
         x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
         y = torch.from_numpy(self.data.labels[idx])
         return x.to(self.device), y.to(self.device)
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, self.policy, self.rng) if self.policy else x
+        if not self.policy:
+            return x
+        return self.world.spread(x, lambda t: diff_augment(t, self.policy, self.rng))
 
     def _noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.config.latent_dim, generator=self.rng).to(self.device)
+        dim = self.config.latent_dim
+        return self.world.draw(lambda m: torch.randn(m, dim, generator=self.rng), n).to(self.device)
 
     def _fake(self, y: torch.Tensor) -> torch.Tensor:
         """G's images for labels ``y``; with style mixing, a share ``mixing`` of them mix two latents."""
@@ -283,8 +316,8 @@ class Trainer:
             return self.G(z, y)
         num_ws = self.G.num_ws
         z2 = self._noise(len(y))
-        crossover = torch.randint(1, num_ws, (len(y),), generator=self.rng)
-        mixed = torch.rand(len(y), generator=self.rng) < self.mixing
+        crossover = self.world.draw(lambda m: torch.randint(1, num_ws, (m,), generator=self.rng), len(y))
+        mixed = self.world.draw(lambda m: torch.rand(m, generator=self.rng), len(y)) < self.mixing
         crossover = torch.where(mixed, crossover, torch.full_like(crossover, num_ws)).to(self.device)
         return self.G(z, y, z2, crossover)
 
@@ -299,16 +332,19 @@ class Trainer:
             s_fake = self.D(self._augment(fake), y)
             loss = d_loss(self.loss_kind, s_real, s_fake)
             if self.loss_kind == "wasserstein":
-                gp = gradient_penalty(lambda t, y=y: self.D(t, y), real, fake, self.rng)
+                alpha = self.world.draw(lambda m: torch.rand(m, 1, 1, 1, generator=self.rng), len(real))
+                gp = gradient_penalty(lambda t, y=y: self.D(t, y), real, fake, self.rng, alpha=alpha)
                 loss = loss + cfg.gp_weight * gp
             if cfg.r1_gamma > 0 and (self.iteration * cfg.n_critic + i) % R1_INTERVAL == 0:
                 r1 = r1_penalty(lambda t, y=y: self.D(self._augment(t), y), real)
                 loss = loss + cfg.r1_gamma / 2 * R1_INTERVAL * r1
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
+            self.world.average_gradients(self.D.parameters())
             self.opt_d.step()
         stats.update(d_real=s_real.mean().item(), d_fake=s_fake.mean().item(), loss_d=loss.item())
-        y = torch.randint(0, self.num_classes, (cfg.batch_size,), generator=self.rng).to(self.device)
+        y = self.world.take(torch.randint(0, self.num_classes, (cfg.batch_size,), generator=self.rng))
+        y = y.to(self.device)
         fake = self._fake(y)
         lg = g_loss(self.loss_kind, self.D(self._augment(fake), y))
         if self.spectral is not None:
@@ -317,6 +353,7 @@ class Trainer:
             lg = lg + cfg.spectral_weight * spectral
         self.opt_g.zero_grad(set_to_none=True)
         lg.backward()
+        self.world.average_gradients(self.G.parameters())
         self.opt_g.step()
         if self.ema:
             self.ema.update(self.G, self.iteration)
@@ -349,7 +386,14 @@ class Trainer:
         spread = np.round(np.linspace(0, len(ref.labels) - 1, n)).astype(np.int64)
         y = torch.from_numpy(np.sort(ref.labels)[spread])
         fake = self.sample(torch.randn(n, self.config.latent_dim, generator=g), y, refresh_stats=False)
-        return {"val_metric": frechet(pixel_features(ref.images), pixel_features(fake))}
+        scores = {"val_fd_pixel": frechet(pixel_features(ref.images), pixel_features(fake))}
+        if self.config.val_features == "efficientnet-lite0":
+            if self._perceptual is None:
+                self._perceptual = PerceptualFeatures(self.config.device)
+                self._perceptual_ref = self._perceptual(ref.images)
+            scores["val_fd_perceptual"] = frechet(self._perceptual_ref, self._perceptual(fake))
+            return {**scores, "val_metric": scores["val_fd_perceptual"]}
+        return {**scores, "val_metric": scores["val_fd_pixel"]}
 
     def _plateau(self) -> bool:
         patience = self.config.early_stop_patience
@@ -360,6 +404,8 @@ class Trainer:
         return scores[-1][0] - best_epoch >= patience
 
     def _save(self) -> Path:
+        if not self.world.is_main:
+            return self.out / "checkpoints" / checkpoint_name(self.iteration)
         modules: dict[str, torch.nn.Module] = {"G": self.G, "D": self.D}
         if self.ema:
             modules["G_ema"] = self.ema.shadow
@@ -382,6 +428,7 @@ class Trainer:
             "medsynth_version": __version__,
             "torch_version": torch.__version__,
             "device": str(self.device),
+            "world_size": self.world.size,
         }
         path = save_checkpoint(self.out / "checkpoints", self.iteration, modules,
                                {"opt_g": self.opt_g, "opt_d": self.opt_d}, self.rng, meta,
@@ -408,8 +455,12 @@ class _Running:
         return {k: v / max(self.n, 1) for k, v in self.total.items()}
 
 
-def _progress(total: int, done: int) -> Any:
+def _silent(_: str) -> None:
+    pass
+
+
+def _progress(total: int, done: int, *, disable: bool = False) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, initial=done, unit="it", desc="training", file=sys.stderr, dynamic_ncols=True,
-                mininterval=2.0)
+                mininterval=2.0, disable=disable)

@@ -38,9 +38,14 @@ def r1_penalty(score_fn: Callable[[torch.Tensor], torch.Tensor], real: torch.Ten
 
 
 def gradient_penalty(score_fn: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator) -> torch.Tensor:
-    """WGAN-GP penalty (Gulrajani et al. 2017): (||grad D(x_hat)|| - 1)^2 on random interpolates."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real.device, real.dtype)
+                     generator: torch.Generator, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP penalty (Gulrajani et al. 2017): (||grad D(x_hat)|| - 1)^2 on random interpolates.
+
+    ``alpha`` (N, 1, 1, 1) are the interpolation weights; by default drawn from ``generator``.
+    """
+    if alpha is None:
+        alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator)
+    alpha = alpha.to(real.device, real.dtype)
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(score_fn(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()

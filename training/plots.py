@@ -63,9 +63,16 @@ def save_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> N
     ax2.set_xlabel("epoch"), ax2.set_ylabel("loss"), ax2.legend(), ax2.grid(alpha=0.3)
     if any("val_metric" in h for h in history):
         ax3 = ax2.twinx()
-        pts = [(h["epoch"], h["val_metric"]) for h in history if "val_metric" in h]
-        ax3.plot(*zip(*pts, strict=True), "k:", label="validation FD")
+        pixel = "val_fd_pixel" if any("val_fd_pixel" in h for h in history) else "val_metric"
+        pts = [(h["epoch"], h[pixel]) for h in history if pixel in h]
+        ax3.plot(*zip(*pts, strict=True), "k:", label="validation FD, pixels 8x8")
         ax3.set_ylabel("validation FD (pixels 8x8)")
+        perceptual = [(h["epoch"], h["val_fd_perceptual"]) for h in history if "val_fd_perceptual" in h]
+        if perceptual:
+            ax4 = ax2.twinx()
+            ax4.spines["right"].set_position(("axes", 1.15))
+            ax4.plot(*zip(*perceptual, strict=True), "m--", label="validation FD, EfficientNet-Lite0")
+            ax4.set_ylabel("validation FD (EfficientNet-Lite0)", color="m")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,7 +1,11 @@
-"""A cheap validation metric for early stopping and checkpoint selection: the Fréchet distance between real
-and generated images downsampled to 8x8 (192 numbers per RGB image), which follows colour and coarse shape.
+"""Validation metrics for early stopping and checkpoint selection: the Fréchet distance between real and
+generated images downsampled to 8x8 (192 numbers per RGB image), which follows colour and coarse shape and
+needs no weights, and optionally in the pooled features of the ImageNet EfficientNet-Lite0 (the perceptual
+space of ``medsynth evaluate --features efficientnet-lite0``), which follows texture and structure.
 
-It needs no network weights; it is a training signal, not the quality figure a model card reports.
+A discriminator built on the same pretrained network (``--arch projected``) makes the perceptual FD
+optimistic (Kynkäänniemi et al., ICLR 2023): the generator is trained to match exactly those features. Both
+are training signals, not the quality figures a model card reports.
 """
 
 from __future__ import annotations
@@ -10,7 +14,32 @@ import numpy as np
 
 from medsynth.metrics.frechet import frechet_distance as frechet  # the SDK's, shared with `medsynth evaluate`
 
-__all__ = ["frechet", "pixel_features"]
+__all__ = ["frechet", "pixel_features", "PerceptualFeatures"]
+
+
+class PerceptualFeatures:
+    """Pooled 1,280-d EfficientNet-Lite0 features of uint8 (N, H, W, C) images at their own size."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        from medsynth.training.nets.efficientnet_lite import pretrained_efficientnet_lite0
+
+        self.device = device
+        self.net = pretrained_efficientnet_lite0().to(device)
+
+    def __call__(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        import torch
+
+        from medsynth.training.nets.efficientnet_lite import lite_normalise
+
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(images), batch_size):
+                x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).to(self.device)
+                x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+                if x.shape[1] == 1:
+                    x = x.expand(-1, 3, -1, -1)
+                out.append(self.net.pooled(lite_normalise(x)).double().cpu().numpy())
+        return np.concatenate(out)
 
 
 def pixel_features(images: np.ndarray, side: int = 8) -> np.ndarray:

@@ -4,18 +4,26 @@ Each file goes through :func:`medsynth.dicom.load`'s pipeline (modality LUT, VOI
 inversion), so Hounsfield units keep their meaning, unlike min-max scaling. ``IN_DIR/a/b.dcm`` becomes
 ``OUT_DIR/a/b.png`` (``b_frame0003.png`` for frame 3 of a multi-frame file). Files that cannot be converted
 are listed with the reason.
+
+Every PNG written carries a ``medsynth:convert`` tEXt chunk. An existing file at an output path is replaced
+only if it carries that chunk: a user's own ``scan.png`` is never overwritten (that input is skipped with the
+reason). OUT_DIR must not be IN_DIR, nor lie inside it unless IN_DIR has a DICOMDIR (otherwise a re-run
+would read its own outputs).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import os
+import struct
 import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
+from medsynth._version import __version__
 from medsynth.dicom import DEFAULT_LIMITS, Limits, list_files, parse_window
 from medsynth.dicom.folder import iter_images
 from medsynth.errors import ArgumentError, DataError, OutputError
@@ -24,6 +32,8 @@ from medsynth.writers._atomic import atomic_write_bytes
 __all__ = ["convert"]
 
 _DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
+_MARK = "medsynth:convert"  # tEXt keyword of every PNG this command writes
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _limits(values: tuple[str, ...]) -> Limits:
@@ -49,12 +59,46 @@ def _outputs(out_dir: Path, relative: Path, frames: int) -> list[Path]:
     return [folder / f"{name}_frame{frame:04d}.png" for frame in range(frames)]
 
 
-def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
+def _png(image: np.ndarray, source: str) -> bytes:
+    from PIL import Image, PngImagePlugin
 
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"medsynth {__version__}")
+    info.add_text(_MARK, source)
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG", compress_level=6)
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG", compress_level=6, pnginfo=info)
     return buffer.getvalue()
+
+
+def _written_by_convert(path: Path) -> bool:
+    """Whether ``path`` is a regular file (not a link) that is a PNG with this command's tEXt mark."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    with path.open("rb") as handle:
+        if handle.read(8) != _PNG_SIGNATURE:
+            return False
+        for _ in range(64):  # the mark is written before the image data; look no further than that
+            head = handle.read(8)
+            if len(head) < 8:
+                return False
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IDAT" or length > 1 << 20:
+                return False
+            body = handle.read(length)
+            handle.seek(4, os.SEEK_CUR)  # CRC
+            if kind == b"tEXt" and body.split(b"\0", 1)[0] == _MARK.encode("latin-1"):
+                return True
+    return False
+
+
+def _check_dirs(in_dir: Path, out_dir: Path) -> None:
+    """Refuse OUT_DIR == IN_DIR, and OUT_DIR inside IN_DIR where IN_DIR's files are found by walking it."""
+    source, target = in_dir.resolve(), out_dir.resolve()
+    if target == source:
+        raise ArgumentError(f"OUT_DIR {out_dir} is IN_DIR; write the images to another folder")
+    if target.is_relative_to(source) and not (in_dir / "DICOMDIR").is_file():
+        raise ArgumentError(f"OUT_DIR {out_dir} lies inside IN_DIR {in_dir}, so a re-run would read the "
+                            "images it wrote; choose an OUT_DIR outside IN_DIR")
 
 
 @click.command(name="convert")
@@ -79,6 +123,7 @@ def convert(in_dir: Path, out_dir: Path, window: str, size: int | None, fmt: str
     from tqdm import tqdm
 
     parse_window(window)  # refuse a bad window before touching OUT_DIR
+    _check_dirs(in_dir, out_dir)
     bounds = _limits(limits)
     files = list_files(in_dir, limits=bounds)
     try:
@@ -99,10 +144,16 @@ def convert(in_dir: Path, out_dir: Path, window: str, size: int | None, fmt: str
         if clash is not None:
             skipped.append((item.path, f"its output name is already taken by {clash}"))
             continue
+        foreign = next((t for t in targets if os.path.lexists(t) and not _written_by_convert(t)), None)
+        if foreign is not None:
+            skipped.append((item.path, f"{foreign} exists and was not written by medsynth convert; move it "
+                                       "away or choose another OUT_DIR"))
+            continue
         try:
             targets[0].parent.mkdir(parents=True, exist_ok=True)
+            source = item.path.relative_to(in_dir).as_posix()
             for target, frame in zip(targets, item.frames, strict=True):
-                atomic_write_bytes(target, _png(frame))
+                atomic_write_bytes(target, _png(frame, source))
         except OSError as exc:
             raise OutputError(f"cannot write into {out_dir}: {exc.strerror or exc}") from exc
         written.update((target, item.path) for target in targets)

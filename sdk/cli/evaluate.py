@@ -27,11 +27,20 @@ def _cell(entry: Any) -> str:
     return f"{entry:.4g}" if isinstance(entry, float) else str(entry)
 
 
+def _c2st(group: dict[str, Any], space: str, floor: bool) -> Any:
+    """The C2ST AUC (or its real-versus-real floor) of one space in one column of the table."""
+    entry = (group.get("c2st") or {}).get(space)
+    if entry is not None and floor:
+        entry = entry.get("floor")
+    return None if entry is None else entry["auc"]
+
+
 def _summary_table(metrics: dict[str, Any]) -> str:
     """One row per metric, one column for all classes and one per class."""
     groups = {"all": metrics["overall"], **metrics["per_class"]}
+    space = metrics["feature_space"]
     names: list[tuple[str, Any]] = [
-        ("FD", lambda d: d.get("fd")),
+        ("FD" if space == "radiomics" else f"FD ({space})", lambda d: d.get("fd")),
         ("FRD", lambda d: d.get("frd")),
         ("relative FD", lambda d: d.get("relative_fd")),
         ("KID", lambda d: d.get("kid")),
@@ -40,6 +49,11 @@ def _summary_table(metrics: dict[str, Any]) -> str:
         (k, lambda d, k=k: d["prdc"][k] if "prdc" in d else None)
         for k in ("precision", "recall", "density", "coverage")
     ]
+    for sp in metrics["overall"].get("c2st", {}):
+        names += [
+            (f"C2ST AUC ({sp})", lambda d, sp=sp: _c2st(d, sp, False)),
+            (f"  floor, real vs real ({sp})", lambda d, sp=sp: _c2st(d, sp, True)),
+        ]
     names += [
         (k, lambda d, k=k: d.get("full_reference", {}).get(k))
         for k in ("psnr", "ssim", "ms_ssim", "gmsd", "ms_gmsd", "mdsi", "haarpsi")
@@ -78,16 +92,17 @@ def _summary_table(metrics: dict[str, Any]) -> str:
 @click.option("--train-split", help="Keep only this split of a CSV given as --train (e.g. train).")
 @click.option(
     "--features",
-    "features_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="ONNX feature extractor (e.g. Inception-v3 pool features); default: weight-free radiomic features.",
+    "features_spec",
+    metavar="NAME|MODEL.onnx",
+    help="Feature space of FD/KID/PRDC/C2ST besides the radiomic one: 'efficientnet-lite0' (bundled, "
+    "ImageNet features at 224 px) or an ONNX feature extractor; default: weight-free radiomic features only.",
 )
 @click.option(
     "--features-range",
     type=click.Choice(["0,1", "-1,1", "0,255"]),
     default="0,1",
     show_default=True,
-    help="Float input range the feature extractor expects.",
+    help="Float input range a user's ONNX feature extractor expects (the bundled one takes uint8).",
 )
 @click.option(
     "--classifier",
@@ -119,7 +134,12 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     help="A synthetic image is a copy when nearer to a training image than this "
     "percentile of held-out real images are.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of splits, subsets and resamples.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of splits, subsets and resamples.")
+@click.option("--max-pixels", type=click.IntRange(1, None), default=89_478_485, show_default=True,
+              help="Refuse image files with more pixels than this (decompression bombs), before decoding.")
+@click.option("--max-npz-bytes", type=click.IntRange(1, None), default=4 << 30, show_default=True,
+              help="Refuse .npz files whose arrays would inflate beyond this, checked before decompressing.")
 @click.option(
     "--out",
     "out_dir",
@@ -133,7 +153,7 @@ def evaluate(
     train_path: Path | None,
     real_split: str | None,
     train_split: str | None,
-    features_path: Path | None,
+    features_spec: str | None,
     features_range: str,
     classifier_path: Path | None,
     size: int | None,
@@ -141,31 +161,37 @@ def evaluate(
     n_boot: int,
     copy_percentile: float,
     seed: int,
+    max_pixels: int,
+    max_npz_bytes: int,
     out_dir: Path,
 ) -> None:
     """Score synthetic images against real ones: FD/FRD/KID/PRDC per class with bootstrap intervals, the
     full-reference metrics against each synthetic image's nearest real image, and (with --train) a memorization
     audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
     from medsynth.metrics.evaluation import EvaluationConfig, evaluate_sets
-    from medsynth.metrics.features import OnnxFeatureExtractor
+    from medsynth.metrics.features import OnnxFeatureExtractor, load_feature_extractor
     from medsynth.metrics.imageset import load_image_set
     from medsynth.metrics.memorization import save_closest_pairs
     from medsynth.metrics.report import write_report
 
-    synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class)
+    extractor = (
+        load_feature_extractor(features_spec, value_range=features_range)
+        if features_spec is not None
+        else None
+    )
+    bounds = {"max_pixels": max_pixels, "max_npz_bytes": max_npz_bytes}
+    synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class, **bounds)
     side, channels = synthetic.images.shape[1], synthetic.images.shape[3]
     real = load_image_set(
-        real_path, size=side, channels=channels, split=real_split, max_per_class=max_per_class
+        real_path, size=side, channels=channels, split=real_split, max_per_class=max_per_class, **bounds
     )
     train = (
         load_image_set(
-            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class
+            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class,
+            **bounds
         )
         if train_path is not None
         else None
-    )
-    extractor = (
-        OnnxFeatureExtractor(features_path, value_range=features_range) if features_path is not None else None
     )
     classifier = (
         OnnxFeatureExtractor(classifier_path, value_range=features_range)

@@ -97,14 +97,24 @@ def _summary_line(summary: RunSummary) -> str:
               help="cuda fails if CUDA cannot be had; auto uses it when available.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="onnxruntime threads (default: one per core; does not change the images).")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Spread the work over a Ray cluster: auto, host:port or ray://host:port (needs "
+                   "medsynth[ray]; --out must be shared storage for png/dcm). Same files as without it.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="With --ray: Ray actors to start (default: the cluster's CPUs / --threads).")
+@click.option("--wait", is_flag=True, help="If another run is writing to --out, wait for it (else: fail).")
+@click.option("--no-fsync", "no_fsync", is_flag=True,
+              help="Do not fsync files before publishing them: faster, but a power loss may leave files that "
+                   "the next run must regenerate (a kill is still safe).")
 @click.option("--send", "send_to", default=None, metavar="URL",
               help="With --format dcm: then send the folder to this PACS (as medsynth send FOLDER --to URL).")
 @pacs_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
-             threads: int | None, send_to: str | None, calling_aet: str, user: str | None, token: str | None,
-             ca_file: Path | None, retries: int, quiet: bool) -> None:
+             threads: int | None, ray_address: str | None, workers: int | None, wait: bool, no_fsync: bool,
+             send_to: str | None, calling_aet: str, user: str | None, token: str | None, ca_file: Path | None,
+             retries: int, quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
@@ -113,9 +123,12 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
       medsynth generate --class melanoma --n 800 --class seborrheic_keratosis --n 1100
       medsynth generate --model my.onnx --balance-from labels.csv --label-column diagnosis --out synth
       medsynth generate --class melanoma --n 100 --format dcm --send dicom://ORTHANC@pacs:4242
+      medsynth generate --class melanoma --n 100000 --ray auto --out /shared/synth
     """
     from tqdm import tqdm
 
+    if workers is not None and not ray_address:
+        raise ArgumentError("--workers needs --ray ADDRESS")
     if send_to is not None:
         if fmt != "dcm":
             raise ArgumentError("--send needs --format dcm: a PACS stores DICOM files")
@@ -123,7 +136,9 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
     if model is None and DEFAULT_MODEL not in REGISTRY:
         raise ModelError(f"no bundled model is installed yet (the default model {DEFAULT_MODEL!r} is not "
                          "part of this install); pass --model PATH, the path of a medsynth ONNX generator")
-    gen = Generator.load(model, device=device, threads=threads)
+    # With --ray the driver's own model only checks the run; the Ray actors generate on --device.
+    gen = (Generator.load(model, device="cpu", threads=1) if ray_address
+           else Generator.load(model, device=device, threads=threads))
     plan = _plan(gen, classes, counts, balance_from, label_column, target)
     if balance_from is not None and not any(plan.values()):
         click.echo(f"{balance_from} is already balanced for target {target}; nothing to generate")
@@ -139,7 +154,15 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
         bars[0].update(done - bars[0].n)
 
     try:
-        summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress)
+        if ray_address:
+            from medsynth.ray_run import write_run_on_ray
+
+            summary = write_run_on_ray(gen, plan, out, address=ray_address, fmt=fmt, seed=seed,
+                                       batch_size=batch_size, workers=workers, cpus_per_worker=threads or 1,
+                                       device=device if device != "auto" else "cpu", progress=progress)
+        else:
+            summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress,
+                                wait=wait, fsync=not no_fsync)
     finally:
         for bar in bars:
             bar.close()

@@ -13,6 +13,7 @@ from medsynth.errors import DataError
 from medsynth.metrics import gmsd, haarpsi, mdsi, ms_gmsd, ms_ssim, psnr, ssim
 from medsynth.metrics._neighbours import nearest
 from medsynth.metrics.bootstrap import bootstrap_interval
+from medsynth.metrics.c2st import C2ST_C, C2ST_FOLDS, c2st, class_matched, stratified_folds
 from medsynth.metrics.features import DEFAULT_SPACE
 from medsynth.metrics.frechet import frechet_distance, relative_frechet_distance
 from medsynth.metrics.imageset import ImageSet
@@ -48,6 +49,8 @@ class EvaluationConfig:
     kid_subsets: int = 100  # KID subsets
     prdc_k: int = 5  # neighbourhood size of precision/recall/density/coverage
     copy_percentile: float = 1.0  # memorization threshold: this percentile of holdout-to-train distances
+    c2st_folds: int = C2ST_FOLDS  # cross-validation folds of the classifier two-sample test
+    c2st_c: float = C2ST_C  # inverse L2 strength of its logistic regression
     seed: int = 0  # seed of every random choice (splits, subsets, resamples)
 
 
@@ -136,6 +139,51 @@ def _distribution(fr: np.ndarray, fs: np.ndarray, cfg: EvaluationConfig) -> dict
     return out
 
 
+def _two_sample(a: np.ndarray, b: np.ndarray, cfg: EvaluationConfig) -> dict[str, Any] | None:
+    """C2ST of ``b`` against ``a``, or None when a set is too small for the folds."""
+    if min(a.shape[0], b.shape[0]) < max(cfg.c2st_folds, 2):
+        return None
+    return c2st(
+        a, b, folds=cfg.c2st_folds, C=cfg.c2st_c, n_boot=cfg.n_boot, level=cfg.level, seed=cfg.seed
+    ).as_dict()
+
+
+def _matched(ca: np.ndarray, cb: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class-matched rows of two sets; all rows of both when they share no class name (e.g. a flat folder)."""
+    ia, ib = class_matched(ca, cb, seed=seed)
+    if ib.size == 0:
+        return np.arange(ca.size), np.arange(cb.size)
+    return ia, ib
+
+
+def _c2st_entry(
+    fr: np.ndarray,
+    fs: np.ndarray,
+    ft: np.ndarray | None,
+    cr: np.ndarray,
+    cs: np.ndarray,
+    ct: np.ndarray | None,
+    cfg: EvaluationConfig,
+) -> dict[str, Any] | None:
+    """Real against synthetic, with the real-versus-real floor beside it (real against the training images
+    when given, else two class-stratified halves of the real set); the second set of each pair is subsampled
+    to the first one's class proportions (see :func:`~medsynth.metrics.c2st.class_matched`)."""
+    ia, ib = _matched(cr, cs, cfg.seed)
+    entry = _two_sample(fr[ia], fs[ib], cfg)
+    if entry is None:
+        return None
+    if ft is not None and ct is not None:
+        ja, jb = _matched(cr, ct, cfg.seed)
+        floor, against = _two_sample(fr[ja], ft[jb], cfg), "train"
+    else:
+        half = stratified_folds(cr, 2, seed=cfg.seed)
+        floor, against = _two_sample(fr[half == 0], fr[half == 1], cfg), "real halves"
+    if floor is not None:
+        floor["against"] = against
+    entry["floor"] = floor
+    return entry
+
+
 def evaluate_sets(
     real: ImageSet,
     synthetic: ImageSet,
@@ -193,13 +241,26 @@ def evaluate_sets(
 
     rad_real = radiomic_features(real.images)
     rad_syn = radiomic_features(synthetic.images)
-    zr, zs = zscore_against(rad_real, rad_syn)
+    if train is None:
+        zr, zs = zscore_against(rad_real, rad_syn)
+        ztrain = None
+    else:
+        zr, zs, ztrain = zscore_against(rad_real, rad_syn, radiomic_features(train.images))
+    # each feature space: (real, synthetic, training) features; the radiomic one always
+    spaces: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {DEFAULT_SPACE: (zr, zs, ztrain)}
     if extractor is None:
         space = DEFAULT_SPACE
-        fr, fs = zr, zs
     else:
         space = extractor_name or "features"
-        fr, fs = extractor(real.images), extractor(synthetic.images)
+        spaces[space] = (
+            extractor(real.images),
+            extractor(synthetic.images),
+            None if train is None else extractor(train.images),
+        )
+    fr, fs, _ = spaces[space]
+    names_r = np.asarray(real.classes)[real.labels]
+    names_s = np.asarray(synthetic.classes)[synthetic.labels]
+    names_t = None if train is None else np.asarray(train.classes)[train.labels]
 
     metrics: dict[str, Any] = {
         "feature_space": space,
@@ -217,6 +278,10 @@ def evaluate_sets(
     ).as_dict()
     overall["full_reference"] = _full_reference(real.images, synthetic.images, config)
     overall["spectrum"] = spectral_comparison(real.images, synthetic.images).as_dict()
+    overall["c2st"] = {
+        name: _c2st_entry(f_r, f_s, f_t, names_r, names_s, names_t, config)
+        for name, (f_r, f_s, f_t) in spaces.items()
+    }
     if classifier is not None:
         for name, imgs in (("synthetic", synthetic.images), ("real", real.images)):
             logits = classifier(imgs)
@@ -239,6 +304,19 @@ def evaluate_sets(
                 seed=config.seed,
             ).as_dict()
         entry["full_reference"] = _full_reference(real.images[rmask], synthetic.images[smask], config)
+        tmask = None if names_t is None else names_t == cls
+        entry["c2st"] = {
+            name: _c2st_entry(
+                f_r[rmask],
+                f_s[smask],
+                None if f_t is None or tmask is None else f_t[tmask],
+                names_r[rmask],
+                names_s[smask],
+                None if names_t is None or tmask is None else names_t[tmask],
+                config,
+            )
+            for name, (f_r, f_s, f_t) in spaces.items()
+        }
         if rmask.any() and smask.any():
             entry["spectrum"] = spectral_comparison(real.images[rmask], synthetic.images[smask]).as_dict()
         per_class[cls] = entry
@@ -253,14 +331,11 @@ def evaluate_sets(
             space=f"pixels-{PIXEL_SIDE}",
             percentile=config.copy_percentile,
         )
-        if extractor is None:
-            (_, zsyn, ztrain) = zscore_against(rad_real, rad_syn, radiomic_features(train.images))
-            ftrain, fsyn, fhold = ztrain, zsyn, zr
-        else:
-            ftrain, fsyn, fhold = extractor(train.images), fs, fr
-        audits["features"] = memorization_audit(
-            fsyn, ftrain, fhold, space=space, percentile=config.copy_percentile
-        )
+        ftrain = spaces[space][2]
+        if ftrain is not None:  # always: the training features were computed above
+            audits["features"] = memorization_audit(
+                fs, ftrain, fr, space=space, percentile=config.copy_percentile
+            )
         metrics["memorization"] = {k: v.summary() for k, v in audits.items()}
     else:
         metrics["memorization"] = None

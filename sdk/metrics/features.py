@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,44 @@ import numpy as np
 from medsynth.errors import DataError, ModelError
 from medsynth.metrics.radiomics import radiomic_features
 
-__all__ = ["OnnxFeatureExtractor", "DEFAULT_SPACE", "default_features"]
+__all__ = [
+    "OnnxFeatureExtractor",
+    "DEFAULT_SPACE",
+    "default_features",
+    "BundledFeatures",
+    "BUNDLED_FEATURES",
+    "load_feature_extractor",
+]
 
 # Name of the weight-free default feature space, as it appears in metrics.json and the report.
 DEFAULT_SPACE = "radiomics"
+
+# Side of the images the bundled EfficientNet-Lite0 extractor sees (its ImageNet training resolution); every
+# image is resized to it, whatever the set's own size, as FID resizes to Inception's 299.
+FEATURE_INPUT_SIZE = 224
+
+
+
+@dataclass(frozen=True)
+class BundledFeatures:
+    """A feature extractor shipped inside the package (folder ``medsynth/features/``)."""
+
+    name: str  # what --features takes, and the space's name in metrics.json
+    file_name: str  # the ONNX file inside medsynth/features/
+    description: str  # one line for help texts and errors
+    sha256: str  # hex sha256 of the file; a mismatch at load time means a damaged install
+
+
+# Rebuild with examples/export_features.py (it prints the sha256); the licence is in medsynth/features/NOTICE.
+BUNDLED_FEATURES: tuple[BundledFeatures, ...] = (
+    BundledFeatures(
+        name="efficientnet-lite0",
+        file_name="efficientnet-lite0.onnx",
+        description=f"ImageNet EfficientNet-Lite0, global-pooled 1,280 features of {FEATURE_INPUT_SIZE}x"
+        f"{FEATURE_INPUT_SIZE} RGB (Apache-2.0 weights)",
+        sha256="13a22f6f8ab650ab9c70960dc27b95c5583291013389162a3865758a4499050a",
+    ),
+)
 
 _RANGES = {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0), "0,255": (0.0, 255.0)}
 
@@ -37,6 +72,7 @@ class OnnxFeatureExtractor:
     """
 
     path: Path  # the ONNX model
+    space: str | None = None  # the space's name in the results (default: onnx:<file name>)
     value_range: str = "0,1"  # "0,1", "-1,1" or "0,255": the float range the model expects
     batch_size: int = 32  # images per session run
     device: str = "cpu"  # passed to the session factory
@@ -63,8 +99,8 @@ class OnnxFeatureExtractor:
 
     @property
     def name(self) -> str:
-        """The feature space's name: ``onnx:<file name>``."""
-        return f"onnx:{Path(self.path).name}"
+        """The feature space's name: the bundled extractor's name, else ``onnx:<file name>``."""
+        return self.space or f"onnx:{Path(self.path).name}"
 
     def _prepare(self, images: np.ndarray) -> np.ndarray:
         from PIL import Image
@@ -116,3 +152,52 @@ class OnnxFeatureExtractor:
                 ) from exc
             outputs.append(np.asarray(out, dtype=np.float64).reshape(out.shape[0], -1))
         return np.concatenate(outputs)
+
+
+def features_dir() -> Path:
+    """The package folder that holds the bundled feature extractors."""
+    return Path(__file__).resolve().parents[1] / "features"
+
+
+def load_feature_extractor(
+    spec: str | Path, *, value_range: str = "0,1", device: str = "cpu"
+) -> OnnxFeatureExtractor:
+    """A bundled feature extractor by name (see :data:`BUNDLED_FEATURES`), or any ONNX feature model by path.
+
+    Parameters
+    ----------
+    spec : str or pathlib.Path
+        ``"efficientnet-lite0"`` or the path of an ONNX file.
+    value_range : str
+        Float input range of a user's model (``"0,1"``, ``"-1,1"``, ``"0,255"``); the bundled extractors take
+        uint8 pixels and normalise inside the graph, so it does not apply to them.
+    device : str
+        Passed to the session factory.
+
+    Returns
+    -------
+    OnnxFeatureExtractor
+        Ready to call on uint8 batches.
+
+    Raises
+    ------
+    ModelError
+        ``spec`` is neither a bundled name nor an existing file, or a bundled file is missing or damaged.
+    """
+    bundled = {b.name: b for b in BUNDLED_FEATURES}
+    if str(spec) in bundled:
+        entry = bundled[str(spec)]
+        path = features_dir() / entry.file_name
+        if not path.is_file():
+            raise ModelError(f"bundled feature extractor {entry.name!r}: its file {path} is missing; "
+                             "reinstall medsynth")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != entry.sha256:
+            raise ModelError(f"bundled feature extractor {path} is damaged (sha256 {digest}, expected "
+                             f"{entry.sha256}); reinstall medsynth")
+        return OnnxFeatureExtractor(path, space=entry.name, device=device)
+    path = Path(spec)
+    if not path.is_file():
+        raise ModelError(f"no feature model file and no bundled feature space named {str(spec)!r}; give the "
+                         f"path of an ONNX feature extractor or one of: {', '.join(bundled)}")
+    return OnnxFeatureExtractor(path, value_range=value_range, device=device)

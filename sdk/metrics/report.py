@@ -66,6 +66,10 @@ def _metric_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     for key in ("precision", "recall", "density", "coverage"):
         if "prdc" in d:
             rows.append((key, _fmt(d["prdc"][key])))
+    for space, entry in (d.get("c2st") or {}).items():
+        floor = entry.get("floor") if entry else None
+        rows.append((f"C2ST AUC ({space})", _interval(entry["auc"]) if entry else "–"))
+        rows.append((f"C2ST floor, real vs real ({space})", _interval(floor["auc"]) if floor else "–"))
     for name in ("synthetic", "real"):
         if f"inception_score_{name}" in d:
             s = d[f"inception_score_{name}"]
@@ -79,6 +83,29 @@ def _metric_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
                      f"{_fmt(s['peak_ratio'])} at ({_fmt(fy)}, {_fmt(fx)}) cycles/px"))
         rows.append(("log-spectral distance", f"{_fmt(s['log_spectral_distance_db'])} dB"))
     return rows
+
+
+def _c2st_note(m: dict[str, Any]) -> str:
+    """How to read the two-sample test and, in a pretrained space, the caveat of its FD."""
+    c2st = m["overall"].get("c2st") or {}
+    floors = {e["floor"]["against"] for e in c2st.values() if e and e.get("floor")}
+    text = (
+        "C2ST: a logistic regression (L2, C = 1, standardised features) tells real from synthetic features "
+        "with 5-fold stratified cross-validation; its out-of-fold ROC AUC is 0.5 when the sets are "
+        "indistinguishable, 1 when they are separable (interval: bootstrap of the out-of-fold scores). "
+        "Both sets are brought to the same class mix first. The floor is the same test between two real "
+        "sets ("
+        + html.escape(" / ".join(sorted(floors)) or "none")
+        + "): what finite samples score without any synthetic image."
+    )
+    if m["feature_space"] != "radiomics":
+        text += (
+            " FD, KID and PRDC here are in the space <b>" + html.escape(m["feature_space"]) + "</b>. A "
+            "discriminator built on the same pretrained network (medsynth's <code>--arch projected</code> "
+            "uses EfficientNet-Lite0 features) makes these numbers optimistic (Kynkäänniemi et al., "
+            "ICLR 2023): read them beside FRD and the C2ST."
+        )
+    return f"<p class='note'>{text}</p>"
 
 
 def _histogram_svg(a: np.ndarray, b: np.ndarray, threshold: float, labels: tuple[str, str]) -> str:
@@ -148,8 +175,9 @@ def write_report(
         f"{html.escape(synthetic.source)} ({len(synthetic.labels)} images). Image shape {m['image_shape']}. "
         f"Feature space: <b>{html.escape(m['feature_space'])}</b>. Intervals: "
         f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, {m['config']['n_boot']} resamples.</p>",
-        "<h2>Overall</h2><table><tr><th>metric</th><th>value [interval]</th></tr>",
     ]
+    out.append(_c2st_note(m))
+    out.append("<h2>Overall</h2><table><tr><th>metric</th><th>value [interval]</th></tr>")
     out += [f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in _metric_rows(m["overall"])]
     out.append("</table>")
     if m["per_class"]:

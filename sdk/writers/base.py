@@ -84,7 +84,7 @@ class FileWriter(ABC):
             The file's content; the same for the same image and meta.
         """
 
-    def write(self, path: Path, image: np.ndarray, meta: ImageMeta) -> None:
+    def write(self, path: Path, image: np.ndarray, meta: ImageMeta) -> bytes:
         """Encode ``image`` and store it at ``path`` atomically (temp file in the same folder, then replace).
 
         Parameters
@@ -96,13 +96,20 @@ class FileWriter(ABC):
         meta
             What the image is.
 
+        Returns
+        -------
+        bytes
+            The content written (for the manifest's size and sha256).
+
         Raises
         ------
         OSError
             The folder is not writable.
         """
         check_image(image, meta.card)
-        atomic_write_bytes(path, self.encode(image, meta))
+        data = self.encode(image, meta)
+        atomic_write_bytes(path, data)
+        return data
 
 
 class ContainerWriter(ABC):

@@ -1,8 +1,10 @@
 """The run manifest: one CSV row per synthetic image, written last and atomically.
 
 Columns: ``path`` (relative to the output folder, ``/``-separated), ``class``, ``class_index``, ``seed``,
-``index``, ``model_sha256``, ``medsynth_version``, ``synthetic`` (always 1). For an NPZ run every row names
-the same ``.npz`` file and the rows follow the file's order.
+``index``, ``model_sha256``, ``medsynth_version``, ``synthetic`` (always 1), ``size`` and ``sha256`` (of the
+file the row names, so that anyone, and a resumed run, can verify it). For an NPZ run every row names the same
+``.npz`` file and the rows follow the file's order. Manifests of earlier medsynth versions (without the last
+two columns) are read with ``size`` -1 and ``sha256`` empty: their files count as unverified.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ class ManifestRow:
     model_sha256: str
     medsynth_version: str
     synthetic: int = 1
+    size: int = -1  # bytes of the file at ``path``; -1: not recorded
+    sha256: str = ""  # hex sha256 of the file at ``path``; "": not recorded
 
 
 COLUMNS = tuple("class" if f.name == "class_name" else f.name for f in fields(ManifestRow))
+_OLD_COLUMNS = COLUMNS[:-2]  # medsynth 0.1 manifests
 
 
 def write_manifest(path: Path, rows: Iterable[ManifestRow]) -> None:
@@ -66,12 +71,15 @@ def read_manifest(path: Path) -> list[ManifestRow]:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            if header is None or tuple(header) != COLUMNS:
-                raise OutputError(f"{path} is not a medsynth manifest (header {header}); move it away or "
+            if header is None or tuple(header) not in (COLUMNS, _OLD_COLUMNS):
+                shown = header if header is None or len(str(header)) < 300 else f"{str(header)[:300]}..."
+                raise OutputError(f"{path} is not a medsynth manifest (header {shown}); move it away or "
                                   "choose another --out")
+            verified = len(header) == len(COLUMNS)
             return [ManifestRow(path=r[0], class_name=r[1], class_index=int(r[2]), seed=int(r[3]),
                                 index=int(r[4]), model_sha256=r[5], medsynth_version=r[6],
-                                synthetic=int(r[7]))
+                                synthetic=int(r[7]), size=int(r[8]) if verified else -1,
+                                sha256=r[9] if verified else "")
                     for r in reader]
     except (ValueError, IndexError, UnicodeDecodeError) as exc:
         raise OutputError(f"{path} is not a readable medsynth manifest ({exc}); move it away or choose "

@@ -2,19 +2,26 @@
 
 Layout of ``<out>`` for a per-image format (PNG, DICOM)::
 
+    .medsynth-run.lock            while a run writes: its lock, naming the holder (see writers/_lock.py)
     .medsynth-run.json            written first: the model sha256, seed and format this folder belongs to
+    .medsynth-journal.csv         while a run writes: path, size, sha256 of each file it published
     <class>/<class>_000000.png    one file per image, each written atomically
-    manifest.csv                  written last
+    manifest.csv                  written last, with every file's size and sha256
 
 and for NPZ one ``images.npz`` instead of the class folders. Image ``i`` of class ``c`` is a pure function
-of (model, seed, c, i), so a re-run skips the files that exist and writes the same bytes for the rest: a run
-killed at any point and re-run ends identical to one that was never interrupted. A folder of another model,
-seed or format is refused (one format per folder, so the manifest lists each image once). Nothing is created
-before the first batch has been generated and checked, so bad input or a broken model leaves no trace.
+of (model, seed, c, i), so a re-run keeps the files whose size and sha256 match the manifest (or the journal
+of a killed run) and writes the rest, a file that differs included: a run killed at any point, or a file
+truncated by a power loss, and re-run ends identical to one that was never interrupted. A folder of another
+model, seed or format is refused (one format per folder, so the manifest lists each image once), and so is a
+folder another run holds. An NPZ run that adds classes or images
+rewrites ``images.npz`` with the earlier images and the new ones. Nothing is left behind when a run fails
+before its first batch has been generated and checked.
 """
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import itertools
 import json
 import os
@@ -26,11 +33,21 @@ from pathlib import Path
 
 import numpy as np
 
+from medsynth._checks import MAX_BATCH_SIZE, MAX_INDEX, check_int
+from medsynth._onnx_files import file_sha256
 from medsynth._version import __version__
 from medsynth.errors import ArgumentError, OutputError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
 from medsynth.seeding import check_seed
-from medsynth.writers._atomic import atomic_write_bytes, remove_stale_temps
+from medsynth.writers._atomic import (
+    TEMP_SUFFIX,
+    atomic_write_bytes,
+    fsync_folder,
+    remove_stale_temps,
+    write_options,
+)
+from medsynth.writers._journal import JOURNAL_FILE, FileRecord, Journal, read_journal
+from medsynth.writers._lock import LOCK_FILE, run_lock
 from medsynth.writers.base import ContainerWriter, FileWriter, ImageMeta
 from medsynth.writers.formats import load_writer
 from medsynth.writers.manifest import MANIFEST_NAME, ManifestRow, merge_rows, read_manifest, write_manifest
@@ -83,8 +100,8 @@ def _identity_bytes(identity: Mapping[str, object]) -> bytes:
     return (json.dumps(identity, sort_keys=True, indent=2) + "\n").encode("utf-8")
 
 
-def _check_out(out: Path, identity: Mapping[str, object]) -> None:
-    """Refuse an output folder that cannot be written or holds another run; writes nothing."""
+def _check_path(out: Path) -> None:
+    """Refuse an output path that is not a folder or cannot be created; writes nothing."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"output folder {out} exists and is not a folder; choose another --out")
     if not out.exists():
@@ -96,28 +113,38 @@ def _check_out(out: Path, identity: Mapping[str, object]) -> None:
         return
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {out} is not writable; choose another --out or fix its permissions")
+
+
+_OURS_WHEN_NEW = {LOCK_FILE, JOURNAL_FILE}  # what may be in a folder before its run file exists
+
+
+def _check_owner(out: Path, identity: Mapping[str, object]) -> None:
+    """Refuse a folder that holds another run or files medsynth did not write; call it under the lock."""
     run_file = out / RUN_FILE
     if not run_file.exists():
-        if any(out.iterdir()):
+        if any(entry.name not in _OURS_WHEN_NEW and not entry.name.endswith(TEMP_SUFFIX)
+               for entry in out.iterdir()):
             raise OutputError(f"output folder {out} is not empty and was not written by medsynth; choose an "
                               "empty or new --out")
         return
     try:
-        found = json.loads(run_file.read_text(encoding="utf-8"))
+        found = json.loads(run_file.read_text(encoding="utf-8")[:65536])
     except (OSError, ValueError) as exc:
         raise OutputError(f"{run_file} is unreadable ({exc}); choose another --out") from exc
     if not isinstance(found, dict):
         raise OutputError(f"{run_file} is not a medsynth run file; choose another --out")
     for key, what in (("model_sha256", "model"), ("seed", "seed")):
         if found.get(key) != identity[key]:
-            raise OutputError(f"output folder {out} holds images of another {what} ({key} "
-                              f"{found.get(key)!r}, this run {identity[key]!r}); choose another --out or "
-                              f"the same {what}")
+            shown = repr(found.get(key))
+            shown = shown if len(shown) <= 80 else f"{shown[:80]}..."
+            raise OutputError(f"output folder {out} holds images of another {what} ({key} {shown}, this run "
+                              f"{identity[key]!r}); choose another --out or the same {what}")
     held = _held_format(out, found)
     if held is not None and held != identity["format"]:
         # One format per folder, so that manifest.csv lists every image exactly once.
-        raise OutputError(f"output folder {out} holds {held} images; a folder holds one format (its manifest "
-                          f"lists each image once): choose another --out for --format {identity['format']}")
+        raise OutputError(f"output folder {out} holds {str(held)[:80]} images; a folder holds one format "
+                          f"(its manifest lists each image once): choose another --out for --format "
+                          f"{identity['format']}")
 
 
 def _normalise_plan(generator: Generator, plan: Mapping[str | int, int]) -> list[tuple[int, int]]:
@@ -127,9 +154,7 @@ def _normalise_plan(generator: Generator, plan: Mapping[str | int, int]) -> list
     counts: dict[int, int] = {}
     for cls, n in plan.items():
         index = generator.card.class_index(cls)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ArgumentError(f"the number of images of class {cls!r} must be a non-negative integer, "
-                                f"got {n!r}")
+        n = check_int(f"the number of images of class {str(cls)[:80]!r}", n, low=0, high=MAX_INDEX)
         if index in counts:
             raise ArgumentError(f"class {generator.classes[index]!r} appears twice in the plan")
         counts[index] = int(n)
@@ -146,9 +171,10 @@ def _chunks(indices: Sequence[int], size: int) -> Iterator[list[int]]:
 class _Folder:
     """Creates the output folder and its run file on first use, turning OSError into OutputError."""
 
-    def __init__(self, out: Path, identity: Mapping[str, object]) -> None:
+    def __init__(self, out: Path, identity: Mapping[str, object], fsync: bool) -> None:
         self.out = out
         self.identity = identity
+        self.fsync = fsync
         self.ready = False
         self.subfolders: set[str] = set()
 
@@ -164,6 +190,8 @@ class _Folder:
             for name in subfolders:
                 if name not in self.subfolders:
                     (self.out / name).mkdir(exist_ok=True)
+                    if self.fsync:
+                        fsync_folder(self.out)
                     remove_stale_temps(self.out / name)
                     self.subfolders.add(name)
         except OSError as exc:
@@ -172,7 +200,8 @@ class _Folder:
 
 def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
               seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-              progress: Callable[[int, int], None] | None = None) -> RunSummary:
+              progress: Callable[[int, int], None] | None = None, wait: bool = False,
+              fsync: bool = True) -> RunSummary:
     """Generate the images of ``plan`` into ``out`` with a manifest, skipping those already there.
 
     Parameters
@@ -182,8 +211,8 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     plan
         Class (name or index) -> number of images; image indices run from 0 to n - 1 for each class.
     out
-        Output folder; created if missing. It must be empty, new, or hold an earlier run of the same model
-        and seed.
+        Output folder; created if missing. It must be empty, new, or hold an earlier run of the same model,
+        seed and format. It is locked for the whole run: one writer at a time.
     fmt
         Output format name (``png``, ``npz``, ``dcm``).
     seed
@@ -192,8 +221,14 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
         Images per inference call; the output does not depend on it.
     progress
         Called as ``progress(done, total)`` after each batch is stored: ``done`` images of the ``total``
-        that this call makes (images an earlier run left are not counted); first called once the first
-        batch is checked, never when there is nothing to make.
+        that this call makes (images an earlier run left are not counted; an NPZ run that adds images
+        makes the earlier ones again, and counts them); first called once the first batch is checked,
+        never when there is nothing to make.
+    wait
+        If another run holds ``out``, wait for it to finish instead of refusing.
+    fsync
+        fsync every file and folder before and after the rename that publishes it (durable across a power
+        loss); ``False`` is faster and still safe against kills, and resume still verifies every file.
 
     Returns
     -------
@@ -207,70 +242,112 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     UnknownClassError
         A class the model does not have.
     OutputError
-        An output folder that cannot be written, or holds another model's or seed's images; an unknown or
-        unavailable format.
+        An output folder that cannot be written, holds another model's, seed's or format's images, or is in
+        use by another run; an unknown or unavailable format.
     ModelError
         The model returned non-finite values.
     """
     check_seed(seed)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = check_int("batch_size", batch_size, low=1, high=MAX_BATCH_SIZE)
     work = _normalise_plan(generator, plan)
     writer = load_writer(fmt)
     identity = _identity(generator, seed, fmt)
-    _check_out(out, identity)
-    folder = _Folder(out, identity)
+    _check_path(out)
     report = progress or (lambda done, total: None)
-
     metas = [ImageMeta(card=generator.card, class_name=generator.classes[c], class_index=c, seed=seed,
                        index=i, model_sha256=generator.sha256) for c, n in work for i in range(n)]
-    if isinstance(writer, FileWriter):
-        paths, written = _write_files(generator, writer, metas, folder, batch_size, report)
-    else:
-        paths, written = _write_container(generator, writer, metas, folder, batch_size, report)
-
-    rows = [ManifestRow(path=path, class_name=m.class_name, class_index=m.class_index, seed=seed,
-                        index=m.index, model_sha256=generator.sha256, medsynth_version=__version__)
-            for path, m in zip(paths, metas, strict=True)]
     manifest = out / MANIFEST_NAME
-    folder.prepare()
-    old = read_manifest(manifest) if manifest.exists() else []
-    try:
-        write_manifest(manifest, merge_rows(old, rows))
-    except OSError as exc:
-        raise OutputError(f"cannot write manifest {manifest}: {exc.strerror or exc}") from exc
+    with run_lock(out, wait=wait) as lock, write_options(run_id=lock.run_id, fsync=fsync):
+        _check_owner(out, identity)
+        folder = _Folder(out, identity, fsync)
+        old = read_manifest(manifest) if manifest.exists() else []
+        records = {row.path: (row.size, row.sha256) for row in old if row.sha256}
+        records.update(read_journal(out))
+        journal = Journal(out)
+        try:
+            if isinstance(writer, FileWriter):
+                rows, written = _write_files(generator, writer, metas, folder, batch_size, report, records,
+                                             journal)
+            else:
+                rows, written = _write_container(generator, writer, metas, folder, batch_size, report, old,
+                                                 records)
+            folder.prepare()
+            write_manifest(manifest, merge_rows(old, rows))
+        except OSError as exc:
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(f"cannot write manifest {manifest}: {exc.strerror or exc}") from exc
+        finally:
+            journal.close(remove=False)
+        journal.close(remove=True)
     per_class = {generator.classes[c]: n for c, n in work}
     return RunSummary(out=out, format=fmt, per_class=per_class, written=written, skipped=len(metas) - written,
                       manifest=manifest)
 
 
+def _row(path: str, meta: ImageMeta, record: FileRecord) -> ManifestRow:
+    return ManifestRow(path=path, class_name=meta.class_name, class_index=meta.class_index, seed=meta.seed,
+                       index=meta.index, model_sha256=meta.model_sha256, medsynth_version=__version__,
+                       size=record[0], sha256=record[1])
+
+
+def _matches(path: Path, record: FileRecord | None) -> bool:
+    """Whether ``path`` is a regular file with the recorded size and sha256."""
+    if record is None or path.is_symlink() or not path.is_file():
+        return False
+    try:
+        return path.stat().st_size == record[0] and file_sha256(path) == record[1]
+    except OSError:
+        return False
+
+
 def _store(writer: FileWriter, out: Path, paths: Sequence[str], metas: Sequence[ImageMeta],
-           chunk: Sequence[int], images: np.ndarray) -> int:
-    """Write the files of one batch; return how many."""
+           chunk: Sequence[int], images: np.ndarray, journal: Journal) -> list[tuple[int, FileRecord]]:
+    """Write the files of one batch and journal them; return (position, (size, sha256)) of each."""
+    done = []
     for k, image in zip(chunk, images, strict=True):
         target = out / paths[k]
         try:
-            writer.write(target, image, metas[k])
+            data = writer.write(target, image, metas[k])
+            record = (len(data), hashlib.sha256(data).hexdigest())
+            journal.add(paths[k], *record)
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return len(chunk)
+        done.append((k, record))
+    journal.flush()
+    return done
 
 
 def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[ImageMeta], folder: _Folder,
-                 batch_size: int, report: Callable[[int, int], None]) -> tuple[list[str], int]:
-    """Write one file per image; return the manifest paths and how many files were written.
+                 batch_size: int, report: Callable[[int, int], None], records: Mapping[str, FileRecord],
+                 journal: Journal) -> tuple[list[ManifestRow], int]:
+    """Write one file per image unless it is there with its recorded size and sha256; return the manifest
+    rows and how many files were written.
 
     Encoding and writing a batch runs on one background thread while the next batch is generated (file I/O
     waits and Pillow/zlib release the GIL); at most two batches wait to be written.
     """
     paths = [f"{m.class_name}/{image_file_name(m.class_name, m.index, writer.suffix)}" for m in metas]
-    missing = [k for k, path in enumerate(paths) if not (folder.out / path).is_file()]
+    found: dict[int, FileRecord] = {}
+    for k, path in enumerate(paths):
+        record = records.get(path)
+        if record is not None and _matches(folder.out / path, record):
+            found[k] = record
+    missing = [k for k in range(len(metas)) if k not in found]
     done, total = 0, len(missing)
     by_class: dict[int, list[int]] = {}
     for k in missing:
         by_class.setdefault(metas[k].class_index, []).append(k)
+
+    def finish(future: Future[list[tuple[int, FileRecord]]]) -> None:
+        nonlocal done
+        batch = future.result()
+        found.update(batch)
+        done += len(batch)
+        report(done, total)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer") as pool:
-        pending: deque[Future[int]] = deque()
+        pending: deque[Future[list[tuple[int, FileRecord]]]] = deque()
         try:
             for class_index, ks in by_class.items():
                 for chunk in _chunks(ks, batch_size):
@@ -278,52 +355,61 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
                     indices = [metas[k].index for k in chunk]
                     images = generator.generate_indices(class_index, indices, first.seed)
                     folder.prepare([first.class_name])
-                    pending.append(pool.submit(_store, writer, folder.out, paths, metas, chunk, images))
+                    context = contextvars.copy_context()  # the run's temp names and fsync choice
+                    pending.append(pool.submit(context.run, _store, writer, folder.out, paths, metas, chunk,
+                                               images, journal))
                     while len(pending) > 1:
-                        done += pending.popleft().result()
-                        report(done, total)
+                        finish(pending.popleft())
             while pending:
-                done += pending.popleft().result()
-                report(done, total)
+                finish(pending.popleft())
         except BaseException:
             for future in pending:
                 future.cancel()
             raise
-    return paths, len(missing)
+    rows = [_row(path, meta, found[k]) for k, (path, meta) in enumerate(zip(paths, metas, strict=True))]
+    return rows, len(missing)
 
 
 def _write_container(generator: Generator, writer: ContainerWriter, metas: Sequence[ImageMeta],
-                     folder: _Folder, batch_size: int,
-                     report: Callable[[int, int], None]) -> tuple[list[str], int]:
-    """Write all images into one container file unless the same run already wrote it."""
+                     folder: _Folder, batch_size: int, report: Callable[[int, int], None],
+                     old: Sequence[ManifestRow],
+                     records: Mapping[str, FileRecord]) -> tuple[list[ManifestRow], int]:
+    """Write the images of this run and of earlier runs in the folder into one container file, unless it
+    already holds exactly those (its size and sha256 as recorded); return its manifest rows and how many of
+    this run's images were not in it before."""
     name = f"{CONTAINER_STEM}{writer.suffix}"
     target = folder.out / name
-    paths = [name] * len(metas)
-    manifest = folder.out / MANIFEST_NAME
-    if target.is_file() and manifest.is_file():
-        listed = [(r.class_index, r.index) for r in read_manifest(manifest) if r.path == name]
-        if listed == [(m.class_index, m.index) for m in metas]:
-            return paths, 0
+    listed = [(r.class_index, r.index) for r in old if r.path == name]
+    intact = _matches(target, records.get(name))
+    keys = sorted({(m.class_index, m.index) for m in metas} | (set(listed) if intact else set()))
+    union = [ImageMeta(card=generator.card, class_name=generator.classes[c], class_index=c,
+                       seed=metas[0].seed, index=i, model_sha256=generator.sha256) for c, i in keys]
+    before = set(listed) if intact else set()
+    written = sum(1 for m in metas if (m.class_index, m.index) not in before)
+    record = records.get(name)
+    if intact and record is not None and listed == keys:
+        return [_row(name, m, record) for m in union], 0
 
     def batches() -> Iterator[np.ndarray]:
         done = 0
-        for chunk in _chunks(range(len(metas)), batch_size):
+        for chunk in _chunks(range(len(union)), batch_size):
             # A chunk may span two classes; generate each class's part separately.
             parts = []
-            for class_index in dict.fromkeys(metas[k].class_index for k in chunk):
-                ks = [k for k in chunk if metas[k].class_index == class_index]
-                parts.append(generator.generate_indices(class_index, [metas[k].index for k in ks],
-                                                        metas[ks[0]].seed))
+            for class_index in dict.fromkeys(union[k].class_index for k in chunk):
+                ks = [k for k in chunk if union[k].class_index == class_index]
+                parts.append(generator.generate_indices(class_index, [union[k].index for k in ks],
+                                                        union[ks[0]].seed))
             images = np.concatenate(parts) if len(parts) > 1 else parts[0]
             folder.prepare()
             yield images
             done += len(chunk)
-            report(done, len(metas))
+            report(done, len(union))
 
     stream = batches()
-    first = next(stream)  # generated and checked before the folder or any temp file exists
+    first = next(stream)  # generated and checked before the folder holds anything
     try:
-        writer.write_all(target, metas, itertools.chain([first], stream))
+        writer.write_all(target, union, itertools.chain([first], stream))
+        record = (target.stat().st_size, file_sha256(target))
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return paths, len(metas)
+    return [_row(name, m, record) for m in union], written

@@ -142,3 +142,44 @@ def test_import_medsynth_loads_neither_numba_nor_pydicom() -> None:
     code = ("import sys, medsynth; assert 'numba' not in sys.modules and 'pydicom' not in sys.modules; "
             "import medsynth.dicom; assert 'numba' in sys.modules and 'pydicom' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=600)  # generous: CI machines are shared
+
+
+def test_convert_never_replaces_a_file_it_did_not_write(dicom_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = Image.fromarray(np.full((4, 4), 7, dtype=np.uint8))
+    mine.save(out / "ct1.png")
+    before = (out / "ct1.png").read_bytes()
+    result = CliRunner().invoke(main, ["convert", str(dicom_folder), str(out), "--quiet", "--window", "lung"])
+    assert result.exit_code == 0, result.output
+    assert (out / "ct1.png").read_bytes() == before
+    assert "ct1.dcm: " in result.output and "was not written by medsynth convert" in result.output
+    # Its own outputs are replaced on a re-run (same bytes), the user's file still is not.
+    again = CliRunner().invoke(main, ["convert", str(dicom_folder), str(out), "--quiet", "--window", "lung"])
+    assert again.exit_code == 0, again.output
+    assert (out / "ct1.png").read_bytes() == before
+    assert "converted 4 images from 2 files" in again.output
+    assert Image.open(out / "multi_frame0000.png").text["medsynth:convert"] == "multi.dcm"
+
+
+def test_convert_refuses_in_equal_out_and_out_inside_in(dicom_folder: Path, tmp_path: Path) -> None:
+    user_png = dicom_folder / "ct1.png"
+    Image.fromarray(np.zeros((4, 4), dtype=np.uint8)).save(user_png)
+    before = user_png.read_bytes()
+    for out in (dicom_folder, dicom_folder / ".", dicom_folder / "sub" / "pngs"):
+        result = CliRunner().invoke(main, ["convert", str(dicom_folder), str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert user_png.read_bytes() == before
+    assert not (dicom_folder / "sub" / "pngs").exists()
+
+
+def test_convert_does_not_write_through_a_symlink(dicom_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"precious")
+    (out / "ct1.png").symlink_to(victim)
+    result = CliRunner().invoke(main, ["convert", str(dicom_folder), str(out), "--quiet", "--window", "lung"])
+    assert result.exit_code == 0, result.output
+    assert victim.read_bytes() == b"precious" and (out / "ct1.png").is_symlink()

@@ -173,3 +173,14 @@ def test_bootstrap_interval_of_a_biased_statistic_contains_the_estimate():
     assert iv.bias > 0 and iv.low < iv.value < iv.high
     with pytest.raises(DataError):
         bootstrap_interval(np.mean, a, level=1.5)
+
+
+@pytest.mark.parametrize(("n1", "n2", "d"), [(30, 50, 80), (60, 20, 64), (3, 3, 10)])
+def test_fd_with_fewer_rows_than_dimensions_equals_the_covariance_form(n1, n2, d):
+    rng = np.random.default_rng(n1 + n2 + d)
+    mix = rng.normal(size=(d, d))  # correlated features, as a CNN's are
+    f1, f2 = rng.normal(size=(n1, d)) @ mix, rng.normal(0.3, 1.2, size=(n2, d)) @ mix
+    expected = frechet_distance_from_statistics(*feature_statistics(f1), *feature_statistics(f2))
+    # the covariance form carries round-off from the d - n zero eigenvalues (sqrt(eps * largest) each)
+    assert frechet_distance(f1, f2) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(f1, f1) == pytest.approx(0.0, abs=1e-8 * expected)

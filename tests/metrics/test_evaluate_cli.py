@@ -150,6 +150,9 @@ def test_evaluate_writes_metrics_report_and_flags_copies(tmp_path):
     assert 0 <= m["overall"]["prdc"]["precision"] <= 1
     assert m["overall"]["full_reference"]["ms_ssim"]["scales"] == 2  # 40-pixel images fit two scales
     assert m["memorization"]["pixels"]["n_copies"] >= 3
+    floor = m["overall"]["c2st"]["radiomics"]["floor"]  # with --train the floor is real against train
+    assert floor["against"] == "train" and floor["n_a"] == 24 and floor["n_b"] == 24
+    assert 0.0 <= m["overall"]["c2st"]["radiomics"]["auc"]["low"] <= 1.0
     assert (out / "closest_pairs.png").is_file()
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 5 and "http" not in html.replace("http://www.w3.org", "")
@@ -180,6 +183,31 @@ def test_evaluate_with_an_onnx_extractor_and_identical_sets(tmp_path):
     assert m["overall"]["frd"]["value"] == pytest.approx(0.0, abs=1e-9)
     assert m["overall"]["full_reference"]["psnr"]["identical_pairs"] == 24
     assert m["overall"]["full_reference"]["ssim"]["value"] == pytest.approx(1.0)
+    # the two-sample test runs in both spaces; identical sets cannot be told apart
+    c2st = m["overall"]["c2st"]
+    assert set(c2st) == {"radiomics", "onnx:f.onnx"}
+    for entry in c2st.values():
+        assert entry["auc"]["value"] < 0.65 and entry["folds"] == 5 and len(entry["fold_auc"]) == 5
+        assert entry["floor"]["against"] == "real halves" and entry["floor"]["n_a"] == 12
+    assert set(m["per_class"]["nevus"]["c2st"]) == set(c2st)
+    assert "C2ST AUC (radiomics)" in result.output and "floor, real vs real (onnx:f.onnx)" in result.output
+    assert "FD (onnx:f.onnx)" in result.output
+
+
+def test_evaluate_in_the_bundled_efficientnet_space(tmp_path):
+    real = _class_tree(tmp_path / "real", seed=7, n=6)
+    synthetic = _class_tree(tmp_path / "synthetic", seed=8, n=6, shift=40)
+    out = tmp_path / "out"
+    args = ["--real", str(real), "--synthetic", str(synthetic), "--bootstrap", "0", "--out", str(out)]
+    result = _run([*args, "--features", "efficientnet-lite0"])
+    assert result.exit_code == 0, result.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["feature_space"] == "efficientnet-lite0"
+    assert m["overall"]["fd"]["value"] > 0 and "frd" in m["overall"] and "relative_fd" in m["overall"]
+    assert set(m["overall"]["c2st"]) == {"radiomics", "efficientnet-lite0"}
+    assert "Kynk" in (out / "report.html").read_text()  # the caveat of a pretrained space
+    bad = CliRunner().invoke(main, ["evaluate", *args, "--features", "efficientnet-b9"])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "no bundled feature space" in bad.output
 
 
 def test_evaluate_errors_are_one_line(tmp_path):

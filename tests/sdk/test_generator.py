@@ -100,7 +100,7 @@ def test_nan_output_is_refused(nan_model):
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"n": 0}, ArgumentError, "n must be a positive integer"),
+    ({"n": 0}, ArgumentError, "n must be between 1 and"),
     ({"n": -3}, ArgumentError, "n must be"),
     ({"n": 2.0}, ArgumentError, "n must be"),
     ({"batch_size": 0}, ArgumentError, "batch_size"),

@@ -73,10 +73,20 @@ def test_missing_files_are_regenerated_identically_and_stale_temps_removed(tmp_p
     write_run(gen, {"nevus": 6}, out, seed=2)
     complete = tree(out)
     (out / "nevus" / "nevus_000003.png").unlink()
-    (out / "manifest.csv").unlink()
     (out / "nevus" / f".nevus_000004.png.99-0-aa{TEMP_SUFFIX}").write_bytes(b"half a png")
     summary = write_run(gen, {"nevus": 6}, out, seed=2)
     assert summary.written == 1 and summary.skipped == 5
+    assert tree(out) == complete
+
+
+def test_without_a_manifest_nothing_is_trusted(tmp_path, gen):
+    out = tmp_path / "out"
+    write_run(gen, {"nevus": 6}, out, seed=2)
+    complete = tree(out)
+    (out / "manifest.csv").unlink()
+    (out / "nevus" / "nevus_000001.png").write_bytes(b"junk!")  # a 5-byte file where a PNG was
+    summary = write_run(gen, {"nevus": 6}, out, seed=2)
+    assert summary.written == 6 and summary.skipped == 0  # no record to verify against: all regenerated
     assert tree(out) == complete
 
 
@@ -99,12 +109,13 @@ def test_npz_run_and_rerun(tmp_path, gen):
     before = tree(out)
     assert write_run(gen, {"melanoma": 3, "nevus": 2}, out, fmt="npz", seed=6, batch_size=4).written == 0
     assert tree(out) == before
-    changed = write_run(gen, {"melanoma": 4}, out, fmt="npz", seed=6)  # a different plan rewrites the file
-    assert changed.written == 4
+    grown = write_run(gen, {"melanoma": 4}, out, fmt="npz", seed=6)  # one more melanoma: the rest is kept
+    assert grown.written == 1 and grown.skipped == 3
     with np.load(out / "images.npz") as data:
-        assert data["labels"].tolist() == [1, 1, 1, 1]
+        assert data["labels"].tolist() == [0, 0, 1, 1, 1, 1]
+        assert data["indices"].tolist() == [0, 1, 0, 1, 2, 3]
     with (out / "manifest.csv").open(newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 4
+        assert len(list(csv.DictReader(handle))) == 6
 
 
 def test_another_seed_or_model_is_refused_and_nothing_changes(tmp_path, gen, grey_model):

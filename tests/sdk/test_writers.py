@@ -110,7 +110,7 @@ def test_manifest_round_trip_and_merge(tmp_path):
     write_manifest(path, rows)
     assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
     assert COLUMNS == ("path", "class", "class_index", "seed", "index", "model_sha256", "medsynth_version",
-                       "synthetic")
+                       "synthetic", "size", "sha256")
     assert read_manifest(path) == rows
     newer = [ManifestRow("a/a_000000.png", "a", 0, 0, 0, SHA, "0.2.0"),
              ManifestRow("c/c_000000.png", "c", 1, 0, 0, SHA, "0.2.0")]

@@ -35,6 +35,7 @@ def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
     ("sngan", {"r1_gamma": 0.5}),  # lazy R1: its interval must survive the resume too
     ("wgan-gp", {"lstm": True, "n_critic": 2}),
     ("stylegan", {"r1_gamma": 0.1, "style_mixing": 0.5}),
+    ("projected", {"spectral_weight": 0.5}),
 ])
 def test_resume_equals_an_uninterrupted_run_bit_for_bit(arch, changes, tmp_path):
     data = tiny_image_set((5, 7))  # 12 images, batch 4: 3 iterations per epoch

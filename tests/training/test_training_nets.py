@@ -21,7 +21,8 @@ from medsynth.training.nets.modconv import ModulatedConv2d
 
 def test_registry_lists_the_architectures_and_refuses_unknown():
     assert arch_names() == sorted(ARCHS)
-    with pytest.raises(DataError, match="unknown architecture 'biggan'.*dcgan, sngan, sngan-aa, sngan-cnn"):
+    with pytest.raises(DataError,
+                       match="unknown architecture 'biggan'.*dcgan, projected, sngan, sngan-aa, sngan-cnn"):
         get_arch("biggan")
 
 
@@ -37,7 +38,8 @@ def test_forward_backward_shapes_and_finite_losses(arch, lstm, size, channels):
     assert fake.abs().max() <= 1.0
     real = torch.rand(4, channels, size, size) * 2 - 1
     s_real, s_fake = d(real, y), d(fake.detach(), y)
-    assert s_real.shape == s_fake.shape == (4,)
+    heads = 4 if arch == "projected" else None  # one logit per pyramid scale
+    assert s_real.shape == s_fake.shape == ((4, heads) if heads else (4,))
     kind = get_arch(arch).default_loss
     loss = d_loss(kind, s_real, s_fake)
     penalty = (gradient_penalty(lambda t: d(t, y), real, fake, torch.Generator().manual_seed(1))

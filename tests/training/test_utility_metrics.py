@@ -11,6 +11,7 @@ from medsynth.training.utility.metrics import (
     balanced_accuracy,
     macro_auroc,
     per_class_recall,
+    sensitivity_at_specificity,
     stratified_resamples,
 )
 
@@ -63,6 +64,12 @@ def test_metrics_match_scikit_learn(name, y, proba):
     assert macro_auroc(y, proba) == pytest.approx(want_auc, abs=1e-12)
     per_class = [metrics.roc_auc_score(y == c, proba[:, c]) for c in range(k)]
     np.testing.assert_allclose(auroc_ovr(y, proba), per_class, atol=1e-12)
+    for spec in (0.8, 0.5, 0.95):  # the best TPR on sklearn's ROC curve with FPR <= 1 - specificity
+        want = []
+        for c in range(k):
+            fpr, tpr, _ = metrics.roc_curve(y == c, proba[:, c], drop_intermediate=False)
+            want.append(tpr[fpr <= 1.0 - spec + 1e-12].max())
+        np.testing.assert_allclose(sensitivity_at_specificity(y, proba, spec), want, atol=1e-12)
 
 
 def test_analytic_answers():

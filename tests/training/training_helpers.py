@@ -13,7 +13,7 @@ from PIL import Image
 from medsynth.training.config import TrainConfig
 from medsynth.training.data import ImageSet
 
-ARCHS = ("dcgan", "sngan", "sngan-cnn", "sngan-aa", "wgan-gp", "stylegan")
+ARCHS = ("dcgan", "sngan", "sngan-cnn", "sngan-aa", "wgan-gp", "stylegan", "projected")
 SHARED_ISIC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "isic2017"
 
 

@@ -33,10 +33,14 @@ class Arch:
     style_mixing: bool = False
     # TrainConfig values the architecture's paper trains with; `medsynth train` starts from them
     presets: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # checks what the networks need beyond torch (e.g. pretrained weights) before any data is read; raises
+    # MissingExtraError naming what to install
+    check_requirements: Callable[[], object] = lambda: None
 
 
 def _registry() -> dict[str, Arch]:
     from medsynth.training.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+    from medsynth.training.nets.efficientnet_lite import weights_path
     from medsynth.training.nets.fastgan import FastGANGenerator
     from medsynth.training.nets.projected import ProjectedDiscriminator as PretrainedFeatureDiscriminator
     from medsynth.training.nets.sngan import ProjectionDiscriminator, SNGANGenerator
@@ -64,7 +68,8 @@ def _registry() -> dict[str, Arch]:
              "excitation); D on a frozen ImageNet EfficientNet-Lite0 feature pyramid (strides 4-32) with "
              "fixed random channel and scale mixing and a class-projection head per scale",
              presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_g": 2e-4, "lr_d": 2e-4,
-                                       "diffaugment": "color,translation,cutout"})),
+                                       "diffaugment": "color,translation,cutout"}),
+             check_requirements=weights_path),
         Arch("wgan-gp", WGANGPGenerator, WGANGPCritic, "wasserstein",
              "WGAN-GP: ResNet G (optional 2-layer LSTM over the latent), critic without normalisation, "
              "gradient penalty",

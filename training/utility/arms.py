@@ -6,6 +6,7 @@ steps; they differ only in the images the classifier learns from.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,7 +15,8 @@ import numpy as np
 from medsynth.balance import plan_balance
 from medsynth.errors import ArgumentError
 
-__all__ = ["Arm", "ARMS", "DEFAULT_ARMS", "get_arms", "synthetic_needed", "training_set"]
+__all__ = ["Arm", "ARMS", "DEFAULT_ARMS", "FILTERED", "get_arms", "ratio_arm", "synthetic_share",
+           "synthetic_needed", "training_set"]
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,12 @@ class Arm:
     key: str  # the name passed to --arms
     label: str  # the row label in tables and plots
     description: str  # one line for the JSON and the docs
+    ratio: float = 1.0  # real + ratio x each class's shortfall of synthetic images (arms "ratio:R")
+    filtered: bool = False  # the synthetic images passed the real-trained classifier's filter (--filter)
 
 
 ARMS: tuple[Arm, ...] = (
-    Arm("real", "(a) real", "the real train split as it is (imbalanced)"),
+    Arm("real", "(a) real", "the real train split as it is (imbalanced), with a class-weighted loss"),
     Arm("balanced", "(b) real+synthetic", "the real train split plus synthetic images of every class up to "
         "the largest class (plan_balance(counts, 'max'))"),
     Arm("synthetic", "(c) synthetic only", "synthetic images only, as many per class as arm (b) has "
@@ -39,23 +43,57 @@ ARMS: tuple[Arm, ...] = (
         "(the smaller half) and half by drawing real images again: synthetic images as extra variety for a "
         "class whose real images are also there in proportion"),
 )
-DEFAULT_ARMS = ("real", "balanced", "synthetic")
+DEFAULT_ARMS = ("real", "oversampled", "balanced", "mixed")
 _BY_KEY = {arm.key: arm for arm in ARMS}
+FILTERED = Arm("filtered", "(f) real+filtered synthetic", "as (b), but only synthetic images that a "
+               "classifier trained on the real train split (arm (a), same seed) does not assign to another "
+               "class with confidence above the --filter threshold", filtered=True)
+MAX_RATIO = 20.0
+
+
+def ratio_arm(ratio: float) -> Arm:
+    """The arm "ratio:R": the real train split plus R times each class's shortfall in synthetic images."""
+    if not (0.0 < ratio <= MAX_RATIO and math.isfinite(ratio)):
+        raise ArgumentError(f"--synthetic-ratio values must be in (0, {MAX_RATIO:g}], got {ratio}")
+    return Arm(f"ratio:{ratio:g}", f"(r) real+{ratio:g}x synthetic", f"the real train split plus {ratio:g} "
+               "times each class's shortfall (to the largest class) in synthetic images", ratio=ratio)
 
 
 def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
-    """The arms named by ``keys``, in the order of :data:`ARMS`.
+    """The arms named by ``keys``: those of :data:`ARMS` in that order, then "ratio:R" arms by ratio, then
+    "filtered".
 
     Raises
     ------
     ArgumentError
-        An unknown or repeated key, or no key at all.
+        An unknown or repeated key, a bad ratio, or no key at all.
     """
-    unknown = [k for k in keys if k not in _BY_KEY]
+    known = [*_BY_KEY, "ratio:R", FILTERED.key]
+    unknown = [k for k in keys if k not in _BY_KEY and k != FILTERED.key and not k.startswith("ratio:")]
     if unknown or not keys or len(set(keys)) != len(keys):
-        raise ArgumentError(f"--arms takes distinct names from {', '.join(_BY_KEY)}, "
+        raise ArgumentError(f"--arms takes distinct names from {', '.join(known)}, "
                             f"got {', '.join(keys) or 'none'}")
-    return tuple(arm for arm in ARMS if arm.key in keys)
+    ratios = []
+    for k in keys:
+        if k.startswith("ratio:"):
+            try:
+                ratios.append(ratio_arm(float(k[len("ratio:"):])))
+            except ValueError as exc:
+                raise ArgumentError(f"--synthetic-ratio values must be numbers, got {k!r}") from exc
+    fixed = tuple(arm for arm in ARMS if arm.key in keys)
+    return (fixed + tuple(sorted(ratios, key=lambda a: a.ratio))
+            + ((FILTERED,) if FILTERED.key in keys else ()))
+
+
+def synthetic_share(arm: Arm, shortfall: int) -> int:
+    """How many synthetic images of a class with this ``shortfall`` (to the largest class) ``arm`` adds."""
+    if arm.key in ("balanced", "filtered"):
+        return shortfall
+    if arm.key == "mixed":
+        return shortfall // 2
+    if arm.key.startswith("ratio:"):
+        return int(round(arm.ratio * shortfall))
+    return 0
 
 
 def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[str, int]:
@@ -74,14 +112,14 @@ def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[s
         Images to generate per class (0 where none is needed).
     """
     plan = plan_balance(counts)
-    keys = {arm.key for arm in arms}
-    if "synthetic" in keys:
-        return {c: counts[c] + plan[c] for c in counts}
-    if "balanced" in keys:
-        return dict(plan)
-    if "mixed" in keys:
-        return {c: plan[c] // 2 for c in counts}
-    return {c: 0 for c in counts}
+    out = {c: 0 for c in counts}
+    for arm in arms:
+        if arm.filtered:
+            continue  # drawn separately, after the filter (see benchmark.filtered_synthetic)
+        for c in counts:
+            share = counts[c] + plan[c] if arm.key == "synthetic" else synthetic_share(arm, plan[c])
+            out[c] = max(out[c], share)
+    return out
 
 
 def training_set(arm: Arm, real_images: np.ndarray, real_labels: np.ndarray, classes: tuple[str, ...],
@@ -115,9 +153,10 @@ def training_set(arm: Arm, real_images: np.ndarray, real_labels: np.ndarray, cla
         return real_images, real_labels
     if arm.key == "synthetic":
         parts = [(synthetic[c][:counts[c] + plan[c]], k) for k, c in enumerate(classes)]
-    elif arm.key == "balanced":
+    elif arm.key in ("balanced", "filtered") or arm.key.startswith("ratio:"):
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
-        parts += [(synthetic[c][:plan[c]], k) for k, c in enumerate(classes) if plan[c]]
+        shares = {c: synthetic_share(arm, plan[c]) for c in classes}
+        parts += [(synthetic[c][:shares[c]], k) for k, c in enumerate(classes) if shares[c]]
     else:  # oversampled, mixed: real images drawn again for all (or the larger half) of the shortfall
         rng = np.random.default_rng(seed)
         n_syn = {c: plan[c] // 2 if arm.key == "mixed" else 0 for c in classes}

@@ -26,10 +26,14 @@ from medsynth.training.utility.classifier import ClassifierConfig, predict_proba
 from medsynth.training.utility.metrics import (
     auroc_ovr,
     per_class_recall,
+    sensitivity_at_specificity,
     stratified_resamples,
 )
 
-__all__ = ["UtilityConfig", "run_utility", "metric_names", "metric_vector"]
+__all__ = ["UtilityConfig", "run_utility", "metric_names", "metric_vector", "filtered_synthetic"]
+
+SCREEN_SPECIFICITY = 0.8  # per-class sensitivity is reported at this specificity (a screening test's point)
+FILTER_DRAW_LIMIT = 20  # --filter draws at most this many times the images it must keep, then stops
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class UtilityConfig:
     seeds: int = 3  # classifier seeds 0..seeds-1; seed s also seeds the synthetic images of its arms
     arms: tuple[str, ...] = DEFAULT_ARMS  # which arms to run (see medsynth.training.utility.arms.ARMS)
     n_boot: int = 1000  # stratified bootstrap resamples of the validation images (0: no intervals)
+    filter_threshold: float = 0.0  # arm "filtered": drop synthetic images the real-trained classifier
+    # assigns to another class with a probability above this (0 = no filtered arm)
     boot_seed: int = 0  # seed of the bootstrap resamples
     threads: int = 0  # torch CPU threads; 0 = every core
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # the recipe
@@ -47,15 +53,17 @@ class UtilityConfig:
 def metric_names(classes: tuple[str, ...]) -> list[str]:
     """Names of the entries of :func:`metric_vector`."""
     return (["balanced_accuracy", "macro_auroc"] + [f"recall/{c}" for c in classes]
-            + [f"auroc/{c}" for c in classes])
+            + [f"auroc/{c}" for c in classes] + [f"sensitivity_at_80_specificity/{c}" for c in classes])
 
 
 def metric_vector(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
-    """Balanced accuracy, macro AUROC, per-class recall and per-class AUROC of one set of predictions."""
+    """Balanced accuracy, macro AUROC, per-class recall, per-class AUROC and per-class sensitivity at 80%
+    specificity of one set of predictions."""
     n_classes = proba.shape[1]
     recall = per_class_recall(y_true, proba.argmax(axis=1), n_classes)
     auroc = auroc_ovr(y_true, proba)
-    return np.concatenate([[np.nanmean(recall), np.nanmean(auroc)], recall, auroc])
+    screen = sensitivity_at_specificity(y_true, proba, SCREEN_SPECIFICITY)
+    return np.concatenate([[np.nanmean(recall), np.nanmean(auroc)], recall, auroc, screen])
 
 
 def _synthetic(generator: Generator, needed: dict[str, int], seed: int, size: int, channels: int,
@@ -76,6 +84,42 @@ def _synthetic(generator: Generator, needed: dict[str, int], seed: int, size: in
             images = np.stack([_resize(im, size) for im in images])
         out[cls] = images
     return out
+
+
+def filtered_synthetic(generator: Generator, judge: torch.nn.Module, needed: dict[str, int], seed: int,
+                       threshold: float, size: int, channels: int, bar: Any) -> tuple[dict[str, np.ndarray],
+                                                                                    dict[str, Any]]:
+    """The first ``needed[c]`` synthetic images of every class (indices 0, 1, ... under ``seed``) that
+    ``judge`` does not assign to another class with a probability above ``threshold``.
+
+    Images are drawn in index order until enough pass, at most :data:`FILTER_DRAW_LIMIT` times the number
+    needed; a class that runs out keeps what passed. Returns the images and, per class, how many were drawn
+    and kept.
+    """
+    classes = generator.classes
+    out: dict[str, np.ndarray] = {}
+    report: dict[str, Any] = {}
+    for cls, n in needed.items():
+        k = classes.index(cls)
+        kept: list[np.ndarray] = []
+        drawn, have = 0, 0
+        chunk = max(64, n)
+        while have < n and drawn < FILTER_DRAW_LIMIT * n:
+            images, _ = generator.generate(chunk, cls, seed=seed, start=drawn)
+            images = to_channels(images, channels)
+            if images.shape[1] != size:
+                images = np.stack([_resize(im, size) for im in images])
+            proba = predict_proba(judge, images)
+            other = np.delete(proba, k, axis=1).max(axis=1) if proba.shape[1] > 1 else np.zeros(len(proba))
+            passed = images[other <= threshold]
+            kept.append(passed[:n - have])
+            have += len(kept[-1])
+            drawn += chunk
+            bar.update(len(images))
+        out[cls] = np.concatenate(kept) if kept else np.empty((0, size, size, channels), dtype=np.uint8)
+        report[cls] = {"needed": n, "drawn": drawn, "kept": int(len(out[cls])),
+                       "pass_rate": round(have / drawn, 4) if drawn else None}
+    return out, report
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -125,7 +169,11 @@ def run_utility(train: ImageSet, val: ImageSet, generator: Generator, config: Ut
         raise ArgumentError(f"--seeds must be at least 1, got {config.seeds}")
     if config.n_boot < 0:
         raise ArgumentError(f"--bootstrap must be 0 or more, got {config.n_boot}")
+    if not 0.0 <= config.filter_threshold < 1.0:
+        raise ArgumentError(f"--filter must be a probability in (0, 1), got {config.filter_threshold}")
     arms = get_arms(config.arms)
+    if any(arm.filtered for arm in arms) and not config.filter_threshold:
+        raise ArgumentError("the 'filtered' arm needs a threshold: give --filter T (e.g. 0.9)")
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     classes = train.classes
     counts = train.counts()
@@ -139,21 +187,42 @@ def run_utility(train: ImageSet, val: ImageSet, generator: Generator, config: Ut
     sets: dict[str, dict[str, int]] = {}
     train_s: dict[str, list[float]] = {arm.key: [] for arm in arms}
     generation_s = 0.0
+    filtering = any(arm.filtered for arm in arms)
+    filter_report: list[dict[str, Any]] = []
+    judge_needed = filtering and "real" not in per_seed  # the filter's classifier, trained but not scored
     bars = dict(file=sys.stderr, disable=quiet, dynamic_ncols=True, leave=False)
-    with tqdm(total=config.seeds * len(arms) * steps, desc="training", unit="step", **bars) as train_bar:
+    total_steps = config.seeds * (len(arms) + judge_needed) * steps
+    with tqdm(total=total_steps, desc="training", unit="step", **bars) as train_bar:
         for seed in range(config.seeds):
             started = time.perf_counter()
             with tqdm(total=sum(needed.values()), desc=f"seed {seed}: generating", unit="img",
                       **bars) as gen_bar:
                 synthetic = _synthetic(generator, needed, seed, size, channels, gen_bar)
             generation_s += time.perf_counter() - started
+            judge = None
+            if judge_needed:
+                judge = train_classifier(train.images, train.labels, len(classes), steps, config.classifier,
+                                         seed, progress=train_bar, class_weighted=True)
             for arm in arms:
-                images, labels = training_set(arm, train.images, train.labels, classes, synthetic, seed)
+                pool = synthetic
+                if arm.filtered:
+                    assert judge is not None  # trained above, or as arm "real" (always first)
+                    started = time.perf_counter()
+                    with tqdm(desc=f"seed {seed}: filtering", unit="img", **bars) as gen_bar:
+                        pool, passed = filtered_synthetic(generator, judge, plan_balance(counts), seed,
+                                                          config.filter_threshold, size, channels, gen_bar)
+                    generation_s += time.perf_counter() - started
+                    filter_report.append({"seed": seed, "classes": passed})
+                    say(f"seed {seed} filter: kept " + ", ".join(
+                        f"{c} {p['kept']}/{p['drawn']}" for c, p in passed.items()))
+                images, labels = training_set(arm, train.images, train.labels, classes, pool, seed)
                 sets[arm.key] = _composition(arm, labels, counts, classes)
                 started = time.perf_counter()
                 model = train_classifier(images, labels, len(classes), steps, config.classifier, seed,
-                                         progress=train_bar)
+                                         progress=train_bar, class_weighted=arm.key == "real")
                 train_s[arm.key].append(time.perf_counter() - started)
+                if arm.key == "real":
+                    judge = model
                 proba = predict_proba(model, val.images)
                 probas[arm.key].append(proba)
                 per_seed[arm.key].append(metric_vector(val.labels, proba))
@@ -189,6 +258,8 @@ def run_utility(train: ImageSet, val: ImageSet, generator: Generator, config: Ut
             differences[arm.key] = diff
     return {"arms": result_arms, "differences": differences, "metric_names": names, "steps": steps,
             "plan_balance": plan_balance(counts), "synthetic_per_seed": needed,
+            **({"filter": {"threshold": config.filter_threshold, "per_seed": filter_report}}
+               if filtering else {}),
             "timing": {"generation_s": round(generation_s, 2),
                        "training_s": round(sum(sum(v) for v in train_s.values()), 2)}}
 
@@ -202,7 +273,7 @@ def _composition(arm: Arm, labels: np.ndarray, counts: dict[str, int], classes: 
         total = int(totals[k])
         real = 0 if arm.key == "synthetic" else counts[c]
         extra = total - real
-        synthetic = {"balanced": extra, "synthetic": extra, "mixed": extra // 2}.get(arm.key, 0)
+        synthetic = 0 if arm.key in ("real", "oversampled") else extra // 2 if arm.key == "mixed" else extra
         out[c] = {"total": total, "real": real, "synthetic": synthetic,
                   "redrawn_real": extra - synthetic if arm.key in ("oversampled", "mixed") else 0}
     return out

@@ -131,6 +131,44 @@ def auroc_ovr(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return out
 
 
+def sensitivity_at_specificity(y_true: np.ndarray, scores: np.ndarray, specificity: float = 0.8
+                               ) -> np.ndarray:
+    """One-vs-rest sensitivity of every class at the lowest threshold that keeps ``specificity``: how a
+    screening test is judged (e.g. melanomas caught when at most 20% of other lesions are flagged).
+
+    Parameters
+    ----------
+    y_true
+        Integer class indices, shape (N,).
+    scores
+        Scores or probabilities, shape (N, K).
+    specificity
+        The specificity to keep, in (0, 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (K,): the largest true-positive rate over thresholds whose false-positive rate is at most
+        ``1 - specificity`` (an image is called class k when its score is above the threshold); NaN for a
+        class with no image or no other image. The same number as the highest ``tpr`` with
+        ``fpr <= 1 - specificity`` on scikit-learn's ``roc_curve``.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] != len(np.asarray(y_true)):
+        raise DataError(f"scores must be (N, K) for the {len(np.asarray(y_true))} labels, got {s.shape}")
+    if not 0.0 < specificity < 1.0:
+        raise DataError(f"specificity must be in (0, 1), got {specificity}")
+    y = _check(y_true, s.shape[1])
+    out = np.full(s.shape[1], np.nan)
+    for k in range(s.shape[1]):
+        pos, neg = s[y == k, k], np.sort(s[y != k, k])
+        if len(pos) and len(neg):
+            allowed = int(np.floor((1.0 - specificity) * len(neg) + 1e-9))  # negatives that may be flagged
+            threshold = neg[len(neg) - allowed - 1]  # the lowest threshold flagging at most that many
+            out[k] = float((pos > threshold).mean())
+    return out
+
+
 def macro_auroc(y_true: np.ndarray, scores: np.ndarray) -> float:
     """Unweighted mean of :func:`auroc_ovr` over the classes where it is defined (NaN if none is)."""
     per_class = auroc_ovr(y_true, scores)

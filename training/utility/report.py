@@ -89,6 +89,9 @@ def table(result: dict[str, Any]) -> str:
     columns: list[tuple[str, str, str | None]] = [("balanced acc", "balanced_accuracy", None),
                                                   ("macro AUROC", "macro_auroc", None)]
     columns += [(f"recall {c}", "recall", c) for c in classes]
+    screen = "sensitivity_at_80_specificity"
+    columns += [(f"sens@80%spec {c}", screen, c) for c in classes if c in result["arms"][next(
+        iter(result["arms"]))]["mean"].get(screen, {})]
     rows = [["arm", *(name for name, _, _ in columns)]]
     for key, entry in result["arms"].items():
         rows.append([entry["label"], *(_cell(result, key, g, c) for _, g, c in columns)])
