@@ -20,6 +20,7 @@ from medsynth.errors import (
     MissingExtraError,
     ModelError,
     OutputError,
+    SendError,
     UnknownClassError,
 )
 from medsynth.generator import Batch, Generator
@@ -40,4 +41,5 @@ __all__ = [
     "DeviceError",
     "MissingExtraError",
     "ArgumentError",
+    "SendError",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from medsynth.errors import ArgumentError, DataError
+from medsynth.isic import ISIC2017_ONE_HOT, is_isic_ground_truth, isic_class
 from medsynth.model_card import ModelCard
 
 __all__ = ["plan_balance", "read_label_counts", "counts_by_class"]
@@ -77,6 +78,10 @@ def plan_balance(counts: Mapping[str, int], target: str | int | Mapping[str, int
 def read_label_counts(path: Path, column: str) -> Counter[str]:
     """Count the values of one column of a labels CSV.
 
+    ISIC's own ground truth (``image_id`` and one 0/1 column per diagnosis, see :mod:`medsynth.isic`) is
+    recognised by its header and read as training reads it: each row is melanoma, seborrheic_keratosis or,
+    when both are 0, nevus. ``column`` is then ignored unless the file also has that column.
+
     Parameters
     ----------
     path
@@ -101,11 +106,16 @@ def read_label_counts(path: Path, column: str) -> Counter[str]:
             if reader.fieldnames is None:
                 raise DataError(f"labels file {path} is empty; it needs a header row with a {column!r} "
                                 "column")
-            if column not in reader.fieldnames:
+            one_hot = is_isic_ground_truth(reader.fieldnames) and (column not in reader.fieldnames
+                                                                    or column in ISIC2017_ONE_HOT)
+            if not one_hot and column not in reader.fieldnames:
                 raise DataError(f"labels file {path} has no column {column!r}; its columns are "
                                 f"{', '.join(reader.fieldnames)}. Pass --label-column with one of them")
             counts: Counter[str] = Counter()
             for line, row in enumerate(reader, start=2):
+                if one_hot:
+                    counts[isic_class(row, f"labels file {path}, line {line}")] += 1
+                    continue
                 value = (row.get(column) or "").strip()
                 if not value:
                     raise DataError(f"labels file {path}, line {line}: empty {column!r} value")

@@ -17,6 +17,7 @@ __all__ = [
     "MissingExtraError",
     "DeviceError",
     "ArgumentError",
+    "SendError",
 ]
 
 
@@ -54,3 +55,7 @@ class MissingExtraError(MedsynthError, ImportError):
 
 class ArgumentError(MedsynthError, ValueError):
     """An argument out of its range, e.g. ``n <= 0``, a negative seed or zero threads."""
+
+
+class SendError(MedsynthError, OSError):
+    """A PACS could not be reached, refused the association or the credentials, or did not store a file."""

@@ -201,7 +201,7 @@ def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Map
                      out: str | os.PathLike[str], *, address: str | None = "auto", fmt: str = "png",
                      seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
                      cpus_per_worker: int = 1, device: str = "cpu",
-                     progress: Callable[[int], None] | None = None) -> RunSummary:
+                     progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Generate ``plan`` into ``out`` on a Ray cluster; the result is that of :func:`write_run`.
 
     Parameters
@@ -228,7 +228,8 @@ def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Map
     device
         Device of the actors' sessions (``cpu``, ``cuda``, ``auto``); with ``cuda`` each actor reserves a GPU.
     progress
-        Called on the driver with the number of images finished.
+        Called on the driver as ``progress(done, total)``, over the images this call makes (as for
+        ``write_run``: images an earlier run left are not counted).
 
     Returns
     -------
@@ -277,7 +278,8 @@ def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Map
     actors = [actor_class.remote([model_ref], local.path.name, local.sha256, device) for _ in range(workers)]
     try:
         if per_image:
-            summary = _files(ray, actors, local, plan, counts, out, fmt, seed, batch_size, progress)
+            summary = _files(ray, actors, local, plan, counts, out, fmt, seed, batch_size, progress,
+                             boot.written)
             return RunSummary(out=summary.out, format=summary.format, per_class=summary.per_class,
                               written=summary.written + boot.written,
                               skipped=summary.skipped - boot.written, manifest=summary.manifest)
@@ -292,8 +294,11 @@ def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Map
 
 def _files(ray: Any, actors: list[Any], local: Generator, plan: Mapping[str | int, int],
            counts: Mapping[int, int], out: Path, fmt: str, seed: int, batch_size: int,
-           progress: Callable[[int], None] | None) -> RunSummary:
-    """Per-image formats: the actors write the files; ``write_run`` then finds them, writes the manifest."""
+           progress: Callable[[int, int], None] | None, booted: int) -> RunSummary:
+    """Per-image formats: the actors write the files; ``write_run`` then finds them, writes the manifest.
+
+    ``booted`` images were written by the driver's first ``write_run``; they count as made by this call.
+    """
     writer = load_writer(fmt)
 
     def present(class_index: int, index: int) -> bool:
@@ -302,15 +307,19 @@ def _files(ray: Any, actors: list[Any], local: Generator, plan: Mapping[str | in
 
     items = _items(counts, batch_size, lambda item: all(present(item.class_index, i)
                                                         for i in range(item.start, item.stop)))
-    done = sum(counts.values()) - sum(item.stop - item.start for item in items)
-    report = progress or (lambda n: None)
-    report(done)
+    # Only the images this call makes count, as in write_run: those missing now, and the driver's first.
+    total = booted + sum(1 for item in items for i in range(item.start, item.stop)
+                         if not present(item.class_index, i))
+    report = progress or (lambda done, total: None)
+    done = booted
+    if done:
+        report(done, total)
     pool = _Pool(ray, actors, lambda actor, item: actor.write.remote(item, seed, str(out), fmt))
     written = 0
-    for item, count in pool.run(items):
+    for _, count in pool.run(items):
         written += count
-        done += item.stop - item.start
-        report(done)
+        done += count
+        report(done, total)
     missing = [(c, i) for c, n in counts.items() for i in range(n) if not present(c, i)]
     if missing:
         c, i = missing[0]

@@ -105,7 +105,9 @@ class Registry:
         """
         if name in self._entries:
             return self._entries[name]
-        how = "pass --model PATH (Python: Generator.load(PATH)) with the path of a medsynth ONNX generator"
+        # Every command names its own model argument (generate --model, info MODEL), so the hint names none.
+        how = ("give the path of a medsynth ONNX generator file instead (Python: Generator.load(PATH); "
+               "medsynth models lists the bundled ones)")
         if not self._entries and name == DEFAULT_MODEL:
             raise ModelError(f"no bundled model is installed yet (the default model {name!r} is not part of "
                              f"this install); {how}")

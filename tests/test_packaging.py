@@ -56,6 +56,8 @@ def test_built_wheel_contains_every_package(tmp_path):
              "--outdir", str(tmp_path / "dist"), str(source)]
     built = subprocess.run(build, capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    # The licence is an SPDX expression (PEP 639), not the deprecated table.
+    assert "SetuptoolsDeprecationWarning" not in built.stdout + built.stderr
     (wheel,) = (tmp_path / "dist").glob("medsynth-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -67,6 +69,7 @@ def test_built_wheel_contains_every_package(tmp_path):
     for shipped in ("efficientnet-lite0.onnx", "NOTICE", "LICENSE"):  # the perceptual space and its licence
         assert f"medsynth/features/{shipped}" in names
     assert "medsynth = medsynth.cli:main" in entry_points
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     torch_lines = [line for line in requires if line.split()[1].startswith("torch")]
     assert torch_lines and all("extra ==" in line for line in torch_lines), torch_lines

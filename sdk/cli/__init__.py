@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("medsynth.cli.models", "models", "List the models bundled with medsynth."),
     "convert": ("medsynth.cli.convert", "convert", "Convert a DICOM folder to windowed PNG images."),
     "evaluate": ("medsynth.cli.evaluate", "evaluate", "Score synthetic images against real ones."),
+    "send": ("medsynth.cli.send", "send", "Send a folder of synthetic DICOM files to a PACS."),
     "train": ("medsynth.training.cli", "train", "Train a class-conditional GAN (needs medsynth[train])."),
     "export": ("medsynth.export.cli", "export", "Export a training checkpoint to ONNX (needs medsynth[train])."),
     "utility": ("medsynth.training.utility.cli", "utility",
@@ -29,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 # The extra that provides each top-level third-party module a command may need.
 _EXTRA_FOR_MODULE = {"torch": "train", "onnx": "train", "onnxscript": "train", "safetensors": "train",
-                     "yaml": "train", "matplotlib": "train"}
+                     "yaml": "train", "matplotlib": "train", "pynetdicom": "pacs"}
 
 
 def _load_command(name: str) -> click.Command:

@@ -9,8 +9,11 @@ import click
 
 from medsynth._session import DEVICES
 from medsynth.balance import counts_by_class, plan_balance, read_label_counts
-from medsynth.errors import ArgumentError
+from medsynth.cli.send import pacs_options, send_and_report
+from medsynth.errors import ArgumentError, ModelError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
+from medsynth.pacs.destination import parse_destination
+from medsynth.registry import DEFAULT_MODEL, REGISTRY
 from medsynth.writers.formats import FORMATS
 from medsynth.writers.run import RunSummary, write_run
 
@@ -30,11 +33,14 @@ def _target(value: str) -> str | int:
     raise ArgumentError(f"--target must be 'max' or a non-negative integer, got {value!r}")
 
 
-def _plan(gen: Generator, classes: tuple[str, ...], n: int | None, balance_from: Path | None,
+def _plan(gen: Generator, classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None,
           label_column: str, target: str) -> dict[str | int, int]:
-    """Turn the options into class -> count, refusing conflicting or missing ones."""
+    """Turn the options into class -> count, refusing conflicting or missing ones.
+
+    The i-th ``--n`` is the count of the i-th ``--class``; their numbers must agree.
+    """
     if balance_from is not None:
-        if classes or n is not None:
+        if classes or counts:
             raise ArgumentError("--balance-from decides the classes and counts itself; drop --class and --n")
         counts = read_label_counts(balance_from, label_column)
         real = counts_by_class(counts, gen.card, source=str(balance_from))
@@ -42,11 +48,19 @@ def _plan(gen: Generator, classes: tuple[str, ...], n: int | None, balance_from:
     if not classes:
         raise ArgumentError("say what to generate: --class NAME --n N (repeat --class for several classes), "
                             "or --balance-from labels.csv")
-    if n is None:
-        raise ArgumentError("--class needs --n, the number of images per class")
+    if not counts:
+        raise ArgumentError("--class needs --n, the number of images of that class")
+    if len(counts) != len(classes):
+        pairs = " ".join(f"--class {value} --n N" for value in classes)
+        raise ArgumentError(f"{len(classes)} --class but {len(counts)} --n: give one --n per --class, in the "
+                            f"same order ({pairs})")
     plan: dict[str | int, int] = {}
-    for value in classes:
-        plan[_class_arg(gen, value)] = n
+    for value, n in zip(classes, counts, strict=True):
+        cls = _class_arg(gen, value)
+        name = gen.classes[gen.card.class_index(cls)]
+        if any(gen.classes[gen.card.class_index(seen)] == name for seen in plan):
+            raise ArgumentError(f"--class {value} is given twice (class {name!r}); give each class once")
+        plan[cls] = n
     return plan
 
 
@@ -59,8 +73,10 @@ def _summary_line(summary: RunSummary) -> str:
 
 @click.command(name="generate")
 @click.option("--class", "classes", multiple=True, metavar="NAME|INDEX",
-              help="Class to generate, by name or index; repeat for several.")
-@click.option("--n", type=click.IntRange(min=1), default=None, help="Images per class.")
+              help="Class to generate, by name or index; repeat for several, each with its --n.")
+@click.option("--n", "counts", type=click.IntRange(min=1), multiple=True,
+              help="Images of the class given by the --class in the same position: --class A --n 4 "
+                   "--class B --n 2.")
 @click.option("--balance-from", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Labels CSV of the real data set: generate what balances it (instead of --class/--n).")
 @click.option("--label-column", default="diagnosis", show_default=True,
@@ -90,36 +106,50 @@ def _summary_line(summary: RunSummary) -> str:
 @click.option("--no-fsync", "no_fsync", is_flag=True,
               help="Do not fsync files before publishing them: faster, but a power loss may leave files that "
                    "the next run must regenerate (a kill is still safe).")
+@click.option("--send", "send_to", default=None, metavar="URL",
+              help="With --format dcm: then send the folder to this PACS (as medsynth send FOLDER --to URL).")
+@pacs_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None, label_column: str,
+def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
              threads: int | None, ray_address: str | None, workers: int | None, wait: bool, no_fsync: bool,
-             quiet: bool) -> None:
+             send_to: str | None, calling_aet: str, user: str | None, token: str | None, ca_file: Path | None,
+             retries: int, quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
     Examples:
-      medsynth generate --class melanoma --n 1000
+      medsynth generate --class melanoma --n 1000 --out synthetic
+      medsynth generate --class melanoma --n 800 --class seborrheic_keratosis --n 1100
       medsynth generate --model my.onnx --balance-from labels.csv --label-column diagnosis --out synth
+      medsynth generate --class melanoma --n 100 --format dcm --send dicom://ORTHANC@pacs:4242
       medsynth generate --class melanoma --n 100000 --ray auto --out /shared/synth
     """
     from tqdm import tqdm
 
     if workers is not None and not ray_address:
         raise ArgumentError("--workers needs --ray ADDRESS")
+    if send_to is not None:
+        if fmt != "dcm":
+            raise ArgumentError("--send needs --format dcm: a PACS stores DICOM files")
+        parse_destination(send_to)  # a bad URL is refused before anything is generated
+    if model is None and DEFAULT_MODEL not in REGISTRY:
+        raise ModelError(f"no bundled model is installed yet (the default model {DEFAULT_MODEL!r} is not "
+                         "part of this install); pass --model PATH, the path of a medsynth ONNX generator")
     # With --ray the driver's own model only checks the run; the Ray actors generate on --device.
     gen = (Generator.load(model, device="cpu", threads=1) if ray_address
            else Generator.load(model, device=device, threads=threads))
-    plan = _plan(gen, classes, n, balance_from, label_column, target)
+    plan = _plan(gen, classes, counts, balance_from, label_column, target)
     if balance_from is not None and not any(plan.values()):
         click.echo(f"{balance_from} is already balanced for target {target}; nothing to generate")
         return
     bars: list[tqdm] = []
 
-    def progress(done: int) -> None:
-        # The bar starts at the first report, i.e. once the run has passed its checks.
+    def progress(done: int, total: int) -> None:
+        # The bar starts at the first report, i.e. once the run has passed its checks; it counts only the
+        # images made by this call, not those an earlier run left.
         if not bars:
-            bars.append(tqdm(total=sum(plan.values()), unit="img", file=sys.stderr, disable=quiet,
+            bars.append(tqdm(total=total, unit="img", file=sys.stderr, disable=quiet,
                              dynamic_ncols=True, desc=f"{gen.card.name} -> {out}"))
         bars[0].update(done - bars[0].n)
 
@@ -137,3 +167,6 @@ def generate(classes: tuple[str, ...], n: int | None, balance_from: Path | None,
         for bar in bars:
             bar.close()
     click.echo(_summary_line(summary))
+    if send_to is not None:
+        send_and_report(out, send_to, calling_aet=calling_aet, user=user, token=token, ca_file=ca_file,
+                        retries=retries, quiet=quiet)

@@ -40,6 +40,8 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 SYNTHESIZING_EQUIPMENT = ("109100", "DCM", "Synthesizing Equipment")  # PS3.16 CID 7005, PS3.3 C.12.1.1.2 note
 _MANUFACTURER = "medsynth"
+PATIENT_NAME = "SYNTHETIC^MEDSYNTH"  # the fixed pseudonym of every synthetic image (no patient)
+PATIENT_ID = "MEDSYNTH-SYNTHETIC"
 
 
 def uid_for(kind: str, *parts: object) -> str:
@@ -134,17 +136,21 @@ def secondary_capture(image: np.ndarray, meta: ImageMeta) -> FileDataset:
     equipment.SoftwareVersions = __version__
     equipment.ContributionDescription = _lo(f"GAN model {card.name}, sha256 {meta.model_sha256[:16]}")
     ds.ContributingEquipmentSequence = [equipment]
-    # Patient and General Study: Type 2, present and empty - there is no patient.
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                    "ReferringPhysicianName", "StudyID", "AccessionNumber"):
+    # Patient: there is none. A fixed pseudonym (the same for every synthetic image) so that a PACS files the
+    # studies under one obviously synthetic patient; the other Type 2 attributes are present and empty.
+    ds.PatientName = PATIENT_NAME
+    ds.PatientID = PATIENT_ID
+    for keyword in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "ReferringPhysicianName",
+                    "StudyID", "AccessionNumber"):
         setattr(ds, keyword, "")
+    # One Study per run (model, seed), one Series per class, InstanceNumber = index + 1: all deterministic.
     ds.StudyInstanceUID = uid_for("study", *run)
-    ds.StudyDescription = _lo(f"Synthetic images from medsynth model {card.name}")
+    ds.StudyDescription = _lo(f"SYNTHETIC images from medsynth model {card.name}")
     # General Series
     ds.Modality = "OT"
     ds.SeriesInstanceUID = uid_for("series", *run, meta.class_index)
     ds.SeriesNumber = meta.class_index + 1
-    ds.SeriesDescription = _lo(f"synthetic {meta.class_name}")
+    ds.SeriesDescription = _lo(f"SYNTHETIC {meta.class_name}")
     ds.Laterality = ""  # Type 2C, empty = unknown: a synthetic image is of no body side
     # General Equipment and SC Equipment
     ds.Manufacturer = _MANUFACTURER

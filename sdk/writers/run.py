@@ -3,7 +3,7 @@
 Layout of ``<out>`` for a per-image format (PNG, DICOM)::
 
     .medsynth-run.lock            while a run writes: its lock, naming the holder (see writers/_lock.py)
-    .medsynth-run.json            written first: the model sha256 and seed this folder belongs to
+    .medsynth-run.json            written first: the model sha256, seed and format this folder belongs to
     .medsynth-journal.csv         while a run writes: path, size, sha256 of each file it published
     <class>/<class>_000000.png    one file per image, each written atomically
     manifest.csv                  written last, with every file's size and sha256
@@ -12,7 +12,8 @@ and for NPZ one ``images.npz`` instead of the class folders. Image ``i`` of clas
 of (model, seed, c, i), so a re-run keeps the files whose size and sha256 match the manifest (or the journal
 of a killed run) and writes the rest, a file that differs included: a run killed at any point, or a file
 truncated by a power loss, and re-run ends identical to one that was never interrupted. A folder of another
-model or seed is refused, and so is a folder another run holds. An NPZ run that adds classes or images
+model, seed or format is refused (one format per folder, so the manifest lists each image once), and so is a
+folder another run holds. An NPZ run that adds classes or images
 rewrites ``images.npz`` with the earlier images and the new ones. Nothing is left behind when a run fails
 before its first batch has been generated and checked.
 """
@@ -80,9 +81,19 @@ def image_file_name(class_name: str, index: int, suffix: str) -> str:
     return f"{class_name}_{index:06d}{suffix}"
 
 
-def _identity(generator: Generator, seed: int) -> dict[str, object]:
+def _identity(generator: Generator, seed: int, fmt: str) -> dict[str, object]:
     return {"medsynth_run": _RUN_SCHEMA, "model_name": generator.card.name, "model_sha256": generator.sha256,
-            "seed": seed}
+            "seed": seed, "format": fmt}
+
+
+def _held_format(out: Path, found: Mapping[str, object]) -> object:
+    """The format a run folder holds: from its run file, or (older folders) its manifest's file suffixes."""
+    if "format" in found:
+        return found["format"]
+    manifest = out / MANIFEST_NAME
+    rows = read_manifest(manifest) if manifest.is_file() else []
+    suffixes = {Path(row.path).suffix.lstrip(".") for row in rows}
+    return suffixes.pop() if len(suffixes) == 1 else None
 
 
 def _identity_bytes(identity: Mapping[str, object]) -> bytes:
@@ -128,6 +139,12 @@ def _check_owner(out: Path, identity: Mapping[str, object]) -> None:
             shown = shown if len(shown) <= 80 else f"{shown[:80]}..."
             raise OutputError(f"output folder {out} holds images of another {what} ({key} {shown}, this run "
                               f"{identity[key]!r}); choose another --out or the same {what}")
+    held = _held_format(out, found)
+    if held is not None and held != identity["format"]:
+        # One format per folder, so that manifest.csv lists every image exactly once.
+        raise OutputError(f"output folder {out} holds {str(held)[:80]} images; a folder holds one format "
+                          f"(its manifest lists each image once): choose another --out for --format "
+                          f"{identity['format']}")
 
 
 def _normalise_plan(generator: Generator, plan: Mapping[str | int, int]) -> list[tuple[int, int]]:
@@ -183,7 +200,7 @@ class _Folder:
 
 def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
               seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-              progress: Callable[[int], None] | None = None, wait: bool = False,
+              progress: Callable[[int, int], None] | None = None, wait: bool = False,
               fsync: bool = True) -> RunSummary:
     """Generate the images of ``plan`` into ``out`` with a manifest, skipping those already there.
 
@@ -194,8 +211,8 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     plan
         Class (name or index) -> number of images; image indices run from 0 to n - 1 for each class.
     out
-        Output folder; created if missing. It must be empty, new, or hold an earlier run of the same model
-        and seed. It is locked for the whole run: one writer at a time.
+        Output folder; created if missing. It must be empty, new, or hold an earlier run of the same model,
+        seed and format. It is locked for the whole run: one writer at a time.
     fmt
         Output format name (``png``, ``npz``, ``dcm``).
     seed
@@ -203,8 +220,10 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     batch_size
         Images per inference call; the output does not depend on it.
     progress
-        Called with the number of images finished (written or found) after each step; first called once
-        the first batch is checked, or at once with the images already there.
+        Called as ``progress(done, total)`` after each batch is stored: ``done`` images of the ``total``
+        that this call makes (images an earlier run left are not counted; an NPZ run that adds images
+        makes the earlier ones again, and counts them); first called once the first batch is checked,
+        never when there is nothing to make.
     wait
         If another run holds ``out``, wait for it to finish instead of refusing.
     fsync
@@ -223,8 +242,8 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     UnknownClassError
         A class the model does not have.
     OutputError
-        An output folder that cannot be written, holds another model's or seed's images, or is in use by
-        another run; an unknown or unavailable format.
+        An output folder that cannot be written, holds another model's, seed's or format's images, or is in
+        use by another run; an unknown or unavailable format.
     ModelError
         The model returned non-finite values.
     """
@@ -232,9 +251,9 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     batch_size = check_int("batch_size", batch_size, low=1, high=MAX_BATCH_SIZE)
     work = _normalise_plan(generator, plan)
     writer = load_writer(fmt)
-    identity = _identity(generator, seed)
+    identity = _identity(generator, seed, fmt)
     _check_path(out)
-    report = progress or (lambda done: None)
+    report = progress or (lambda done, total: None)
     metas = [ImageMeta(card=generator.card, class_name=generator.classes[c], class_index=c, seed=seed,
                        index=i, model_sha256=generator.sha256) for c, n in work for i in range(n)]
     manifest = out / MANIFEST_NAME
@@ -300,7 +319,7 @@ def _store(writer: FileWriter, out: Path, paths: Sequence[str], metas: Sequence[
 
 
 def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[ImageMeta], folder: _Folder,
-                 batch_size: int, report: Callable[[int], None], records: Mapping[str, FileRecord],
+                 batch_size: int, report: Callable[[int, int], None], records: Mapping[str, FileRecord],
                  journal: Journal) -> tuple[list[ManifestRow], int]:
     """Write one file per image unless it is there with its recorded size and sha256; return the manifest
     rows and how many files were written.
@@ -315,9 +334,7 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
         if record is not None and _matches(folder.out / path, record):
             found[k] = record
     missing = [k for k in range(len(metas)) if k not in found]
-    done = len(found)
-    if done:
-        report(done)
+    done, total = 0, len(missing)
     by_class: dict[int, list[int]] = {}
     for k in missing:
         by_class.setdefault(metas[k].class_index, []).append(k)
@@ -327,7 +344,7 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
         batch = future.result()
         found.update(batch)
         done += len(batch)
-        report(done)
+        report(done, total)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer") as pool:
         pending: deque[Future[list[tuple[int, FileRecord]]]] = deque()
@@ -354,7 +371,7 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
 
 
 def _write_container(generator: Generator, writer: ContainerWriter, metas: Sequence[ImageMeta],
-                     folder: _Folder, batch_size: int, report: Callable[[int], None],
+                     folder: _Folder, batch_size: int, report: Callable[[int, int], None],
                      old: Sequence[ManifestRow],
                      records: Mapping[str, FileRecord]) -> tuple[list[ManifestRow], int]:
     """Write the images of this run and of earlier runs in the folder into one container file, unless it
@@ -371,7 +388,6 @@ def _write_container(generator: Generator, writer: ContainerWriter, metas: Seque
     written = sum(1 for m in metas if (m.class_index, m.index) not in before)
     record = records.get(name)
     if intact and record is not None and listed == keys:
-        report(len(metas))
         return [_row(name, m, record) for m in union], 0
 
     def batches() -> Iterator[np.ndarray]:
@@ -387,7 +403,7 @@ def _write_container(generator: Generator, writer: ContainerWriter, metas: Seque
             folder.prepare()
             yield images
             done += len(chunk)
-            report(min(done, len(metas)))
+            report(done, len(union))
 
     stream = batches()
     first = next(stream)  # generated and checked before the folder holds anything

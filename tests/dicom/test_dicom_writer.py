@@ -113,9 +113,11 @@ def test_the_file_says_it_is_synthetic_and_of_no_patient(tmp_path: Path) -> None
     purpose = ds.ContributingEquipmentSequence[0].PurposeOfReferenceCodeSequence[0]
     assert (purpose.CodeValue, purpose.CodingSchemeDesignator, purpose.CodeMeaning) == \
         ("109100", "DCM", "Synthesizing Equipment")
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+    assert (str(ds.PatientName), ds.PatientID) == ("SYNTHETIC^MEDSYNTH", "MEDSYNTH-SYNTHETIC")
+    for keyword in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
                     "ReferringPhysicianName", "StudyID", "AccessionNumber"):
         assert keyword in ds and ds[keyword].value in ("", None), keyword
+    assert ds.StudyDescription.startswith("SYNTHETIC ") and ds.SeriesDescription.startswith("SYNTHETIC ")
     assert "ContentDate" not in ds and "ContentTime" not in ds and "InstanceCreationDate" not in ds
     assert "not for diagnosis" in ds.ImageComments and "nodule" in ds.SeriesDescription
     assert ds.InstanceNumber == 8 and ds.SeriesNumber == 2

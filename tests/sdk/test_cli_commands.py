@@ -43,14 +43,14 @@ def write_labels(path, column, values):
 
 def test_generate_png_with_progress_and_summary(tmp_path, tiny_model):
     out = tmp_path / "out"
-    result = run("generate", "--model", tiny_model, "--class", "melanoma", "--class", "0", "--n", 4,
+    result = run("generate", "--model", tiny_model, "--class", "melanoma", "--n", 4, "--class", "0", "--n", 4,
                  "--out", out, "--seed", 3, "--batch-size", 3)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == (f"8 images (nevus 4, melanoma 4) in {out} as png, 8 written now; "
                                      f"manifest {out / 'manifest.csv'}")
     assert "8/8" in result.stderr and "img" in result.stderr  # the tqdm bar
     assert manifest_counts(out) == {"nevus": 4, "melanoma": 4}
-    again = run("generate", "--model", tiny_model, "--class", "melanoma", "--class", "0", "--n", 4,
+    again = run("generate", "--model", tiny_model, "--class", "melanoma", "--n", 4, "--class", "0", "--n", 4,
                 "--out", out, "--seed", 3, "--quiet")
     assert again.exit_code == 0 and "8 were already there" in again.stdout and again.stderr == ""
 

@@ -49,12 +49,12 @@ def gen(tiny_model):
 @pytest.mark.parametrize("fmt", ["png", "npz"])
 def test_python_api_matches_one_process_byte_for_byte(tmp_path, gen, tiny_model, local_ray, fmt):
     write_run(gen, PLAN, tmp_path / "one", fmt=fmt, seed=3, batch_size=4)
-    steps: list[int] = []
+    steps: list[tuple[int, int]] = []
     summary = write_run_on_ray(tiny_model, PLAN, tmp_path / "ray", fmt=fmt, seed=3, batch_size=3,
-                               workers=2, progress=steps.append)
+                               workers=2, progress=lambda done, total: steps.append((done, total)))
     assert tree(tmp_path / "ray") == tree(tmp_path / "one")  # every file and the manifest
     assert summary.total == 12 and summary.written == 12 and summary.skipped == 0
-    assert steps[-1] == 12 and steps == sorted(steps)
+    assert steps[-1] == (12, 12) and steps == sorted(steps)
 
 
 @pytest.mark.slow

@@ -41,7 +41,7 @@ def test_bad_entries_are_refused(kwargs):
 
 def test_empty_registry_says_no_bundled_model_is_installed(tmp_path):
     empty = Registry([], folder=tmp_path)
-    with pytest.raises(ModelError, match="no bundled model is installed yet.*--model PATH"):
+    with pytest.raises(ModelError, match="no bundled model is installed yet.*path of a medsynth ONNX"):
         empty.get(DEFAULT_MODEL)
 
 

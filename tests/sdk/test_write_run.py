@@ -32,10 +32,11 @@ def gen(tiny_model):
 def test_png_run_layout_pixels_and_manifest(tmp_path, gen):
     out = tmp_path / "out"
     steps = []
-    summary = write_run(gen, {"melanoma": 3, 2: 2}, out, seed=4, batch_size=2, progress=steps.append)
+    summary = write_run(gen, {"melanoma": 3, 2: 2}, out, seed=4, batch_size=2,
+                        progress=lambda done, total: steps.append((done, total)))
     assert summary.written == 5 and summary.skipped == 0 and summary.total == 5
     assert dict(summary.per_class) == {"melanoma": 3, "seborrheic_keratosis": 2}
-    assert steps == [2, 3, 5]  # batches never span classes
+    assert steps == [(2, 5), (3, 5), (5, 5)]  # batches never span classes
     assert sorted(tree(out)) == [RUN_FILE, "manifest.csv", "melanoma/melanoma_000000.png",
                                  "melanoma/melanoma_000001.png", "melanoma/melanoma_000002.png",
                                  "seborrheic_keratosis/seborrheic_keratosis_000000.png",

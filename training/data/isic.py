@@ -1,8 +1,9 @@
 """ISIC challenge data as ISIC publishes it: a ground-truth CSV of one-hot diagnoses and a folder of images.
 
 Two layouts are read as they are:
-- the official ground truth, ``image_id,melanoma,seborrheic_keratosis`` as 0/1 (both 0 means nevus), with
-  the images in ``images/`` or beside the CSV;
+- the official ground truth, ``image_id,melanoma,seborrheic_keratosis`` as 0/1 (both 0 means nevus; decoded
+  by :mod:`medsynth.isic`, which ``medsynth generate --balance-from`` shares), with the images in ``images/``
+  or beside the CSV;
 - a ``labels.csv`` with ``image_id,split,diagnosis,path`` (the layout of ../shared/data/isic2017).
 """
 
@@ -12,8 +13,10 @@ import csv
 from pathlib import Path
 
 from medsynth.errors import DataError
+from medsynth.isic import ISIC2017_CLASSES, is_isic_ground_truth, isic_class
 
-ISIC2017_CLASSES = ("nevus", "melanoma", "seborrheic_keratosis")
+__all__ = ["ISIC2017_CLASSES", "ISIC_LICENSE", "find_isic_csv", "read_isic_labels", "class_order"]
+
 ISIC_LICENSE = "CC-0 (ISIC challenge data)"
 
 
@@ -46,14 +49,10 @@ def read_isic_labels(csv_path: Path, split: str) -> list[tuple[str, str, Path]]:
                 continue
             rel = row.get("path") or f"images/{row['image_id']}.jpg"
             out.append((row["image_id"], row["diagnosis"], root / rel))
-    elif {"image_id", "melanoma", "seborrheic_keratosis"} <= columns:
+    elif is_isic_ground_truth(columns):
         image_dir = root / "images" if (root / "images").is_dir() else root
-        for row in rows:
-            try:
-                mel, sk = float(row["melanoma"]), float(row["seborrheic_keratosis"])
-            except ValueError as exc:
-                raise DataError(f"{csv_path}: row {row['image_id']} has a non-numeric label: {exc}") from exc
-            name = "melanoma" if mel >= 0.5 else "seborrheic_keratosis" if sk >= 0.5 else "nevus"
+        for line, row in enumerate(rows, start=2):
+            name = isic_class(row, f"{csv_path}, line {line} (row {row['image_id']})")
             out.append((row["image_id"], name, _image_path(image_dir, row["image_id"])))
         if split not in ("", "all", "train"):
             raise DataError(f"{csv_path} is an official ground-truth file with no split column; "

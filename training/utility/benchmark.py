@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from medsynth import Generator
 from medsynth.balance import plan_balance
 from medsynth.errors import ArgumentError
+from medsynth.torch import SyntheticDataset
 from medsynth.training.data import ImageSet
 from medsynth.training.data.resize import to_channels
 from medsynth.training.utility.arms import DEFAULT_ARMS, Arm, get_arms, synthetic_needed, training_set
@@ -72,10 +74,11 @@ def _synthetic(generator: Generator, needed: dict[str, int], seed: int, size: in
         if n == 0:
             out[cls] = np.empty((0, size, size, channels), dtype=np.uint8)
             continue
+        # The same dataset a user's training loop would use (medsynth.torch): generate's pixels, batched.
         parts = []
-        for batch in generator.stream(n, cls, seed=seed):
-            parts.append(batch.images)
-            bar.update(len(batch.images))
+        for batch, _ in DataLoader(SyntheticDataset(generator, {cls: n}, seed=seed), batch_size=64):
+            parts.append(batch.numpy().transpose(0, 2, 3, 1))
+            bar.update(len(batch))
         images = to_channels(np.concatenate(parts), channels)
         if images.shape[1] != size:
             images = np.stack([_resize(im, size) for im in images])
