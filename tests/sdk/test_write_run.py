@@ -193,3 +193,21 @@ def test_nan_model_writes_nothing(tmp_path, nan_model, fmt):
     with pytest.raises(ModelError, match="NaN"):
         write_run(Generator.load(nan_model, device="cpu"), {"nevus": 3}, out, fmt=fmt)
     assert not out.exists()
+
+
+def test_a_folder_from_before_the_format_key_keeps_its_format(tmp_path, gen):
+    """A run file without "format" (written before it was recorded): the manifest's suffixes say the format;
+    the same format resumes with every file verified and kept, another one is refused."""
+    out = tmp_path / "out"
+    write_run(gen, {"nevus": 3}, out, fmt="png", seed=2)
+    run_file = out / RUN_FILE
+    identity = json.loads(run_file.read_text(encoding="utf-8"))
+    assert identity["format"] == "png"
+    del identity["format"]
+    run_file.write_text(json.dumps(identity), encoding="utf-8")
+    before = tree(out)
+    with pytest.raises(OutputError, match="holds png images; a folder holds one format"):
+        write_run(gen, {"nevus": 3}, out, fmt="npz", seed=2)
+    assert tree(out) == before
+    again = write_run(gen, {"nevus": 3}, out, fmt="png", seed=2)
+    assert again.written == 0 and again.skipped == 3 and tree(out) == before
