@@ -87,8 +87,15 @@ def test_every_class_is_produced_and_varied(per_class_stats: dict[str, np.ndarra
         assert stats[:, :3].mean(1).std() > 3.0, cls
 
 
-def test_conditioning_changes_the_images(per_class_stats: dict[str, np.ndarray]) -> None:
+WEAK_CONDITIONING = pytest.mark.xfail(strict=True, reason="isic2017-128's melanomas do not differ from its "
+                                      "nevi in colour statistics (max Welch t 1.5; issue 11)")
+
+
+def test_conditioning_changes_the_images(per_class_stats: dict[str, np.ndarray], gen: Generator,
+                                         request: pytest.FixtureRequest) -> None:
     """Every pair of classes differs in colour statistics far beyond sampling noise (Welch t over 150 images)."""
+    if gen.card.name == "isic2017-128":
+        request.applymarker(WEAK_CONDITIONING)
     for i, a in enumerate(CLASSES):
         for b in CLASSES[i + 1:]:
             x, y = per_class_stats[a], per_class_stats[b]
