@@ -11,8 +11,10 @@ are training signals, not the quality figures a model card reports.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from medsynth.metrics.frechet import frechet_distance as frechet  # the SDK's, shared with `medsynth evaluate`
+from medsynth.training.nets.efficientnet_lite import lite_input, pretrained_efficientnet_lite0
 
 __all__ = ["frechet", "pixel_features", "PerceptualFeatures"]
 
@@ -21,24 +23,16 @@ class PerceptualFeatures:
     """Pooled 1,280-d EfficientNet-Lite0 features of uint8 (N, H, W, C) images at their own size."""
 
     def __init__(self, device: str = "cpu") -> None:
-        from medsynth.training.nets.efficientnet_lite import pretrained_efficientnet_lite0
-
         self.device = device
         self.net = pretrained_efficientnet_lite0().to(device)
 
     def __call__(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        import torch
-
-        from medsynth.training.nets.efficientnet_lite import lite_normalise
-
         out = []
         with torch.no_grad():
             for i in range(0, len(images), batch_size):
                 x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).to(self.device)
                 x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-                if x.shape[1] == 1:
-                    x = x.expand(-1, 3, -1, -1)
-                out.append(self.net.pooled(lite_normalise(x)).double().cpu().numpy())
+                out.append(self.net.pooled(lite_input(x)).double().cpu().numpy())
         return np.concatenate(out)
 
 

@@ -153,6 +153,11 @@ def lite_normalise(x: torch.Tensor) -> torch.Tensor:
     return ((x + 1.0) * 127.5 - PIXEL_MEAN) / PIXEL_STD
 
 
+def lite_input(x: torch.Tensor) -> torch.Tensor:
+    """Images (N, 1 or 3, H, W) in [-1, 1] -> the network's input: grayscale repeated to RGB, normalised."""
+    return lite_normalise(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+
+
 class FeaturePyramid(nn.Module):
     """Frozen ImageNet EfficientNet-Lite0 as a four-level pyramid: features at strides 4, 8, 16 and 32
     (24, 40, 112 and 320 channels) of an image in [-1, 1]; grayscale is repeated to three channels.
@@ -174,9 +179,7 @@ class FeaturePyramid(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        h = self.net.stem(lite_normalise(x))
+        h = self.net.stem(lite_input(x))
         out = []
         for i, block in enumerate(self.net._blocks):
             h = block(h)

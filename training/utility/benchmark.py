@@ -79,10 +79,7 @@ def _synthetic(generator: Generator, needed: dict[str, int], seed: int, size: in
         for batch, _ in DataLoader(SyntheticDataset(generator, {cls: n}, seed=seed), batch_size=64):
             parts.append(batch.numpy().transpose(0, 2, 3, 1))
             bar.update(len(batch))
-        images = to_channels(np.concatenate(parts), channels)
-        if images.shape[1] != size:
-            images = np.stack([_resize(im, size) for im in images])
-        out[cls] = images
+        out[cls] = _fit(np.concatenate(parts), size, channels)
     return out
 
 
@@ -105,10 +102,7 @@ def filtered_synthetic(generator: Generator, judge: torch.nn.Module, needed: dic
         drawn, have = 0, 0
         chunk = max(64, n)
         while have < n and drawn < FILTER_DRAW_LIMIT * n:
-            images, _ = generator.generate(chunk, cls, seed=seed, start=drawn)
-            images = to_channels(images, channels)
-            if images.shape[1] != size:
-                images = np.stack([_resize(im, size) for im in images])
+            images = _fit(generator.generate(chunk, cls, seed=seed, start=drawn)[0], size, channels)
             proba = predict_proba(judge, images)
             other = np.delete(proba, k, axis=1).max(axis=1) if proba.shape[1] > 1 else np.zeros(len(proba))
             passed = images[other <= threshold]
@@ -120,6 +114,12 @@ def filtered_synthetic(generator: Generator, judge: torch.nn.Module, needed: dic
         report[cls] = {"needed": n, "drawn": drawn, "kept": int(len(out[cls])),
                        "pass_rate": round(have / drawn, 4) if drawn else None}
     return out, report
+
+
+def _fit(images: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """Generated uint8 (N, H, W, C) images at the classifier's ``size`` and ``channels``."""
+    images = to_channels(images, channels)
+    return images if images.shape[1] == size else np.stack([_resize(im, size) for im in images])
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:

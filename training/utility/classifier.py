@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from medsynth.errors import ArgumentError
+from medsynth.training.nets.efficientnet_lite import FEATURE_DIM, lite_input, pretrained_efficientnet_lite0
 
 __all__ = ["NETWORKS", "ClassifierConfig", "recipe", "build_classifier", "balanced_class_weights",
            "train_classifier", "predict_proba", "to_tensor"]
@@ -78,17 +79,11 @@ class _Pretrained(nn.Module):
 
     def __init__(self, n_classes: int) -> None:
         super().__init__()
-        from medsynth.training.nets.efficientnet_lite import FEATURE_DIM, pretrained_efficientnet_lite0
-
         self.net = pretrained_efficientnet_lite0()
         self.net._fc = nn.Linear(FEATURE_DIM, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from medsynth.training.nets.efficientnet_lite import lite_normalise
-
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        return self.net(lite_normalise(x))
+        return self.net(lite_input(x))
 
 
 def build_classifier(channels: int, n_classes: int, config: ClassifierConfig, image_size: int = 64
