@@ -15,7 +15,7 @@ import json
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, version_converter
+from onnx import TensorProto
 from torch import nn
 
 from medsynth.errors import ModelError
@@ -26,11 +26,10 @@ from medsynth.export.onnx_export import (
     MAX_BATCH,
     OPSET,
     _default_opset,
-    _drop_opset18_reduce_attribute,
     _first_line,
-    _name_batch_axis,
     _quiet_exporter,
     _signature,
+    pin_versions,
 )
 from medsynth.training.nets.efficientnet_lite import (
     FEATURE_DIM,
@@ -95,16 +94,7 @@ def export_feature_extractor(net: EfficientNetLite0, size: int) -> onnx.ModelPro
         raise ModelError(f"torch could not export the feature extractor: {_first_line(exc)}") from exc
     if program is None:  # pragma: no cover - dynamo=True always returns a program
         raise ModelError("torch returned no ONNX program")
-    model = program.model_proto
-    if _default_opset(model) != OPSET:
-        try:
-            model = version_converter.convert_version(model, OPSET)
-        except Exception as exc:  # onnx raises RuntimeError/ConvertError depending on the adapter
-            raise ModelError(f"the feature graph cannot be converted to opset {OPSET}: "
-                             f"{_first_line(exc)}") from exc
-        _drop_opset18_reduce_attribute(model)
-    model.ir_version = IR_VERSION
-    _name_batch_axis(model)
+    model = pin_versions(program.model_proto, "feature graph")
     description = {
         "name": "efficientnet-lite0",
         "output": f"global-average-pooled head, {FEATURE_DIM} features",

@@ -77,17 +77,22 @@ def export_onnx(net: torch.nn.Module, latent_dim: int, num_classes: int) -> onnx
                          f"{_first_line(exc)}") from exc
     if program is None:  # pragma: no cover - dynamo=True always returns a program
         raise ModelError("torch returned no ONNX program")
-    model = program.model_proto
+    model = pin_versions(program.model_proto, "exported graph")
+    check_graph(model)
+    return model
+
+
+def pin_versions(model: onnx.ModelProto, what: str) -> onnx.ModelProto:
+    """``model`` converted to the pinned :data:`OPSET` and stamped with :data:`IR_VERSION` (what onnxruntime
+    1.17+ reads), with its batch axis named; ModelError naming ``what`` if the conversion fails."""
     if _default_opset(model) != OPSET:
         try:
             model = version_converter.convert_version(model, OPSET)
         except Exception as exc:  # onnx raises RuntimeError/ConvertError depending on the adapter
-            raise ModelError(f"the exported graph cannot be converted to opset {OPSET}: "
-                             f"{_first_line(exc)}") from exc
+            raise ModelError(f"the {what} cannot be converted to opset {OPSET}: {_first_line(exc)}") from exc
         _drop_opset18_reduce_attribute(model)
     model.ir_version = IR_VERSION
     _name_batch_axis(model)
-    check_graph(model)
     return model
 
 
