@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from medsynth.errors import ArgumentError, MissingExtraError, ModelError, OutputError
+from medsynth._extras import require
+from medsynth.errors import ArgumentError, ModelError, OutputError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
 from medsynth.writers._atomic import atomic_write_bytes
 from medsynth.writers.base import FileWriter, ImageMeta
@@ -59,12 +60,7 @@ class _Item:
 
 
 def _ray() -> Any:
-    try:
-        import ray
-    except ModuleNotFoundError as exc:
-        raise MissingExtraError('generation on Ray needs ray, which is not installed: '
-                                'pip install "medsynth[ray]"') from exc
-    return ray
+    return require("ray", "ray", "generation on Ray")
 
 
 class _Worker:

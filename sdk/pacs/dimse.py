@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from medsynth.errors import MissingExtraError, SendError
+from medsynth._extras import require
+from medsynth.errors import SendError
 from medsynth.pacs.client import TransientError
 from medsynth.pacs.destination import Destination
 from medsynth.pacs.instances import Instance
@@ -19,12 +20,7 @@ _SUCCESS_OR_WARNING = {0x0000, 0xB000, 0xB006, 0xB007}  # PS3.4 B.2.3: warnings 
 
 
 def _pynetdicom() -> Any:
-    try:
-        import pynetdicom
-    except ModuleNotFoundError as exc:
-        raise MissingExtraError('sending to a dicom:// PACS needs pynetdicom, which is not installed: '
-                                'pip install "medsynth[pacs]"') from exc
-    return pynetdicom
+    return require("pynetdicom", "pacs", "sending to a dicom:// PACS")
 
 
 class DimseClient:
