@@ -46,6 +46,8 @@ class TrainConfig:
     r1_gamma: float = 0.0               # R1 penalty weight on real images (0 = off)
     gp_weight: float = 10.0             # gradient-penalty weight (wasserstein loss only)
     spectral_weight: float = 0.0        # G loss: weight of the log power-spectrum distance to the real set
+    class_weight: float = 0.0           # projected only, G loss: weight of a fixed linear class probe's
+    # cross-entropy on the pretrained features (class guidance; see medsynth.training.class_probe)
     diffaugment: str = "color,translation,cutout"  # DiffAugment policy for D's real and fake ("" = off)
     ema_decay: float = 0.999            # generator EMA decay (0 = no EMA)
     ema_start: int = 500                # iterations before the EMA starts tracking (it copies G until then)
@@ -86,7 +88,7 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 raise DataError(f"{name} must be positive, got {getattr(self, name)}")
         not_negative = ("max_iterations", "max_minutes", "threads", "keep_checkpoints", "early_stop_patience",
-                        "r1_gamma", "gp_weight", "ema_start", "spectral_weight")
+                        "r1_gamma", "gp_weight", "ema_start", "spectral_weight", "class_weight")
         for name in not_negative:
             if getattr(self, name) < 0:
                 raise DataError(f"{name} must not be negative, got {getattr(self, name)}")

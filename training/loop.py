@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from medsynth._version import __version__
 from medsynth.errors import DataError
@@ -30,6 +31,7 @@ from medsynth.training.checkpoint import (
     restore_optimizer,
     save_checkpoint,
 )
+from medsynth.training.class_probe import ClassProbe, FeatureDiscriminator, fit_class_probe
 from medsynth.training.config import TrainConfig
 from medsynth.training.data.image_set import ImageSet
 from medsynth.training.distributed import SINGLE, World
@@ -73,6 +75,9 @@ def check_config(config: TrainConfig) -> Arch:
     arch.check_requirements()
     if config.lstm and "lstm" not in arch.options:
         raise DataError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
+    if config.class_weight > 0 and arch.name != "projected":
+        raise DataError(f"class_weight needs the pretrained features of --arch projected, not {arch.name}; "
+                        "set it to 0 or use --arch projected")
     parse_policy(config.diffaugment)
     return arch
 
@@ -167,6 +172,7 @@ class Trainer:
         if config.spectral_weight > 0:
             target = spectral_target(data.images, data.labels, self.num_classes, config.flips)
             self.spectral = target.to(self.device)
+        self.probe = self._fit_probe() if config.class_weight > 0 else None
         if config.init_from:
             self._init_from(config.init_from)
 
@@ -198,6 +204,18 @@ class Trainer:
             for group in opt.param_groups:
                 group.update(lr=lr, betas=(cfg.beta1, cfg.beta2))
         self.log(f"starting from {ckpt.path} at iteration {self.iteration}")
+
+    def _fit_probe(self) -> ClassProbe:
+        """The fixed class probe of the generator's class-guidance term (:mod:`.class_probe`), fitted under
+        DiffAugment draws of its own seeded generator, so the training's random stream is untouched."""
+        rng = torch.Generator().manual_seed(self.config.seed + 5)
+        augment = (lambda t: diff_augment(t, self.policy, rng)) if self.policy else (lambda t: t)
+        features = cast(FeatureDiscriminator, self.D).features
+        probe, accuracy = fit_class_probe(features, self.data.images, self.data.labels, self.num_classes,
+                                          augment, device=self.device)
+        self.log(f"class probe: balanced accuracy {accuracy:.3f} on the training images "
+                 f"(chance {1 / self.num_classes:.3f})")
+        return probe
 
     def _load_state(self, ckpt: Checkpoint, *, ema_required: bool) -> None:
         """Networks, EMA, optimiser states and counters from ``ckpt`` (not the RNG states)."""
@@ -346,7 +364,15 @@ class Trainer:
         y = self.world.take(torch.randint(0, self.num_classes, (cfg.batch_size,), generator=self.rng))
         y = y.to(self.device)
         fake = self._fake(y)
-        lg = g_loss(self.loss_kind, self.D(self._augment(fake), y))
+        if self.probe is None:
+            lg = g_loss(self.loss_kind, self.D(self._augment(fake), y))
+        else:  # the probe reads the features D computes anyway
+            d = cast(FeatureDiscriminator, self.D)
+            feats = d.features(self._augment(fake))
+            lg = g_loss(self.loss_kind, d.scores(feats, y))
+            class_ce = F.cross_entropy(self.probe(feats), y)
+            stats["class_ce"] = class_ce.item()
+            lg = lg + cfg.class_weight * class_ce
         if self.spectral is not None:
             spectral = spectral_loss(fake, self.spectral)
             stats["spectral"] = spectral.item()

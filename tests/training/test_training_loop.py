@@ -36,6 +36,7 @@ def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
     ("wgan-gp", {"lstm": True, "n_critic": 2}),
     ("stylegan", {"r1_gamma": 0.1, "style_mixing": 0.5}),
     ("projected", {"spectral_weight": 0.5}),
+    ("projected", {"class_weight": 1.0}),  # the class probe is refitted on resume, to the same weights
 ])
 def test_resume_equals_an_uninterrupted_run_bit_for_bit(arch, changes, tmp_path):
     data = tiny_image_set((5, 7))  # 12 images, batch 4: 3 iterations per epoch

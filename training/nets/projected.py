@@ -103,6 +103,14 @@ class ProjectedDiscriminator(nn.Module):
         self.pyramid._apply(fn)  # device and dtype moves reach the frozen network too
         return super()._apply(fn, recurse)
 
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The frozen pyramid's four scales of ``x`` (what :meth:`scores` and a class probe read)."""
+        return self.pyramid(x)
+
+    def scores(self, feats: list[torch.Tensor], label: torch.Tensor) -> torch.Tensor:
+        """(N, 4) logits from :meth:`features`' output."""
+        mixed = self.mixing(feats)
+        return torch.stack([head(f, label) for head, f in zip(self.heads, mixed, strict=True)], dim=1)
+
     def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        feats = self.mixing(self.pyramid(x))
-        return torch.stack([head(f, label) for head, f in zip(self.heads, feats, strict=True)], dim=1)
+        return self.scores(self.features(x), label)
