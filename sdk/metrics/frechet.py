@@ -54,7 +54,7 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
 
 
 def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """``tr((sigma1 sigma2)^(1/2))`` of symmetric PSD matrices (see :func:`frechet_distance_from_statistics`)."""
+    """``tr((sigma1 sigma2)^(1/2))`` of symmetric PSD matrices (see frechet_distance_from_statistics)."""
     try:
         factor = np.linalg.cholesky(sigma1)
     except np.linalg.LinAlgError:  # singular: the symmetric square root is a factor too
@@ -92,10 +92,11 @@ def frechet_distance_from_statistics(
     -----
     The trace term is computed without a general matrix square root: with any factor ``sigma1 = A A^T``,
     ``sigma1 sigma2`` is similar to the symmetric PSD matrix ``A^T sigma2 A``, so
-    ``tr((sigma1 sigma2)^(1/2))`` is the sum of the square roots of that matrix's eigenvalues. ``A`` is the Cholesky factor (a third of a
-    symmetric eigen-decomposition's cost); where ``sigma1`` is singular and Cholesky fails, it is
-    ``sigma1^(1/2)`` by eigen-decomposition. Either way ``scipy.linalg.sqrtm`` (which the SDK does not depend
-    on) and its complex round-off are avoided; tiny negative eigenvalues from round-off are clipped to 0.
+    ``tr((sigma1 sigma2)^(1/2))`` is the sum of the square roots of that matrix's eigenvalues. ``A`` is the
+    Cholesky factor (a third of a symmetric eigen-decomposition's cost); where ``sigma1`` is singular and
+    Cholesky fails, it is ``sigma1^(1/2)`` by eigen-decomposition. Either way ``scipy.linalg.sqrtm`` (which
+    the SDK does not depend on) and its complex round-off are avoided; tiny negative eigenvalues from
+    round-off are clipped to 0.
     """
     mu1 = np.asarray(mu1, dtype=np.float64)
     mu2 = np.asarray(mu2, dtype=np.float64)
