@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import click
 
 from medsynth._session import DEVICES
 from medsynth.balance import counts_by_class, plan_balance, read_label_counts
-from medsynth.cli.send import pacs_options, send_and_report
-from medsynth.errors import ArgumentError, ModelError
+from medsynth.cli.send import pacs_options, print_report, send_and_report
+from medsynth.errors import ArgumentError, ModelError, SendError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
 from medsynth.pacs.destination import parse_destination
 from medsynth.registry import DEFAULT_MODEL, REGISTRY
@@ -107,7 +108,8 @@ def _summary_line(summary: RunSummary) -> str:
               help="Do not fsync files before publishing them: faster, but a power loss may leave files that "
                    "the next run must regenerate (a kill is still safe).")
 @click.option("--send", "send_to", default=None, metavar="URL",
-              help="With --format dcm: then send the folder to this PACS (as medsynth send FOLDER --to URL).")
+              help="With --format dcm: send the files to this PACS while they are written (as medsynth send "
+                   "FOLDER --to URL does; with --ray: once the run is written).")
 @pacs_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None, label_column: str,
@@ -153,20 +155,35 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
                              dynamic_ncols=True, desc=f"{gen.card.name} -> {out}"))
         bars[0].update(done - bars[0].n)
 
-    try:
-        if ray_address:
-            from medsynth.ray_run import write_run_on_ray
+    with contextlib.ExitStack() as stack:
+        sender = None
+        if send_to is not None and not ray_address:
+            from medsynth.pacs.stream import StreamingSender
 
-            summary = write_run_on_ray(gen, plan, out, address=ray_address, fmt=fmt, seed=seed,
-                                       batch_size=batch_size, workers=workers, cpus_per_worker=threads or 1,
-                                       device=device if device != "auto" else "cpu", progress=progress)
-        else:
-            summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress,
-                                wait=wait, fsync=not no_fsync)
-    finally:
-        for bar in bars:
-            bar.close()
-    click.echo(_summary_line(summary))
-    if send_to is not None:
+            # Each batch is sent while the next is generated; the sender is closed whatever happens.
+            sender = stack.enter_context(StreamingSender(out, send_to, calling_aet=calling_aet, user=user,
+                                                         token=token, ca_file=ca_file, retries=retries))
+        try:
+            if ray_address:
+                from medsynth.ray_run import write_run_on_ray
+
+                summary = write_run_on_ray(gen, plan, out, address=ray_address, fmt=fmt, seed=seed,
+                                           batch_size=batch_size, workers=workers,
+                                           cpus_per_worker=threads or 1,
+                                           device=device if device != "auto" else "cpu", progress=progress)
+            else:
+                summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size,
+                                    progress=progress, wait=wait, fsync=not no_fsync,
+                                    published=None if sender is None else sender.submit)
+        except SendError as exc:
+            raise SendError(f"{exc}; generation stopped, the files written so far stay in {out} and the same "
+                            "command resumes") from exc
+        finally:
+            for bar in bars:
+                bar.close()
+        click.echo(_summary_line(summary))
+        if sender is not None:
+            print_report(sender.finish(), send_to)
+    if send_to is not None and ray_address:
         send_and_report(out, send_to, calling_aet=calling_aet, user=user, token=token, ca_file=ca_file,
                         retries=retries, quiet=quiet)

@@ -201,7 +201,7 @@ class _Folder:
 def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
               seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
               progress: Callable[[int, int], None] | None = None, wait: bool = False,
-              fsync: bool = True) -> RunSummary:
+              fsync: bool = True, published: Callable[[Sequence[str]], None] | None = None) -> RunSummary:
     """Generate the images of ``plan`` into ``out`` with a manifest, skipping those already there.
 
     Parameters
@@ -229,6 +229,13 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     fsync
         fsync every file and folder before and after the rename that publishes it (durable across a power
         loss); ``False`` is faster and still safe against kills, and resume still verifies every file.
+    published
+        Called on this thread with the paths (relative to ``out``) of files of the run as soon as they are
+        published: first those an earlier run left that verified, then each batch once written and
+        journalled (before ``progress`` reports it), while the next batch is generated; for NPZ once, with
+        the container. :class:`medsynth.pacs.StreamingSender` uses it to send files while the run writes.
+        An exception it raises stops the run as any failure does (the files written so far stay and a
+        re-run resumes).
 
     Returns
     -------
@@ -265,12 +272,14 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
         records.update(read_journal(out))
         journal = Journal(out)
         try:
+            hand_over = published or (lambda paths: None)
             if isinstance(writer, FileWriter):
                 rows, written = _write_files(generator, writer, metas, folder, batch_size, report, records,
-                                             journal)
+                                             journal, hand_over)
             else:
                 rows, written = _write_container(generator, writer, metas, folder, batch_size, report, old,
                                                  records)
+                hand_over([rows[0].path])
             folder.prepare()
             write_manifest(manifest, merge_rows(old, rows))
         except OSError as exc:
@@ -320,12 +329,14 @@ def _store(writer: FileWriter, out: Path, paths: Sequence[str], metas: Sequence[
 
 def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[ImageMeta], folder: _Folder,
                  batch_size: int, report: Callable[[int, int], None], records: Mapping[str, FileRecord],
-                 journal: Journal) -> tuple[list[ManifestRow], int]:
+                 journal: Journal, published: Callable[[Sequence[str]], None],
+                 ) -> tuple[list[ManifestRow], int]:
     """Write one file per image unless it is there with its recorded size and sha256; return the manifest
     rows and how many files were written.
 
     Encoding and writing a batch runs on one background thread while the next batch is generated (file I/O
-    waits and Pillow/zlib release the GIL); at most two batches wait to be written.
+    waits and Pillow/zlib release the GIL); at most two batches wait to be written. ``published`` gets the
+    files found intact first, then each batch once it is written and journalled.
     """
     paths = [f"{m.class_name}/{image_file_name(m.class_name, m.index, writer.suffix)}" for m in metas]
     found: dict[int, FileRecord] = {}
@@ -334,6 +345,8 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
         if record is not None and _matches(folder.out / path, record):
             found[k] = record
     missing = [k for k in range(len(metas)) if k not in found]
+    for chunk in _chunks(sorted(found), batch_size):
+        published([paths[k] for k in chunk])
     done, total = 0, len(missing)
     by_class: dict[int, list[int]] = {}
     for k in missing:
@@ -344,6 +357,7 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
         batch = future.result()
         found.update(batch)
         done += len(batch)
+        published([paths[k] for k, _ in batch])
         report(done, total)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer") as pool:
