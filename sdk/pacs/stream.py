@@ -15,6 +15,7 @@ association stops the run at the next batch: every file written so far stays, an
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -179,7 +180,8 @@ class StreamingSender:
             failed = SendError(f"sending to {self._to} failed: {exc}") if isinstance(exc, OSError) else None
             self._error = failed or exc  # and the thread ends: submit() and finish() see it
         finally:
-            self._delivery.client.close()
+            with contextlib.suppress(OSError, RuntimeError):  # a PACS already gone: nothing left to release
+                self._delivery.client.close()
 
     def _done(self, count: int) -> None:
         self._handled += count
