@@ -16,6 +16,7 @@ from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
 from medsynth.pacs.destination import parse_destination
 from medsynth.registry import DEFAULT_MODEL, REGISTRY
 from medsynth.writers.formats import FORMATS
+from medsynth.writers.png import DEFAULT_PNG_COMPRESSION
 from medsynth.writers.run import RunSummary, write_run
 
 __all__ = ["generate"]
@@ -107,6 +108,9 @@ def _summary_line(summary: RunSummary) -> str:
 @click.option("--no-fsync", "no_fsync", is_flag=True,
               help="Do not fsync files before publishing them: faster, but a power loss may leave files that "
                    "the next run must regenerate (a kill is still safe).")
+@click.option("--png-compression", type=click.IntRange(0, 9), default=None, metavar="LEVEL",
+              help=f"With --format png: zlib level 0 (fastest) to 9 (smallest) [default: "
+                   f"{DEFAULT_PNG_COMPRESSION}]; changes the bytes, never the pixels.")
 @click.option("--send", "send_to", default=None, metavar="URL",
               help="With --format dcm: send the files to this PACS while they are written (as medsynth send "
                    "FOLDER --to URL does; with --ray: once the run is written).")
@@ -115,8 +119,8 @@ def _summary_line(summary: RunSummary) -> str:
 def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
              threads: int | None, ray_address: str | None, workers: int | None, wait: bool, no_fsync: bool,
-             send_to: str | None, calling_aet: str, user: str | None, token: str | None, ca_file: Path | None,
-             retries: int, quiet: bool) -> None:
+             png_compression: int | None, send_to: str | None, calling_aet: str, user: str | None,
+             token: str | None, ca_file: Path | None, retries: int, quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
@@ -131,6 +135,11 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
 
     if workers is not None and not ray_address:
         raise ArgumentError("--workers needs --ray ADDRESS")
+    if png_compression is not None and fmt != "png":
+        raise ArgumentError(f"--png-compression is for --format png, not {fmt}")
+    if png_compression is not None and ray_address:
+        raise ArgumentError("--png-compression is not supported with --ray yet (the Ray workers write at "
+                            f"level {DEFAULT_PNG_COMPRESSION}); drop one of them")
     if send_to is not None:
         if fmt != "dcm":
             raise ArgumentError("--send needs --format dcm: a PACS stores DICOM files")
@@ -174,7 +183,8 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
             else:
                 summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size,
                                     progress=progress, wait=wait, fsync=not no_fsync,
-                                    published=None if sender is None else sender.submit)
+                                    published=None if sender is None else sender.submit,
+                                    png_compression=png_compression)
         except SendError as exc:
             raise SendError(f"{exc}; generation stopped, the files written so far stay in {out} and the same "
                             "command resumes") from exc
