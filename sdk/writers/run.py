@@ -25,6 +25,8 @@ import hashlib
 import itertools
 import json
 import os
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,6 +59,21 @@ __all__ = ["RUN_FILE", "RunSummary", "write_run", "image_file_name"]
 RUN_FILE = ".medsynth-run.json"
 CONTAINER_STEM = "images"
 _RUN_SCHEMA = 1
+# The writer thread runs this much nicer than the inference threads (Linux): on a machine with as many cores
+# as onnxruntime has threads, encoding then fills the gaps instead of preempting an inference thread that the
+# others wait for. 0 turns it off; benchmarks/png_bench.py measures both.
+_WRITER_NICENESS = 5
+
+
+def _lower_priority() -> None:
+    """Make the calling (writer) thread ``_WRITER_NICENESS`` nicer; Linux only, best effort."""
+    if _WRITER_NICENESS <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()  # on Linux a thread's own priority, not the process's
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + _WRITER_NICENESS))
+    except OSError:  # not permitted (some containers): the writer runs at the process's priority
+        pass
 
 
 @dataclass(frozen=True)
@@ -201,7 +218,8 @@ class _Folder:
 def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
               seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
               progress: Callable[[int, int], None] | None = None, wait: bool = False,
-              fsync: bool = True) -> RunSummary:
+              fsync: bool = True, published: Callable[[Sequence[str]], None] | None = None,
+              png_compression: int | None = None) -> RunSummary:
     """Generate the images of ``plan`` into ``out`` with a manifest, skipping those already there.
 
     Parameters
@@ -229,6 +247,17 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     fsync
         fsync every file and folder before and after the rename that publishes it (durable across a power
         loss); ``False`` is faster and still safe against kills, and resume still verifies every file.
+    published
+        Called on this thread with the paths (relative to ``out``) of files of the run as soon as they are
+        published: first those an earlier run left that verified, then each batch once written and
+        journalled (before ``progress`` reports it), while the next batch is generated; for NPZ once, with
+        the container. :class:`medsynth.pacs.StreamingSender` uses it to send files while the run writes.
+        An exception it raises stops the run as any failure does (the files written so far stay and a
+        re-run resumes).
+    png_compression
+        With ``fmt="png"``: the zlib level, 0 (fastest) to 9 (smallest); ``None`` is
+        :data:`medsynth.writers.png.DEFAULT_PNG_COMPRESSION`. The level changes the bytes, not the pixels;
+        files an earlier run wrote at another level are kept (they verify against the manifest).
 
     Returns
     -------
@@ -238,7 +267,8 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     Raises
     ------
     ArgumentError
-        An empty plan, a negative count, a bad seed or batch size.
+        An empty plan, a negative count, a bad seed or batch size, a PNG compression level outside 0-9 or
+        given for another format.
     UnknownClassError
         A class the model does not have.
     OutputError
@@ -250,7 +280,7 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     check_seed(seed)
     batch_size = check_int("batch_size", batch_size, low=1, high=MAX_BATCH_SIZE)
     work = _normalise_plan(generator, plan)
-    writer = load_writer(fmt)
+    writer = load_writer(fmt, png_compression=png_compression)
     identity = _identity(generator, seed, fmt)
     _check_path(out)
     report = progress or (lambda done, total: None)
@@ -265,12 +295,14 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
         records.update(read_journal(out))
         journal = Journal(out)
         try:
+            hand_over = published or (lambda paths: None)
             if isinstance(writer, FileWriter):
                 rows, written = _write_files(generator, writer, metas, folder, batch_size, report, records,
-                                             journal)
+                                             journal, hand_over)
             else:
                 rows, written = _write_container(generator, writer, metas, folder, batch_size, report, old,
                                                  records)
+                hand_over([rows[0].path])
             folder.prepare()
             write_manifest(manifest, merge_rows(old, rows))
         except OSError as exc:
@@ -320,12 +352,15 @@ def _store(writer: FileWriter, out: Path, paths: Sequence[str], metas: Sequence[
 
 def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[ImageMeta], folder: _Folder,
                  batch_size: int, report: Callable[[int, int], None], records: Mapping[str, FileRecord],
-                 journal: Journal) -> tuple[list[ManifestRow], int]:
+                 journal: Journal, published: Callable[[Sequence[str]], None],
+                 ) -> tuple[list[ManifestRow], int]:
     """Write one file per image unless it is there with its recorded size and sha256; return the manifest
     rows and how many files were written.
 
-    Encoding and writing a batch runs on one background thread while the next batch is generated (file I/O
-    waits and Pillow/zlib release the GIL); at most two batches wait to be written.
+    Encoding and writing a batch runs on one background thread, a little nicer than inference, while the
+    next batch is generated (file I/O waits and Pillow/zlib release the GIL); at most two batches wait to be
+    written, so a writer that falls behind holds the generation back rather than piling up batches.
+    ``published`` gets the files found intact first, then each batch once it is written and journalled.
     """
     paths = [f"{m.class_name}/{image_file_name(m.class_name, m.index, writer.suffix)}" for m in metas]
     found: dict[int, FileRecord] = {}
@@ -334,6 +369,8 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
         if record is not None and _matches(folder.out / path, record):
             found[k] = record
     missing = [k for k in range(len(metas)) if k not in found]
+    for chunk in _chunks(sorted(found), batch_size):
+        published([paths[k] for k in chunk])
     done, total = 0, len(missing)
     by_class: dict[int, list[int]] = {}
     for k in missing:
@@ -344,9 +381,11 @@ def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[Image
         batch = future.result()
         found.update(batch)
         done += len(batch)
+        published([paths[k] for k, _ in batch])
         report(done, total)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer",
+                            initializer=_lower_priority) as pool:
         pending: deque[Future[list[tuple[int, FileRecord]]]] = deque()
         try:
             for class_index, ks in by_class.items():
