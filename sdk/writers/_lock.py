@@ -7,6 +7,10 @@ names it, or, with ``wait=True``, blocks until the first one ends.
 
 The holder deletes the lock file before releasing it. A run that was waiting on the old file then finds
 that the path no longer names the file it locked and starts over, so two runs never both hold a lock.
+
+The lock is re-entrant within one context (thread): a ``run_lock`` of a folder that the same context holds
+already yields the held lock and does nothing else, so a driver that holds a folder for a whole run (the Ray
+driver in :mod:`medsynth.ray_run`) can call :func:`~medsynth.writers.run.write_run` inside it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +98,10 @@ def _remove_empty(out: Path, top: Path) -> None:
         folder = folder.parent
 
 
+# (absolute folder, lock) of every run lock this context holds: re-entry yields the held lock
+_HELD: ContextVar[tuple[tuple[str, RunLock], ...]] = ContextVar("medsynth_held_run_locks", default=())
+
+
 @contextmanager
 def run_lock(out: Path, *, wait: bool = False) -> Iterator[RunLock]:
     """Hold the exclusive lock of run folder ``out`` (created if missing) for the ``with`` block.
@@ -108,13 +117,19 @@ def run_lock(out: Path, *, wait: bool = False) -> Iterator[RunLock]:
     ------
     RunLock
         The held lock. On exit the lock file is removed and the lock released; folders this call created
-        are removed again if the run left them empty.
+        are removed again if the run left them empty. If this context holds the lock of ``out`` already:
+        that lock, and nothing is done on entry or exit.
 
     Raises
     ------
     OutputError
         Another run holds the folder (and ``wait`` is false), or the folder or lock file cannot be made.
     """
+    key = os.path.abspath(out)
+    for folder, held in _HELD.get():
+        if folder == key:
+            yield held
+            return
     path = out / LOCK_FILE
     try:
         created = _make_folder(out)
@@ -146,7 +161,12 @@ def run_lock(out: Path, *, wait: bool = False) -> Iterator[RunLock]:
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps(info) + "\n").encode("utf-8"))
-        yield RunLock(out=out, run_id=f"{os.getpid()}-{secrets.token_hex(4)}", created=created)
+        lock = RunLock(out=out, run_id=f"{os.getpid()}-{secrets.token_hex(4)}", created=created)
+        token = _HELD.set((*_HELD.get(), (key, lock)))
+        try:
+            yield lock
+        finally:
+            _HELD.reset(token)
     finally:
         if fd >= 0:
             if sys.platform != "win32":  # an open file cannot be deleted on Windows; it stays, empty
