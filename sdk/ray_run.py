@@ -330,7 +330,7 @@ def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Map
         finally:
             for actor in actors:
                 ray.kill(actor)
-    with run_lock(out, wait=wait) as lock:  # one writer for the whole run; write_run re-enters it
+    with run_lock(out, wait=wait, reentrant=True) as lock:  # one writer for the whole run, lent to write_run
         return _files(ray, local, plan, counts, first, out, fmt, seed, batch_size, progress, fsync,
                       lock.run_id, lambda: _start_actors(ray, local, workers, cpus_per_worker, device),
                       item_timeout_s)
