@@ -7,6 +7,11 @@ names it, or, with ``wait=True``, blocks until the first one ends.
 
 The holder deletes the lock file before releasing it. A run that was waiting on the old file then finds
 that the path no longer names the file it locked and starts over, so two runs never both hold a lock.
+
+A lock taken with ``reentrant=True`` is lent to the code it wraps: within the same context (thread), a
+``run_lock`` of that folder yields the held lock and does nothing else, so a driver that holds a folder for a
+whole run (the Ray driver in :mod:`medsynth.ray_run`) can call :func:`~medsynth.writers.run.write_run`
+inside it. Without it a second ``run_lock`` of a held folder is refused, in this process as in any other.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +99,12 @@ def _remove_empty(out: Path, top: Path) -> None:
         folder = folder.parent
 
 
+# (absolute folder, lock) of the reentrant run locks this context holds: run_lock there yields them
+_HELD: ContextVar[tuple[tuple[str, RunLock], ...]] = ContextVar("medsynth_held_run_locks", default=())
+
+
 @contextmanager
-def run_lock(out: Path, *, wait: bool = False) -> Iterator[RunLock]:
+def run_lock(out: Path, *, wait: bool = False, reentrant: bool = False) -> Iterator[RunLock]:
     """Hold the exclusive lock of run folder ``out`` (created if missing) for the ``with`` block.
 
     Parameters
@@ -103,18 +113,27 @@ def run_lock(out: Path, *, wait: bool = False) -> Iterator[RunLock]:
         The run folder.
     wait
         Wait for another holder to finish instead of refusing.
+    reentrant
+        Within the block, a ``run_lock`` of ``out`` in the same context yields this lock instead of being
+        refused.
 
     Yields
     ------
     RunLock
         The held lock. On exit the lock file is removed and the lock released; folders this call created
-        are removed again if the run left them empty.
+        are removed again if the run left them empty. If this context holds the lock of ``out`` already,
+        taken with ``reentrant=True``: that lock, and nothing is done on entry or exit.
 
     Raises
     ------
     OutputError
         Another run holds the folder (and ``wait`` is false), or the folder or lock file cannot be made.
     """
+    key = os.path.abspath(out)
+    for folder, held in _HELD.get():
+        if folder == key:
+            yield held
+            return
     path = out / LOCK_FILE
     try:
         created = _make_folder(out)
@@ -146,7 +165,12 @@ def run_lock(out: Path, *, wait: bool = False) -> Iterator[RunLock]:
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps(info) + "\n").encode("utf-8"))
-        yield RunLock(out=out, run_id=f"{os.getpid()}-{secrets.token_hex(4)}", created=created)
+        lock = RunLock(out=out, run_id=f"{os.getpid()}-{secrets.token_hex(4)}", created=created)
+        token = _HELD.set((*_HELD.get(), (key, lock)) if reentrant else _HELD.get())
+        try:
+            yield lock
+        finally:
+            _HELD.reset(token)
     finally:
         if fd >= 0:
             if sys.platform != "win32":  # an open file cannot be deleted on Windows; it stays, empty
