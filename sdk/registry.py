@@ -50,9 +50,9 @@ BUNDLED: tuple[BundledModel, ...] = (
     BundledModel(
         name="isic2017-128",
         file_name="isic2017-128.onnx",
-        description="ISIC 2017 dermoscopy, 128x128 RGB: nevus, melanoma, seborrheic_keratosis (projected GAN, "
-                    "CPU-trained; not the default: see the README)",
-        sha256="e3fd2e4fda74ca0c1c0b50df03b07ac309bb64746b8308e01ba52d6425900a7e",
+        description="ISIC 2017 dermoscopy, 128x128 RGB: nevus, melanoma, seborrheic_keratosis (projected GAN with "
+                    "class guidance, CPU-trained; not the default: see the README)",
+        sha256="9517dbf91ca5ab959b90a2d3ea12b9c9fd4865ab64518cec3f65a00999deec15",
     ),
 )
 
