@@ -86,8 +86,12 @@ class NpzWriter(ContainerWriter):
         if not metas:
             raise ValueError("an NPZ run needs at least one image")
         card, seed, sha256 = metas[0].card, metas[0].seed, metas[0].model_sha256
-        if any(m.seed != seed or m.model_sha256 != sha256 for m in metas):
-            raise ValueError("all images of one NPZ file must come from one model and seed")
+
+        def checked(meta: ImageMeta) -> ImageMeta:  # checked as the labels are written, not in a pass first
+            if meta.seed != seed or meta.model_sha256 != sha256:
+                raise ValueError("all images of one NPZ file must come from one model and seed")
+            return meta
+
         shape = (len(metas), card.image_size, card.image_size, card.channels)
         with atomic_open(path) as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as archive:
             written = 0
@@ -102,7 +106,7 @@ class NpzWriter(ContainerWriter):
                     written += len(batch)
             if written != len(metas):
                 raise ValueError(f"{written} images written but {len(metas)} metas given")
-            _write_column(archive, "labels", len(metas), (m.class_index for m in metas))
+            _write_column(archive, "labels", len(metas), (checked(m).class_index for m in metas))
             _write_column(archive, "indices", len(metas), (m.index for m in metas))
             _write_array(archive, "class_names", np.array(card.classes, dtype=str))
             _write_array(archive, "seed", np.array(seed, dtype=np.int64))

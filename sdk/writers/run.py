@@ -14,8 +14,9 @@ of a killed run) and writes the rest, a file that differs included: a run killed
 truncated by a power loss, and re-run ends identical to one that was never interrupted. A folder of another
 model, seed or format is refused (one format per folder, so the manifest lists each image once), and so is a
 folder another run holds. An NPZ run that adds classes or images
-rewrites ``images.npz`` with the earlier images and the new ones. Nothing is left behind when a run fails
-before its first batch has been generated and checked.
+rewrites ``images.npz`` with the earlier images and the new ones. A run that fails before it has finished
+a file leaves nothing behind (a folder it created is removed, one that was empty is empty again); one that
+fails later keeps every file it finished, listed in the journal, and the same command resumes it.
 """
 
 from __future__ import annotations
@@ -175,6 +176,8 @@ class _Folder:
         self.fsync = fsync
         self.ready = False
         self.subfolders: set[str] = set()
+        self.wrote_run_file = False  # this run created the run file: the folder was new or empty
+        self.made: list[str] = []  # subfolders this run created
 
     def prepare(self, subfolders: Sequence[str] = ()) -> None:
         try:
@@ -183,17 +186,35 @@ class _Folder:
                 run_file = self.out / RUN_FILE
                 if not run_file.exists():
                     atomic_write_bytes(run_file, _identity_bytes(self.identity))
+                    self.wrote_run_file = True
                 remove_stale_temps(self.out)
                 self.ready = True
             for name in subfolders:
                 if name not in self.subfolders:
-                    (self.out / name).mkdir(exist_ok=True)
+                    if not (self.out / name).exists():
+                        (self.out / name).mkdir()
+                        self.made.append(name)
                     if self.fsync:
                         fsync_folder(self.out)
                     remove_stale_temps(self.out / name)
                     self.subfolders.add(name)
         except OSError as exc:
             raise OutputError(f"cannot write to output folder {self.out}: {exc.strerror or exc}") from exc
+
+    def undo(self) -> None:
+        """After a failure: if this run made the folder's run file and finished no file, remove what it made
+        (its run file and empty class folders; the lock then removes the folder if the run created it).
+        A folder holding any finished file is left as it is, so that a re-run resumes from it."""
+        if not self.wrote_run_file:
+            return
+        try:
+            for name in self.made:
+                (self.out / name).rmdir()  # fails if a file was finished in it
+            if {entry.name for entry in self.out.iterdir()} - {RUN_FILE, LOCK_FILE}:
+                return
+            (self.out / RUN_FILE).unlink()
+        except OSError:
+            return
 
 
 def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
@@ -277,12 +298,12 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
             first = next(rows)  # the first batch is generated and checked before the folder holds anything
             folder.prepare()
             write_manifest(manifest, itertools.chain([first], rows))
-        except OSError as exc:
-            if isinstance(exc, OutputError):
-                raise
-            raise OutputError(f"cannot write manifest {manifest}: {exc.strerror or exc}") from exc
-        finally:
+        except BaseException as exc:
             journal.close(remove=False)
+            folder.undo()
+            if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+                raise OutputError(f"cannot write manifest {manifest}: {exc.strerror or exc}") from exc
+            raise
         journal.close(remove=True)
     per_class = {generator.classes[c]: n for c, n in work}
     total = sum(per_class.values())
