@@ -11,7 +11,10 @@ DATA=${DATA:-../shared/data/isic2017}
 RUN=${RUN:-runs/isic128}
 N=${N:-500}   # synthetic images per class for the evaluation
 
-medsynth train --config examples/isic2017-128.yaml --data "$DATA" --out "$RUN"
+medsynth train --config examples/isic2017-128.yaml --data "$DATA" --out "$RUN-stage1"
+# stage 2: the same run continued with class guidance (a fixed linear class probe on the frozen features)
+medsynth train --config examples/isic2017-128-guided.yaml --data "$DATA" \
+    --init-from "$(ls "$RUN-stage1"/checkpoints/ckpt-*.safetensors | tail -1)" --out "$RUN"
 medsynth export "$RUN" --out "$RUN/isic2017-128.onnx" --name isic2017-128 --modality XC --seed 0
 medsynth generate --model "$RUN/isic2017-128.onnx" --class nevus --n "$N" --class melanoma --n "$N" \
     --class seborrheic_keratosis --n "$N" --seed 0 --out "$RUN/synthetic" --quiet

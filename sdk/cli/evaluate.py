@@ -44,6 +44,7 @@ def _summary_table(metrics: dict[str, Any]) -> str:
         ("FRD", lambda d: d.get("frd")),
         ("relative FD", lambda d: d.get("relative_fd")),
         ("KID", lambda d: d.get("kid")),
+        ("diversity (synthetic / real)", lambda d: (d.get("diversity") or {}).get("ratio")),
     ]
     names += [
         (k, lambda d, k=k: d["prdc"][k] if "prdc" in d else None)

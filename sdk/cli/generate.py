@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -9,12 +10,13 @@ import click
 
 from medsynth._session import DEVICES
 from medsynth.balance import counts_by_class, plan_balance, read_label_counts
-from medsynth.cli.send import pacs_options, send_and_report
-from medsynth.errors import ArgumentError, ModelError
+from medsynth.cli.send import pacs_options, print_report, send_and_report
+from medsynth.errors import ArgumentError, ModelError, SendError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
 from medsynth.pacs.destination import parse_destination
 from medsynth.registry import DEFAULT_MODEL, REGISTRY
 from medsynth.writers.formats import FORMATS
+from medsynth.writers.png import DEFAULT_PNG_COMPRESSION
 from medsynth.writers.run import RunSummary, write_run
 
 __all__ = ["generate"]
@@ -106,15 +108,19 @@ def _summary_line(summary: RunSummary) -> str:
 @click.option("--no-fsync", "no_fsync", is_flag=True,
               help="Do not fsync files before publishing them: faster, but a power loss may leave files that "
                    "the next run must regenerate (a kill is still safe).")
+@click.option("--png-compression", type=click.IntRange(0, 9), default=None, metavar="LEVEL",
+              help=f"With --format png: zlib level 0 (fastest) to 9 (smallest) [default: "
+                   f"{DEFAULT_PNG_COMPRESSION}]; changes the bytes, never the pixels.")
 @click.option("--send", "send_to", default=None, metavar="URL",
-              help="With --format dcm: then send the folder to this PACS (as medsynth send FOLDER --to URL).")
+              help="With --format dcm: send the files to this PACS while they are written (as medsynth send "
+                   "FOLDER --to URL does; with --ray: once the run is written).")
 @pacs_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Path | None, label_column: str,
              target: str, model: str | None, out: Path, fmt: str, seed: int, batch_size: int, device: str,
              threads: int | None, ray_address: str | None, workers: int | None, wait: bool, no_fsync: bool,
-             send_to: str | None, calling_aet: str, user: str | None, token: str | None, ca_file: Path | None,
-             retries: int, quiet: bool) -> None:
+             png_compression: int | None, send_to: str | None, calling_aet: str, user: str | None,
+             token: str | None, ca_file: Path | None, retries: int, quiet: bool) -> None:
     """Generate labeled synthetic images from a model, with a manifest.csv.
 
     \b
@@ -129,6 +135,11 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
 
     if workers is not None and not ray_address:
         raise ArgumentError("--workers needs --ray ADDRESS")
+    if png_compression is not None and fmt != "png":
+        raise ArgumentError(f"--png-compression is for --format png, not {fmt}")
+    if png_compression is not None and ray_address:
+        raise ArgumentError("--png-compression is not supported with --ray yet (the Ray workers write at "
+                            f"level {DEFAULT_PNG_COMPRESSION}); drop one of them")
     if send_to is not None:
         if fmt != "dcm":
             raise ArgumentError("--send needs --format dcm: a PACS stores DICOM files")
@@ -153,20 +164,36 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
                              dynamic_ncols=True, desc=f"{gen.card.name} -> {out}"))
         bars[0].update(done - bars[0].n)
 
-    try:
-        if ray_address:
-            from medsynth.ray_run import write_run_on_ray
+    with contextlib.ExitStack() as stack:
+        sender = None
+        if send_to is not None and not ray_address:
+            from medsynth.pacs.stream import StreamingSender
 
-            summary = write_run_on_ray(gen, plan, out, address=ray_address, fmt=fmt, seed=seed,
-                                       batch_size=batch_size, workers=workers, cpus_per_worker=threads or 1,
-                                       device=device if device != "auto" else "cpu", progress=progress)
-        else:
-            summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, progress=progress,
-                                wait=wait, fsync=not no_fsync)
-    finally:
-        for bar in bars:
-            bar.close()
-    click.echo(_summary_line(summary))
-    if send_to is not None:
+            # Each batch is sent while the next is generated; the sender is closed whatever happens.
+            sender = stack.enter_context(StreamingSender(out, send_to, calling_aet=calling_aet, user=user,
+                                                         token=token, ca_file=ca_file, retries=retries))
+        try:
+            if ray_address:
+                from medsynth.ray_run import write_run_on_ray
+
+                summary = write_run_on_ray(gen, plan, out, address=ray_address, fmt=fmt, seed=seed,
+                                           batch_size=batch_size, workers=workers,
+                                           cpus_per_worker=threads or 1,
+                                           device=device if device != "auto" else "cpu", progress=progress)
+            else:
+                summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size,
+                                    progress=progress, wait=wait, fsync=not no_fsync,
+                                    published=None if sender is None else sender.submit,
+                                    png_compression=png_compression)
+        except SendError as exc:
+            raise SendError(f"{exc}; generation stopped, the files written so far stay in {out} and the same "
+                            "command resumes") from exc
+        finally:
+            for bar in bars:
+                bar.close()
+        click.echo(_summary_line(summary))
+        if sender is not None:
+            print_report(sender.finish(), send_to)
+    if send_to is not None and ray_address:
         send_and_report(out, send_to, calling_aet=calling_aet, user=user, token=token, ca_file=ca_file,
                         retries=retries, quiet=quiet)

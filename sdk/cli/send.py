@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from medsynth.errors import SendError
 
-__all__ = ["send", "pacs_options", "send_and_report"]
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from medsynth.pacs.send import SendReport
+
+__all__ = ["send", "pacs_options", "send_and_report", "print_report"]
 
 DEFAULT_RETRIES = 3
 
@@ -56,6 +59,11 @@ def send_and_report(folder: Path, to: str, *, calling_aet: str, user: str | None
     finally:
         for bar in bars:
             bar.close()
+    print_report(report, to)
+
+
+def print_report(report: SendReport, to: str) -> None:
+    """Print the report's line and the files not stored; end with one ``Error:`` line (exit 2) if any."""
     click.echo(report.summary())
     for name, why in report.failed[:20]:
         click.echo(f"  not stored: {name}: {why}", err=True)

@@ -14,6 +14,7 @@ from medsynth.metrics import gmsd, haarpsi, mdsi, ms_gmsd, ms_ssim, psnr, ssim
 from medsynth.metrics._neighbours import nearest
 from medsynth.metrics.bootstrap import bootstrap_interval
 from medsynth.metrics.c2st import C2ST_C, C2ST_FOLDS, c2st, class_matched, stratified_folds
+from medsynth.metrics.diversity import diversity
 from medsynth.metrics.features import DEFAULT_SPACE
 from medsynth.metrics.frechet import frechet_distance, relative_frechet_distance
 from medsynth.metrics.imageset import ImageSet
@@ -110,7 +111,8 @@ def _full_reference(real: np.ndarray, synthetic: np.ndarray, cfg: EvaluationConf
 
 
 def _distribution(fr: np.ndarray, fs: np.ndarray, cfg: EvaluationConfig) -> dict[str, Any]:
-    """FD (with interval), relative FD, KID and PRDC between two feature sets, each where the counts allow."""
+    """FD (with interval), relative FD, KID, diversity and PRDC between two feature sets, each where the
+    counts allow."""
     out: dict[str, Any] = {"n_real": int(fr.shape[0]), "n_synthetic": int(fs.shape[0])}
     if min(fr.shape[0], fs.shape[0]) >= 2:
         out["fd"] = bootstrap_interval(
@@ -127,6 +129,8 @@ def _distribution(fr: np.ndarray, fs: np.ndarray, cfg: EvaluationConfig) -> dict
         ratio, _, baseline = relative_frechet_distance(fr, fs, seed=cfg.seed)
         out["relative_fd"] = ratio
         out["fd_real_halves"] = baseline
+    if min(fr.shape[0], fs.shape[0]) >= 2:
+        out["diversity"] = diversity(fr, fs, seed=cfg.seed).as_dict()
     if min(fr.shape[0], fs.shape[0]) > cfg.prdc_k:
         r = prdc(fr, fs, k=cfg.prdc_k)
         out["prdc"] = {

@@ -53,6 +53,17 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
 
 
+def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """``tr((sigma1 sigma2)^(1/2))`` of symmetric PSD matrices (see frechet_distance_from_statistics)."""
+    try:
+        factor = np.linalg.cholesky(sigma1)
+    except np.linalg.LinAlgError:  # singular: the symmetric square root is a factor too
+        factor = _psd_sqrt(sigma1)
+    m = factor.T @ sigma2 @ factor
+    ev = np.linalg.eigvalsh((m + m.T) / 2.0)
+    return float(np.sqrt(np.clip(ev, 0.0, None)).sum())
+
+
 def frechet_distance_from_statistics(
     mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
 ) -> float:
@@ -79,11 +90,13 @@ def frechet_distance_from_statistics(
 
     Notes
     -----
-    The trace term is computed without a general matrix square root: with ``A = sigma1^(1/2)`` (symmetric,
-    by eigen-decomposition), ``sigma1 sigma2`` is similar to the symmetric PSD matrix ``A sigma2 A``, so
-    ``tr((sigma1 sigma2)^(1/2))`` is the sum of the square roots of that matrix's eigenvalues. Two symmetric
-    eigen-decompositions replace ``scipy.linalg.sqrtm`` (which the SDK does not depend on) and never produce the
-    complex round-off that sqrtm needs discarding; tiny negative eigenvalues from round-off are clipped to 0.
+    The trace term is computed without a general matrix square root: with any factor ``sigma1 = A A^T``,
+    ``sigma1 sigma2`` is similar to the symmetric PSD matrix ``A^T sigma2 A``, so
+    ``tr((sigma1 sigma2)^(1/2))`` is the sum of the square roots of that matrix's eigenvalues. ``A`` is the
+    Cholesky factor (a third of a symmetric eigen-decomposition's cost); where ``sigma1`` is singular and
+    Cholesky fails, it is ``sigma1^(1/2)`` by eigen-decomposition. Either way ``scipy.linalg.sqrtm`` (which
+    the SDK does not depend on) and its complex round-off are avoided; tiny negative eigenvalues from
+    round-off are clipped to 0.
     """
     mu1 = np.asarray(mu1, dtype=np.float64)
     mu2 = np.asarray(mu2, dtype=np.float64)
@@ -95,10 +108,7 @@ def frechet_distance_from_statistics(
             f"frechet_distance: shapes disagree: mu {mu1.shape} {mu2.shape}, "
             f"sigma {sigma1.shape} {sigma2.shape}"
         )
-    a = _psd_sqrt((sigma1 + sigma1.T) / 2.0)
-    m = a @ sigma2 @ a
-    ev = np.linalg.eigvalsh((m + m.T) / 2.0)
-    tr_covmean = float(np.sqrt(np.clip(ev, 0.0, None)).sum())
+    tr_covmean = _trace_sqrt_product((sigma1 + sigma1.T) / 2.0, (sigma2 + sigma2.T) / 2.0)
     diff = mu1 - mu2
     value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
     return max(value, 0.0)

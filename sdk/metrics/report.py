@@ -61,6 +61,8 @@ def _metric_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
         ("FRD (radiomics)", _interval(d.get("frd"))),
         ("relative FD", _fmt(d["relative_fd"]) if "relative_fd" in d else "–"),
     ]
+    if "diversity" in d:
+        rows.append(("diversity, synthetic / real pairwise distance", _fmt(d["diversity"]["ratio"])))
     if "kid" in d:
         rows.append(("KID", f"{_fmt(d['kid']['mean'])} ± {_fmt(d['kid']['std'])}"))
     for key in ("precision", "recall", "density", "coverage"):

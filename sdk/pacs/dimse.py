@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,7 +44,13 @@ class DimseClient:
             return self._assoc
         self.close()
         d = self._dest
-        assoc = self._ae.associate(d.host, d.port, ae_title=d.called_aet)
+        try:
+            assoc = self._ae.associate(d.host, d.port, ae_title=d.called_aet)
+        except socket.gaierror as exc:
+            raise SendError(f"{d.url}: cannot resolve the host {d.host!r} ({exc.strerror or exc}); check "
+                            "the host name") from exc
+        except OSError as exc:
+            raise TransientError(f"cannot connect to {d.host}:{d.port}: {exc.strerror or exc}") from exc
         if assoc.is_rejected:
             raise SendError(f"{d.url} rejected the association (called AE {d.called_aet!r}, calling AE "
                             f"{self._calling!r}) while sending {first}; check both AE titles and that the "

@@ -8,7 +8,7 @@ from pathlib import Path
 from medsynth.errors import DataError
 from medsynth.writers.manifest import MANIFEST_NAME, read_manifest
 
-__all__ = ["Instance", "run_instances"]
+__all__ = ["Instance", "run_instances", "read_instance"]
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,6 @@ def run_instances(folder: Path) -> list[Instance]:
     DataError
         No manifest, a manifest of another format, or a listed file that is missing or not DICOM.
     """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     manifest = folder / MANIFEST_NAME
     if not manifest.is_file():
         raise DataError(f"{folder} has no {MANIFEST_NAME}: medsynth send takes a folder written by "
@@ -55,20 +52,47 @@ def run_instances(folder: Path) -> list[Instance]:
     if not_dicom:
         raise DataError(f"{folder} holds {Path(not_dicom[0]).suffix or not_dicom[0]} images, not DICOM; "
                         "generate with --format dcm to send to a PACS")
-    out = []
-    for row in rows:
-        path = folder / row.path
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True,
-                                 specific_tags=["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
-                                                "SOPClassUID"])
-            out.append(Instance(path=path, name=row.path, study=str(ds.StudyInstanceUID),
-                                series=str(ds.SeriesInstanceUID), sop=str(ds.SOPInstanceUID),
-                                sop_class=str(ds.SOPClassUID)))
-        except FileNotFoundError as exc:
-            raise DataError(f"{path} is listed in {manifest} but missing; re-run the medsynth generate "
-                            "command that made the folder to rewrite it") from exc
-        except (OSError, InvalidDicomError, AttributeError, ValueError) as exc:
-            raise DataError(f"{path} is not a readable DICOM file ({exc}); re-run the medsynth generate "
-                            "command that made the folder") from exc
-    return out
+    return [read_instance(folder, row.path, listed_in=manifest) for row in rows]
+
+
+def read_instance(folder: Path, name: str, *, listed_in: Path | None = None) -> Instance:
+    """Read the UIDs of one DICOM file of a run folder.
+
+    Parameters
+    ----------
+    folder
+        The run folder.
+    name
+        The file's path relative to ``folder`` (as the manifest writes it).
+    listed_in
+        The manifest that lists it, for the error message; ``None`` for a file the running generation has
+        just written.
+
+    Returns
+    -------
+    Instance
+        The file and its UIDs.
+
+    Raises
+    ------
+    DataError
+        The file is missing or not readable DICOM.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    path = folder / name
+    where = f"listed in {listed_in}" if listed_in is not None else "written by this run"
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True,
+                             specific_tags=["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
+                                            "SOPClassUID"])
+        return Instance(path=path, name=name, study=str(ds.StudyInstanceUID),
+                        series=str(ds.SeriesInstanceUID), sop=str(ds.SOPInstanceUID),
+                        sop_class=str(ds.SOPClassUID))
+    except FileNotFoundError as exc:
+        raise DataError(f"{path} is {where} but missing; re-run the medsynth generate command that made the "
+                        "folder to rewrite it") from exc
+    except (OSError, InvalidDicomError, AttributeError, ValueError) as exc:
+        raise DataError(f"{path} is not a readable DICOM file ({exc}); re-run the medsynth generate "
+                        "command that made the folder") from exc

@@ -69,56 +69,103 @@ def _retrying(action: Callable[[], T], retries: int, backoff: float, sleep: Call
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _check_counts(per_request: int, retries: int) -> None:
+    if isinstance(per_request, bool) or not isinstance(per_request, int) or per_request <= 0:
+        raise ArgumentError(f"files per request must be a positive integer, got {per_request!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ArgumentError(f"retries must be a non-negative integer, got {retries!r}")
+
+
+class _Delivery:
+    """Sends instances over one client: remembers what each series holds, retries, fills one report."""
+
+    def __init__(self, client: Client, to: str, per_request: int, retries: int, backoff: float,
+                 sleep: Callable[[float], None]) -> None:
+        self.client = client
+        self.report = SendReport(destination=to)
+        self._per_request, self._retries, self._backoff, self._sleep = per_request, retries, backoff, sleep
+        self._held: dict[tuple[str, str], set[str] | None] = {}
+
+    def ask(self, instances: Sequence[Instance]) -> None:
+        """Ask the PACS which instances it holds of each series not asked about yet.
+
+        Raises
+        ------
+        TransientError
+            The PACS did not answer, retries included.
+        """
+        for key in dict.fromkeys((i.study, i.series) for i in instances):
+            if key not in self._held:
+                self._held[key] = _retrying(partial(self.client.present, *key), self._retries, self._backoff,
+                                            self._sleep)
+
+    def missing(self, instances: Sequence[Instance]) -> list[Instance]:
+        """Report those the PACS holds (asked about first) as present; return the others."""
+        todo = []
+        for instance in instances:
+            found = self._held[(instance.study, instance.series)]
+            if found is not None and instance.sop in found:
+                self.report.present.append(instance.name)
+            else:
+                todo.append(instance)
+        return todo
+
+    def give_up(self, instances: Sequence[Instance], why: str) -> None:
+        """Report ``instances`` as not sent because the PACS stopped answering (``why``)."""
+        self.report.unreachable = self.report.unreachable or why
+        self.report.failed += [(i.name, f"not sent: {self.report.unreachable}") for i in instances]
+
+    def store(self, todo: Sequence[Instance], progress: Callable[[int], None] | None = None) -> bool:
+        """Store ``todo`` in requests of ``per_request`` files; return False if the PACS stopped answering
+        (the unsent rest is then reported as failed).
+
+        Raises
+        ------
+        SendError
+            The PACS refused the credentials or the association.
+        """
+        for first in range(0, len(todo), self._per_request):
+            batch = todo[first:first + self._per_request]
+            try:
+                outcome = _retrying(partial(self.client.store, batch), self._retries, self._backoff,
+                                    self._sleep)
+            except TransientError as exc:
+                self.give_up(todo[first:], str(exc))
+                return False
+            except SendError as exc:
+                sent = len(self.report.sent)
+                raise SendError(f"{exc} after {sent} files were sent" if sent else str(exc)) from exc
+            for instance in batch:
+                why = outcome.get(instance.sop, f"{instance.name}: no answer from the PACS")
+                if why is None:
+                    self.report.sent.append(instance.name)
+                else:
+                    self.report.failed.append((instance.name, why))
+            if progress is not None:
+                progress(min(first + self._per_request, len(todo)))
+        return True
+
+
 def send_instances(instances: Sequence[Instance], to: str, *, calling_aet: str = DEFAULT_CALLING_AET,
                    user: str | None = None, token: str | None = None, ca_file: Path | None = None,
                    per_request: int = 16, retries: int = 3, backoff: float = 1.0, timeout: float = 30.0,
                    progress: Callable[[int, int], None] | None = None,
                    sleep: Callable[[float], None] = time.sleep) -> SendReport:
     """Send ``instances`` to ``to``, skipping those the PACS already holds. See :func:`send_folder`."""
-    if isinstance(per_request, bool) or not isinstance(per_request, int) or per_request <= 0:
-        raise ArgumentError(f"files per request must be a positive integer, got {per_request!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ArgumentError(f"retries must be a non-negative integer, got {retries!r}")
+    _check_counts(per_request, retries)
     destination = parse_destination(to)
-    client = _client(destination, calling_aet, user, token, ca_file, timeout)
-    report = SendReport(destination=to)
+    delivery = _Delivery(_client(destination, calling_aet, user, token, ca_file, timeout), to, per_request,
+                         retries, backoff, sleep)
     try:
-        held: dict[tuple[str, str], set[str] | None] = {}
-        for key in dict.fromkeys((i.study, i.series) for i in instances):
-            try:
-                held[key] = _retrying(partial(client.present, *key), retries, backoff, sleep)
-            except TransientError as exc:
-                raise SendError(f"cannot reach {to}: {exc}; nothing was sent, try again when it is "
-                                "up") from exc
-        todo = []
-        for instance in instances:
-            found = held[(instance.study, instance.series)]
-            if found is not None and instance.sop in found:
-                report.present.append(instance.name)
-            else:
-                todo.append(instance)
-        for first in range(0, len(todo), per_request):
-            batch = todo[first:first + per_request]
-            try:
-                outcome = _retrying(partial(client.store, batch), retries, backoff, sleep)
-            except TransientError as exc:
-                report.unreachable = str(exc)
-                report.failed += [(i.name, f"not sent: {exc}") for i in todo[first:]]
-                break
-            except SendError as exc:
-                done = f" after {len(report.sent)} of {len(todo)} files were sent" if report.sent else ""
-                raise SendError(f"{exc}{done}") from exc
-            for instance in batch:
-                why = outcome.get(instance.sop, f"{instance.name}: no answer from the PACS")
-                if why is None:
-                    report.sent.append(instance.name)
-                else:
-                    report.failed.append((instance.name, why))
-            if progress is not None:
-                progress(min(first + per_request, len(todo)), len(todo))
+        try:
+            delivery.ask(instances)
+        except TransientError as exc:
+            raise SendError(f"cannot reach {to}: {exc}; nothing was sent, try again when it is up") from exc
+        todo = delivery.missing(instances)
+        delivery.store(todo, None if progress is None else lambda done: progress(done, len(todo)))
     finally:
-        client.close()
-    return report
+        delivery.client.close()
+    return delivery.report
 
 
 def send_folder(folder: Path, to: str, *, calling_aet: str = DEFAULT_CALLING_AET, user: str | None = None,

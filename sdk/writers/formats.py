@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from medsynth.errors import MissingExtraError, OutputError
+from medsynth.errors import ArgumentError, MissingExtraError, OutputError
 from medsynth.writers.base import ContainerWriter, FileWriter
 
 __all__ = ["OutputFormat", "FORMATS", "load_writer"]
@@ -33,13 +33,15 @@ FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
 )}
 
 
-def load_writer(name: str) -> FileWriter | ContainerWriter:
+def load_writer(name: str, *, png_compression: int | None = None) -> FileWriter | ContainerWriter:
     """Import and instantiate the writer of format ``name``.
 
     Parameters
     ----------
     name
         A key of :data:`FORMATS`.
+    png_compression
+        For ``png``: the zlib level 0-9 (``None``: the writer's default). Refused for other formats.
 
     Returns
     -------
@@ -50,11 +52,15 @@ def load_writer(name: str) -> FileWriter | ContainerWriter:
     ------
     OutputError
         Unknown format, or a format whose writer module is not part of this install.
+    ArgumentError
+        ``png_compression`` for a format other than ``png``, or a level outside 0-9.
     MissingExtraError
         The writer needs a third-party package that is not installed.
     """
     if name not in FORMATS:
         raise OutputError(f"unknown output format {name!r}; use one of {', '.join(FORMATS)}")
+    if png_compression is not None and name != "png":
+        raise ArgumentError(f"--png-compression is for --format png, not {name}")
     fmt = FORMATS[name]
     try:
         module = importlib.import_module(fmt.module)
@@ -70,4 +76,6 @@ def load_writer(name: str) -> FileWriter | ContainerWriter:
     if not (isinstance(writer, type) and issubclass(writer, (FileWriter, ContainerWriter))):
         raise OutputError(f"{fmt.module}.{fmt.attr} is not a medsynth writer class; output format {name!r} "
                           "cannot be used with this install")
+    if png_compression is not None:
+        return writer(compression=png_compression)  # type: ignore[call-arg]
     return writer()

@@ -28,6 +28,8 @@ import itertools
 import json
 import os
 import shutil
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,6 +63,21 @@ __all__ = ["RUN_FILE", "RunSummary", "write_run", "image_file_name"]
 RUN_FILE = ".medsynth-run.json"
 CONTAINER_STEM = "images"
 _RUN_SCHEMA = 1
+# The writer thread runs this much nicer than the inference threads (Linux): on a machine with as many cores
+# as onnxruntime has threads, encoding then fills the gaps instead of preempting an inference thread that the
+# others wait for. 0 turns it off; benchmarks/png_bench.py measures both.
+_WRITER_NICENESS = 5
+
+
+def _lower_priority() -> None:
+    """Make the calling (writer) thread ``_WRITER_NICENESS`` nicer; Linux only, best effort."""
+    if _WRITER_NICENESS <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()  # on Linux a thread's own priority, not the process's
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + _WRITER_NICENESS))
+    except OSError:  # not permitted (some containers): the writer runs at the process's priority
+        pass
 
 
 @dataclass(frozen=True)
@@ -220,7 +237,8 @@ class _Folder:
 def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
               seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
               progress: Callable[[int, int], None] | None = None, wait: bool = False,
-              fsync: bool = True) -> RunSummary:
+              fsync: bool = True, published: Callable[[Sequence[str]], None] | None = None,
+              png_compression: int | None = None) -> RunSummary:
     """Generate the images of ``plan`` into ``out`` with a manifest, skipping those already there.
 
     Parameters
@@ -248,6 +266,17 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     fsync
         fsync every file and folder before and after the rename that publishes it (durable across a power
         loss); ``False`` is faster and still safe against kills, and resume still verifies every file.
+    published
+        Called on this thread with the paths (relative to ``out``) of files of the run as soon as they are
+        published: first those an earlier run left that verified, then each batch once written and
+        journalled (before ``progress`` reports it), while the next batch is generated; for NPZ once, with
+        the container. :class:`medsynth.pacs.StreamingSender` uses it to send files while the run writes.
+        An exception it raises stops the run as any failure does (the files written so far stay and a
+        re-run resumes).
+    png_compression
+        With ``fmt="png"``: the zlib level, 0 (fastest) to 9 (smallest); ``None`` is
+        :data:`medsynth.writers.png.DEFAULT_PNG_COMPRESSION`. The level changes the bytes, not the pixels;
+        files an earlier run wrote at another level are kept (they verify against the manifest).
 
     Returns
     -------
@@ -257,7 +286,8 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     Raises
     ------
     ArgumentError
-        An empty plan, a negative count, a bad seed or batch size.
+        An empty plan, a negative count, a bad seed or batch size, a PNG compression level outside 0-9 or
+        given for another format.
     UnknownClassError
         A class the model does not have.
     OutputError
@@ -269,7 +299,7 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     check_seed(seed)
     batch_size = check_int("batch_size", batch_size, low=1, high=MAX_BATCH_SIZE)
     work = _normalise_plan(generator, plan)
-    writer = load_writer(fmt)
+    writer = load_writer(fmt, png_compression=png_compression)
     identity = _identity(generator, seed, fmt)
     _check_path(out)
     report = progress or (lambda done, total: None)
@@ -285,15 +315,16 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
         try:
             # The rows are made as the images are: drawing them runs the generation, batch by batch, so
             # neither the plan nor the manifest ever sits in memory whole.
+            hand_over = published or (lambda paths: None)
             if isinstance(writer, FileWriter):
                 paths = _RunPaths(generator.classes, dict(work), writer.suffix)
                 new = _write_files(generator, writer, work, seed, folder, batch_size, report, records,
-                                   journal, paths, tally)
+                                   journal, paths, tally, hand_over)
                 rows = merge_sorted(old, new, lambda row: paths.key(row.path) is not None)
             else:
                 name = f"{CONTAINER_STEM}{writer.suffix}"
                 new = _write_container(generator, writer, work, seed, folder, batch_size, report, old,
-                                       records, tally)
+                                       records, tally, hand_over)
                 rows = merge_sorted(old, new, lambda row: row.path == name)
             first = next(rows)  # the first batch is generated and checked before the folder holds anything
             folder.prepare()
@@ -397,19 +428,25 @@ class _Window:
 def _write_files(generator: Generator, writer: FileWriter, work: Sequence[tuple[int, int]], seed: int,
                  folder: _Folder, batch_size: int, report: Callable[[int, int], None],
                  records: Mapping[str, FileRecord], journal: Journal, paths: _RunPaths,
-                 tally: _Tally) -> Iterator[ManifestRow]:
+                 tally: _Tally, published: Callable[[Sequence[str]], None]) -> Iterator[ManifestRow]:
     """Yield the manifest rows of a per-image run in (class, index) order, writing each file unless it is
     there with its recorded size and sha256.
 
     The plan is walked index by index in windows of at most ``_WINDOW_SPAN`` batches; the images missing
-    from a window are made as one batch. Encoding and writing a batch runs on one background thread while
-    the next batch is generated (file I/O waits and Pillow/zlib release the GIL); at most two batches wait
-    to be written, so memory does not grow with the number of images.
+    from a window are made as one batch. Encoding and writing a batch runs on one background thread, a
+    little nicer than inference, while the next batch is generated (file I/O waits and Pillow/zlib release
+    the GIL); at most two batches wait to be written, so a writer that falls behind holds the generation
+    back rather than piling up batches, and memory does not grow with the number of images.
+    ``published`` gets the files found intact first, then each batch once it is written and journalled.
     """
     found: set[str] = set()
     for path, record in records.items():  # what earlier runs left: verified before anything is made
         if paths.key(path) is not None and _matches(folder.out / path, record):
             found.add(path)
+    intact = sorted(found, key=lambda path: paths.key(path) or (-1, -1))
+    for first in range(0, len(intact), batch_size):
+        published(intact[first:first + batch_size])
+    del intact
     total = sum(n for _, n in work) - len(found)
     done = 0
 
@@ -437,9 +474,11 @@ def _write_files(generator: Generator, writer: FileWriter, work: Sequence[tuple[
             yield _row(path, meta, record)
         if window.future is not None:
             done += len(window.future.result())
+            published([path for path, _, record in window.rows if record is None])
             report(done, total)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer",
+                            initializer=_lower_priority) as pool:
         pending: deque[_Window] = deque()
         try:
             for window in windows():
@@ -521,8 +560,8 @@ def _check_space(target: Path, images: int, image_bytes: int) -> None:
 
 def _write_container(generator: Generator, writer: ContainerWriter, work: Sequence[tuple[int, int]],
                      seed: int, folder: _Folder, batch_size: int, report: Callable[[int, int], None],
-                     old: Sequence[ManifestRow], records: Mapping[str, FileRecord],
-                     tally: _Tally) -> Iterator[ManifestRow]:
+                     old: Sequence[ManifestRow], records: Mapping[str, FileRecord], tally: _Tally,
+                     published: Callable[[Sequence[str]], None]) -> Iterator[ManifestRow]:
     """Write the images of this run and of earlier runs in the folder into one container file, unless it
     already holds exactly those (its size and sha256 as recorded); then yield its manifest rows.
 
@@ -550,6 +589,7 @@ def _write_container(generator: Generator, writer: ContainerWriter, work: Sequen
     record = records.get(name)
     if intact and record is not None and len(listed) == len(union) and all(
             key == (m.class_index, m.index) for key, m in zip(listed, union, strict=True)):
+        published([name])
         yield from (_row(name, m, record) for m in union)
         return
     card = generator.card
@@ -573,4 +613,5 @@ def _write_container(generator: Generator, writer: ContainerWriter, work: Sequen
         record = (target.stat().st_size, file_sha256(target))
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    published([name])
     yield from (_row(name, m, record) for m in union)

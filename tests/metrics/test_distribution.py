@@ -63,6 +63,34 @@ def test_fd_matches_scipy_sqrtm(d):
     np.testing.assert_allclose(s1, np.cov(x, rowvar=False), rtol=1e-10)
 
 
+def test_the_cholesky_and_the_eigen_factor_give_the_same_trace():
+    from medsynth.metrics.frechet import _psd_sqrt, _trace_sqrt_product
+
+    rng = np.random.default_rng(5)
+    _, s1 = feature_statistics(rng.standard_normal((300, 40)) @ rng.standard_normal((40, 40)))
+    _, s2 = feature_statistics(rng.standard_normal((300, 40)))
+    via_eigen = np.linalg.eigvalsh(_psd_sqrt(s1) @ s2 @ _psd_sqrt(s1))
+    expected = np.sqrt(np.clip(via_eigen, 0, None)).sum()
+    assert _trace_sqrt_product(s1, s2) == pytest.approx(expected, rel=1e-10)
+    singular = s1.copy()
+    singular[:, 0] = singular[0, :] = 0.0  # not positive definite: Cholesky fails, the eigen factor is used
+    via_eigen = np.linalg.eigvalsh(_psd_sqrt(singular) @ s2 @ _psd_sqrt(singular))
+    expected = np.sqrt(np.clip(via_eigen, 0, None)).sum()
+    assert _trace_sqrt_product(singular, s2) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("rank", [5, 20])
+def test_fd_of_rank_deficient_statistics_matches_scipy_sqrtm(rank):
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    rng = np.random.default_rng(rank)
+    basis = rng.standard_normal((rank, 30))
+    s1 = basis.T @ basis / rank  # PSD of rank `rank` < 30: Cholesky fails
+    mu1, (mu2, s2) = np.zeros(30), feature_statistics(rng.standard_normal((200, 30)))
+    covmean = scipy_linalg.sqrtm(s1 @ s2).real
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+    assert frechet_distance_from_statistics(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
+
+
 def test_fd_handles_singular_covariances():
     """Fewer samples than dimensions: the covariances are singular; sqrtm-free FD stays finite and >= 0."""
     rng = np.random.default_rng(2)

@@ -205,6 +205,9 @@ def test_evaluate_in_the_bundled_efficientnet_space(tmp_path):
     assert m["feature_space"] == "efficientnet-lite0"
     assert m["overall"]["fd"]["value"] > 0 and "frd" in m["overall"] and "relative_fd" in m["overall"]
     assert set(m["overall"]["c2st"]) == {"radiomics", "efficientnet-lite0"}
+    for group in (m["overall"], *m["per_class"].values()):  # diversity in the chosen space, class by class
+        assert group["diversity"]["ratio"] == group["diversity"]["synthetic"] / group["diversity"]["real"] > 0
+    assert "diversity (synthetic / real)" in result.output
     assert "Kynk" in (out / "report.html").read_text()  # the caveat of a pretrained space
     bad = CliRunner().invoke(main, ["evaluate", *args, "--features", "efficientnet-b9"])
     assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "no bundled feature space" in bad.output

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import threading
 
 import pydicom
 import pytest
 from click.testing import CliRunner
 from orthanc_helpers import PASSWORD, USER
 
+from medsynth import Generator
 from medsynth.cli import main
-from medsynth.pacs import send_folder
+from medsynth.pacs import StreamingSender, send_folder
+from medsynth.writers.run import write_run
 
 pytest.importorskip("pynetdicom")
 pytestmark = pytest.mark.slow  # starts a real Orthanc (several seconds each time)
@@ -85,6 +88,87 @@ def test_generate_send_writes_then_delivers(orthanc, tmp_path, tiny_model):
     assert result.exit_code == 0, result.output
     summary = f"3 sent, 0 already present, 0 failed (3 files) -> {orthanc.dicomweb}"
     assert result.stdout.splitlines()[-1] == summary
+    assert_all_arrived(orthanc, out)
+
+
+@pytest.mark.parametrize("via", ["dimse", "dicomweb"])
+def test_generate_send_sends_each_batch_while_the_next_is_made(orthanc, tmp_path, tiny_model, via):
+    out = tmp_path / "stream"
+    creds = {"user": f"{USER}:{PASSWORD}"} if via == "dicomweb" else {}
+    first_stored = threading.Event()
+    seen = []
+
+    def sent(done, submitted):  # after each request: files handled of those submitted
+        first_stored.set()
+
+    def written(done, total):
+        # Called after each batch is written. At the first one, the sender must deliver that batch while
+        # the rest is still to be written: wait for it (an event, not a duration), then ask Orthanc.
+        if not seen:
+            assert first_stored.wait(60), "nothing reached the PACS while the run was writing"
+            first = pydicom.dcmread(out / "nevus" / "nevus_000000.dcm").SOPInstanceUID
+            seen.append((done, total, orthanc.instance_id(first) is not None,
+                         (out / "nevus" / "nevus_000005.dcm").exists()))
+
+    with StreamingSender(out, getattr(orthanc, via), progress=sent, **creds) as sender:
+        write_run(Generator.load(tiny_model, device="cpu"), {"nevus": 6}, out, fmt="dcm",
+                  seed={"dimse": 20, "dicomweb": 21}[via],
+                  batch_size=2, progress=written, published=sender.submit)
+        report = sender.finish()
+    assert seen == [(2, 6, True, False)]  # in Orthanc before the last file was written
+    assert (len(report.sent), len(report.present), len(report.failed)) == (6, 0, 0)
+    assert_all_arrived(orthanc, out)
+
+
+@pytest.mark.filterwarnings("ignore:Exception ignored in.*socket:pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("via", ["dimse", "dicomweb"])
+def test_generate_send_when_the_pacs_goes_away_midway(orthanc, tmp_path, tiny_model, via):
+    out = tmp_path / "away"
+    to = getattr(orthanc, via)
+    creds = {"user": f"{USER}:{PASSWORD}"} if via == "dicomweb" else {}
+    waits = []
+
+    def stop_after_first_batch(done, submitted):
+        if done == 2:
+            orthanc.stop()
+
+    try:
+        with StreamingSender(out, to, per_request=2, retries=2, backoff=0.5, timeout=5,
+                             progress=stop_after_first_batch, sleep=waits.append, **creds) as sender:
+            summary = write_run(Generator.load(tiny_model, device="cpu"), {"nevus": 6}, out, fmt="dcm",
+                                seed={"dimse": 22, "dicomweb": 23}[via], batch_size=2,
+                                published=sender.submit)
+            report = sender.finish()
+    finally:
+        if orthanc.process is None:
+            orthanc.start()
+    assert summary.written == 6 and len(local_files(out)) == 6  # the run itself is complete
+    assert (len(report.sent), len(report.present), len(report.failed)) == (2, 0, 4)
+    assert waits == [0.5, 1.0]  # retried once with backoff, then the rest was not tried
+    assert "the PACS stopped answering" in report.summary()
+    before = {p: p.read_bytes() for p in local_files(out)}
+    # The same command again, with the PACS back: nothing is regenerated, only the missing four go.
+    auth = ["--user", creds["user"]] if creds else []
+    again = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 6, "--format", "dcm", "--seed",
+                {"dimse": 22, "dicomweb": 23}[via], "--batch-size", 2, "--out", out, "--send", to, *auth,
+                "--quiet")
+    assert again.exit_code == 0, again.output
+    assert "0 written now; 6 were already there" in again.stdout
+    assert again.stdout.splitlines()[-1] == f"4 sent, 2 already present, 0 failed (6 files) -> {to}"
+    assert {p: p.read_bytes() for p in local_files(out)} == before  # nothing changed locally
+    assert_all_arrived(orthanc, out)
+
+
+def test_generate_send_with_a_wrong_password_stops_and_resumes(orthanc, tmp_path, tiny_model):
+    out = tmp_path / "badpw"
+    args = ["generate", "--model", tiny_model, "--class", "melanoma", "--n", 8, "--format", "dcm", "--seed",
+            24, "--batch-size", 2, "--out", out, "--send", orthanc.dicomweb, "--quiet"]
+    assert_one_line_error(run(*args, "--user", f"{USER}:wrong"), "refused the credentials (HTTP 401)")
+    assert not (out / "manifest.csv").exists() or len(local_files(out)) == 8
+    again = run(*args, "--user", f"{USER}:{PASSWORD}")
+    assert again.exit_code == 0, again.output
+    last = again.stdout.splitlines()[-1]
+    assert last == f"8 sent, 0 already present, 0 failed (8 files) -> {orthanc.dicomweb}"
     assert_all_arrived(orthanc, out)
 
 

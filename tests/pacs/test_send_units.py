@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from medsynth import Generator
 from medsynth.cli import main
 from medsynth.errors import ArgumentError, DataError, MissingExtraError, SendError
-from medsynth.pacs import parse_destination
+from medsynth.pacs import StreamingSender, parse_destination
 from medsynth.pacs import send as send_module
+from medsynth.pacs import stream as stream_module
 from medsynth.pacs.client import TransientError
 from medsynth.pacs.destination import auth_header
 from medsynth.pacs.instances import Instance, run_instances
+from medsynth.writers.run import write_run
 
 
 def run(*args):
@@ -48,12 +52,17 @@ def test_credentials():
 class FakeClient:
     """A PACS that holds ``held``, fails ``store`` transiently ``flaky`` times, and rejects ``refuse``."""
 
-    def __init__(self, held=(), flaky=0, refuse=(), dies_after=None):
+    def __init__(self, held=(), flaky=0, refuse=(), dies_after=None, denies=False):
         self.held, self.flaky, self.refuse, self.dies_after = set(held), flaky, set(refuse), dies_after
-        self.stored, self.closed = [], False
+        self.stored, self.closed, self.denies, self.denied = [], False, denies, threading.Event()
 
     def present(self, study, series):
-        return {sop for sop in self.held if sop.startswith(series)}
+        if self.denies:
+            self.denied.set()
+            raise SendError("http://pacs refused the credentials (HTTP 401)")
+        if self.dies_after == 0:
+            raise TransientError("connection refused")
+        return set(self.held)  # a superset of the series' instances is harmless
 
     def store(self, batch):
         if self.dies_after is not None and len(self.stored) >= self.dies_after:
@@ -80,6 +89,7 @@ def fake(monkeypatch):
     def make(**kwargs):
         box["client"] = FakeClient(**kwargs)
         monkeypatch.setattr(send_module, "_client", lambda *args: box["client"])
+        monkeypatch.setattr(stream_module, "_client", lambda *args: box["client"])
         return box["client"]
 
     return make
@@ -173,3 +183,75 @@ def test_cli_report_when_the_pacs_goes_away(tmp_path, tiny_model, fake):
                          "  not stored: nevus/nevus_000003.dcm: not sent: connection refused"]
     assert lines[2:] == ["Error: 2 of 4 files are not in dicom://A@h:1; run the same command again to send "
                          "only those"]
+
+
+def run_with_sender(out, tiny_model, n=6, **options):
+    """A --format dcm run of ``n`` nevus images whose batches of 2 go to a StreamingSender; its report."""
+    with StreamingSender(out, "dicom://A@h:1", **options) as sender:
+        write_run(Generator.load(tiny_model, device="cpu"), {"nevus": n}, out, fmt="dcm", batch_size=2,
+                  published=sender.submit)
+        return sender.finish()
+
+
+def test_streaming_sender_skips_what_is_present_and_retries(tmp_path, tiny_model, fake):
+    out = tmp_path / "run"
+    fake()
+    first = run_with_sender(out, tiny_model, sleep=lambda s: None)
+    uids = [i.sop for i in run_instances(out)]
+    assert first.sent == [f"nevus/nevus_{k:06d}.dcm" for k in range(6)] and first.ok
+    # A re-run over the same folder: the files are kept, and what the PACS holds is not sent again.
+    client = fake(held=uids[:4], flaky=1)
+    waits = []
+    again = run_with_sender(out, tiny_model, backoff=0.25, sleep=waits.append)
+    assert again.present == first.sent[:4] and again.sent == first.sent[4:] and waits == [0.25]
+    assert client.stored == uids[4:] and client.closed
+
+
+def test_streaming_sender_a_pacs_that_dies_midway_is_reported(tmp_path, tiny_model, fake):
+    fake(dies_after=2)
+    waits = []
+    report = run_with_sender(tmp_path / "run", tiny_model, per_request=2, retries=2, sleep=waits.append)
+    assert len(report.sent) == 2 and [n for n, _ in report.failed] == [f"nevus/nevus_{k:06d}.dcm"
+                                                                       for k in range(2, 6)]
+    assert waits == [1.0, 2.0]  # one round of retries; the batches after it are not tried
+    assert report.unreachable == "connection refused"
+    assert len(list((tmp_path / "run" / "nevus").glob("*.dcm"))) == 6  # the run itself completed
+
+
+def test_streaming_sender_an_unreachable_pacs_is_a_send_error(tmp_path, tiny_model, fake):
+    fake(dies_after=0)
+    with pytest.raises(SendError, match=r"cannot reach dicom://A@h:1: connection refused; nothing was sent "
+                                        r"\(the 6 files are in"):
+        run_with_sender(tmp_path / "run", tiny_model, retries=0)
+    assert (tmp_path / "run" / "manifest.csv").is_file()
+
+
+def test_streaming_sender_refused_credentials_stop_the_submitter(tmp_path, tiny_model, fake):
+    out = tmp_path / "run"
+    assert run("generate", "--model", tiny_model, "--class", "nevus", "--n", 2, "--out", out, "--format",
+               "dcm", "--quiet").exit_code == 0
+    client = fake(denies=True)
+    with StreamingSender(out, "dicom://A@h:1") as sender:
+        sender.submit(["nevus/nevus_000000.dcm"])
+        assert client.denied.wait(30)
+        sender._thread.join(30)  # the sender thread ends on a refusal
+        assert not sender._thread.is_alive()
+        with pytest.raises(SendError, match="refused the credentials"):
+            sender.submit(["nevus/nevus_000001.dcm"])
+        with pytest.raises(SendError, match="refused the credentials"):
+            sender.finish()
+    assert client.closed and client.stored == []
+
+
+def test_cli_generate_send_report_when_the_pacs_goes_away(tmp_path, tiny_model, fake):
+    fake(dies_after=2)
+    # --retries 1: one wait of 1 s, then the files not yet sent are reported as not sent.
+    result = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 4, "--out", tmp_path / "run",
+                 "--format", "dcm", "--batch-size", 2, "--send", "dicom://A@h:1", "--retries", 1, "--quiet")
+    assert result.exit_code == 2
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("4 images (nevus 4) in ") and "4 written now" in lines[0]
+    assert lines[1] == ("2 sent, 0 already present, 2 failed (4 files) -> dicom://A@h:1; the PACS stopped "
+                        "answering (connection refused)")
+    assert result.stderr.splitlines()[-1] == ("Error: 2 of 4 files are not in dicom://A@h:1; run the same "
+                                              "command again to send only those")

@@ -1,0 +1,170 @@
+"""PNG writing against generation, on one machine in one run (issue 16 item 2: PNG adds at most 25%).
+
+What it measures, for a bundled model's images (``medsynth.Generator``, no torch):
+
+1. **Encode.** Time and size per image of ``PngWriter(compression=L).encode`` (Pillow, medsynth's text
+   chunks) for every zlib level 0-9, and of fpng (PyPI ``fpng``, if it imports: RGB only, no text chunks) as
+   the peer; each against level 6 (the level of medsynth before ``--png-compression``) and against the
+   inference time per image measured in the same run.
+2. **End to end.** ``write_run`` (what ``medsynth generate`` runs; fsync on, as the CLI's default) for
+   ``--format npz`` (the peer), ``--format png`` at the default level and at level 6, and at the default
+   level with the writer thread at the inference threads' priority (``_WRITER_NICENESS = 0``); the ratio of
+   each to npz and to pure inference of the same images. The goal is png / npz <= 1.25.
+
+Each figure is the best of ``--repeats``. Run it on an idle machine:
+
+    python benchmarks/png_bench.py                      # isic2017-64, 512 images to encode, 3000 end to end
+    python benchmarks/png_bench.py --model isic2017-128
+    python benchmarks/png_bench.py --quick              # tiny sizes: checks that it works, measures nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import medsynth.writers.run as run_module
+from medsynth import Generator
+from medsynth.writers.base import ImageMeta
+from medsynth.writers.png import DEFAULT_PNG_COMPRESSION, PngWriter
+from medsynth.writers.run import write_run
+
+
+def best_of(repeats: int, action: Callable[[], object]) -> float:
+    """The shortest wall time of ``repeats`` calls of ``action``, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def images_of(gen: Generator, n: int, seed: int) -> tuple[np.ndarray, list[ImageMeta]]:
+    """``n`` images spread over the model's classes, with their metas."""
+    per_class = [n // len(gen.classes) + (k < n % len(gen.classes)) for k in range(len(gen.classes))]
+    images, metas = [], []
+    for class_index, count in enumerate(per_class):
+        if count:
+            images.append(gen.generate_indices(class_index, range(count), seed))
+            metas += [ImageMeta(card=gen.card, class_name=gen.classes[class_index], class_index=class_index,
+                                seed=seed, index=i, model_sha256=gen.sha256) for i in range(count)]
+    return np.concatenate(images), metas
+
+
+def fpng_encoder() -> Callable[[np.ndarray], bytes] | None:
+    """fpng's encoder of one (H, W, C) uint8 image, or None when fpng does not import."""
+    try:
+        import fpng  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+
+    def encode(image: np.ndarray) -> bytes:
+        pixels = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image  # fpng writes RGB(A) only
+        h, w, c = pixels.shape
+        return bytes(fpng.from_bytes(np.ascontiguousarray(pixels).tobytes(), w, h, c))
+
+    return encode
+
+
+def encode_table(gen: Generator, n: int, repeats: int, batch_size: int) -> None:
+    images, metas = images_of(gen, n, seed=0)
+    infer = best_of(repeats, lambda: [gen.generate_indices(0, range(k, min(k + batch_size, n)), 1)
+                                      for k in range(0, n, batch_size)]) / n
+    rows: list[tuple[str, float, float]] = []
+    for level in range(10):
+        writer = PngWriter(compression=level)
+        sizes = [len(writer.encode(image, meta)) for image, meta in zip(images, metas, strict=True)]
+        seconds = best_of(repeats, lambda w=writer: [w.encode(im, m) for im, m in zip(images, metas,
+                                                                                    strict=True)]) / n
+        rows.append((f"pillow {level}" + (" (default)" if level == DEFAULT_PNG_COMPRESSION else ""),
+                     seconds, float(np.mean(sizes))))
+    fpng = fpng_encoder()
+    if fpng is not None:
+        sizes = [len(fpng(image)) for image in images]
+        seconds = best_of(repeats, lambda: [fpng(im) for im in images]) / n
+        rows.append(("fpng (no text chunks)", seconds, float(np.mean(sizes))))
+    base_time, base_size = rows[6][1], rows[6][2]
+    raw = images[0].size
+    print(f"\n## Encode, {gen.card.name} ({gen.card.image_size} px, {gen.card.channels} ch), {n} images, "
+          f"best of {repeats}; inference {infer * 1e3:.3f} ms/image (batch {batch_size}), raw {raw} B/image")
+    print(f"{'encoder':<24}{'ms/image':>10}{'x level 6':>11}{'x infer':>9}{'KB/image':>10}{'x raw':>8}"
+          f"{'x level 6 size':>16}")
+    for name, seconds, size in rows:
+        print(f"{name:<24}{seconds * 1e3:>10.3f}{seconds / base_time:>11.2f}{seconds / infer:>9.2f}"
+              f"{size / 1024:>10.2f}{size / raw:>8.3f}{size / base_size:>16.3f}")
+    if fpng is None:
+        print("fpng: not installed (pip install fpng), not measured")
+
+
+def end_to_end_table(gen: Generator, n: int, repeats: int, batch_size: int, fsync: bool) -> None:
+    plan = {name: n // len(gen.classes) + (k < n % len(gen.classes)) for k, name in enumerate(gen.classes)}
+    root = Path(tempfile.mkdtemp(prefix="png-bench-"))
+
+    def one(fmt: str, level: int | None, niceness: int) -> Callable[[], object]:
+        def action() -> object:
+            out = root / "run"
+            shutil.rmtree(out, ignore_errors=True)
+            saved = run_module._WRITER_NICENESS
+            run_module._WRITER_NICENESS = niceness
+            try:
+                return write_run(gen, plan, out, fmt=fmt, seed=0, batch_size=batch_size, fsync=fsync,
+                                 png_compression=level)
+            finally:
+                run_module._WRITER_NICENESS = saved
+
+        return action
+
+    def infer() -> None:
+        for class_index, count in enumerate(plan.values()):
+            for first in range(0, count, batch_size):
+                gen.generate_indices(class_index, range(first, min(first + batch_size, count)), 0)
+
+    default_nice = run_module._WRITER_NICENESS
+    try:
+        cases = [("inference only (no writing)", infer),
+                 ("npz (peer)", one("npz", None, default_nice)),
+                 (f"png level {DEFAULT_PNG_COMPRESSION} (default)", one("png", None, default_nice)),
+                 (f"png level {DEFAULT_PNG_COMPRESSION}, writer not niced", one("png", None, 0)),
+                 ("png level 6 (before the option)", one("png", 6, default_nice))]
+        times = [(name, best_of(repeats, action)) for name, action in cases]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    base, npz = times[0][1], times[1][1]
+    print(f"\n## End to end, write_run of {n} images ({gen.card.name}), batch {batch_size}, "
+          f"fsync {'on' if fsync else 'off'}, best of {repeats}, {os.cpu_count()} CPUs")
+    print(f"{'run':<40}{'s':>8}{'img/s':>9}{'x npz':>8}{'x inference':>13}")
+    for name, seconds in times:
+        print(f"{name:<40}{seconds:>8.2f}{n / seconds:>9.0f}{seconds / npz:>8.2f}{seconds / base:>13.2f}")
+    ratio = times[2][1] / npz
+    print(f"png (default level) / npz = {ratio:.2f} (goal <= 1.25: {'met' if ratio <= 1.25 else 'NOT met'})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="isic2017-64")
+    parser.add_argument("--n", type=int, default=512, help="images to encode per encoder")
+    parser.add_argument("--n-run", type=int, default=3000, help="images of each end-to-end run")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: per core)")
+    parser.add_argument("--no-fsync", action="store_true", help="end to end without fsync")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat (a smoke test)")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.n_run, args.repeats = 12, 24, 1
+    gen = Generator.load(args.model, device="cpu", threads=args.threads)
+    gen.generate_indices(0, range(2), 0)  # warm the session up
+    encode_table(gen, args.n, args.repeats, args.batch_size)
+    end_to_end_table(gen, args.n_run, args.repeats, args.batch_size, fsync=not args.no_fsync)
+
+
+if __name__ == "__main__":
+    main()
