@@ -8,6 +8,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +38,44 @@ class Session:
     device: str  # "cpu" or "cuda": the provider the session got, not the one asked for
     threads: int | None  # intra-op threads asked for (None: onnxruntime's default, one per core)
     files: ModelFiles  # the .onnx and the external-data files it references, checked before loading
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ORT_LOG = re.compile(r"\[[EWF]:onnxruntime:[^\]]*\]\s*(.*)")  # "[E:onnxruntime:Default, file:line fn] text"
+
+
+@contextlib.contextmanager
+def _native_stderr(lines: list[str]) -> Iterator[None]:
+    """Collect into ``lines`` what native code writes to file descriptor 2 during the block.
+
+    onnxruntime's C++ logger writes coloured lines straight to descriptor 2 when a CUDA provider cannot be
+    loaded; they are collected so that the failure is reported as one error carrying their reason.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 (a detached process): nothing to collect
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(1 << 16).decode("utf-8", errors="replace")
+            lines.extend(_ANSI.sub("", line).strip() for line in text.splitlines() if line.strip())
+
+
+def _reason(lines: list[str]) -> str:
+    """The first onnxruntime error among collected log lines, shortened, as '; onnxruntime said: ...'."""
+    for line in lines:
+        match = _ORT_LOG.search(line)
+        if match and line[match.start() + 1] in "EF":
+            return f"; onnxruntime said: {match.group(1)[:300]}"
+    return ""
 
 
 def _onnxruntime() -> Any:
@@ -102,10 +144,13 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
     if threads is not None:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # errors only: warnings would clutter the stderr of embedding pipelines
+    logged: list[str] = []
     try:
         # onnxruntime's Python wrapper prints "EP Error ... Falling back ..." banners when a session fails;
         # the failure is reported as one error below, so its prints are swallowed.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        # Its C++ logger writes straight to descriptor 2 when CUDA cannot be had: collected, not shown.
+        native = _native_stderr(logged) if want_cuda else contextlib.nullcontext()
+        with native, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidProtobuf/... errors
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -119,8 +164,9 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
     got = session.get_providers()
     got_cuda = bool(got) and got[0] == _CUDA
     if device == "cuda" and not got_cuda:
-        raise DeviceError(f"device 'cuda' asked for but the session for {path} runs on {', '.join(got)}; "
-                          "check the CUDA and cuDNN libraries onnxruntime-gpu needs, or use --device cpu")
+        raise DeviceError(f"device 'cuda' asked for but the session for {path} runs on {', '.join(got)}"
+                          f"{_reason(logged)}; check the CUDA and cuDNN libraries onnxruntime-gpu needs, "
+                          "or use --device cpu")
     return Session(session=session, device="cuda" if got_cuda else "cpu", threads=threads, files=files)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from medsynth.errors import ArgumentError, DataError
 from medsynth.isic import ISIC2017_ONE_HOT, is_isic_ground_truth, isic_class
-from medsynth.model_card import ModelCard
+from medsynth.model_card import ModelCard, shorten_list
 
 __all__ = ["plan_balance", "read_label_counts", "counts_by_class"]
 
@@ -161,7 +161,7 @@ def counts_by_class(counts: Mapping[str, int], card: ModelCard, *, source: str) 
         else:
             unknown.append(value)
     if unknown:
-        known = ", ".join(f"{i}={name}" for i, name in enumerate(card.classes))
+        names = shorten_list(sorted(unknown)[:20], len(unknown), more="fix the labels or choose their model")
         raise DataError(f"labels file {source} has classes the model '{card.name}' does not know: "
-                        f"{', '.join(sorted(unknown))}; the model's classes are {known}")
+                        f"{names}; the model's classes are {card.classes_text()}")
     return {name: by_class[name] for name in card.classes if name in by_class}

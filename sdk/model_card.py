@@ -76,6 +76,13 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+def shorten_list(shown: Sequence[str], total: int, *, more: str) -> str:
+    """``shown`` joined with commas, then ``and N more (more)`` when ``total`` exceeds them: messages stay one
+    short line however many items there are."""
+    text = ", ".join(str(item)[:80] for item in shown)
+    return f"{text} and {total - len(shown)} more ({more})" if total > len(shown) else text
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """What a medsynth ONNX generator says about itself (schema version 1).
@@ -209,9 +216,13 @@ class ModelCard:
         raise UnknownClassError(f"model '{self.name}' has no class index {shown}; {self._class_list()}")
 
     def _class_list(self) -> str:
-        shown = ", ".join(f"{i}={name}" for i, name in enumerate(self.classes[:20]))
-        more = f" and {len(self.classes) - 20} more (see 'medsynth info')" if len(self.classes) > 20 else ""
-        return f"its classes are {shown}{more}"
+        return f"its classes are {self.classes_text()}"
+
+    def classes_text(self, limit: int = 20) -> str:
+        """The classes as ``0=name, 1=name, ...`` for a message: the first ``limit``, then how many more
+        and where to see them all (``medsynth info MODEL`` lists every class)."""
+        return shorten_list([f"{i}={name}" for i, name in enumerate(self.classes[:limit])], len(self.classes),
+                            more="medsynth info MODEL lists them all")
 
     def replace(self, **changes: Any) -> ModelCard:
         """Return a copy with some fields changed (validated like a new card)."""

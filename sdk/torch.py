@@ -24,6 +24,7 @@ import numpy as np
 from medsynth.balance import plan_balance
 from medsynth.errors import ArgumentError, MissingExtraError, ModelError, UnknownClassError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
+from medsynth.model_card import shorten_list
 from medsynth.seeding import check_seed
 
 try:
@@ -256,9 +257,9 @@ def balance_dataset(real_dataset: Dataset[Any], labels: Sequence[str | int], gen
         else:
             unknown.add(repr(label) if not isinstance(label, str) else label)
     if unknown:
-        known = ", ".join(f"{i}={name}" for i, name in enumerate(card.classes))
+        names = shorten_list(sorted(unknown)[:20], len(unknown), more="fix the labels or choose their model")
         raise UnknownClassError(f"the real labels have classes the model '{card.name}' does not know: "
-                                f"{', '.join(sorted(unknown))}; the model's classes are {known}")
+                                f"{names}; the model's classes are {card.classes_text()}")
     real = Counter(names)
     need = plan_balance({name: real[name] for name in card.classes if name in real}, target)
     synthetic = SyntheticDataset(generator, need, seed=seed, transform=transform)

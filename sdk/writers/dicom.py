@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import unicodedata
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -65,9 +66,28 @@ def uid_for(kind: str, *parts: object) -> str:
     return str(generate_uid(entropy_srcs=[json.dumps(["medsynth", kind, *map(str, parts)])]))
 
 
-def _lo(text: str) -> str:
-    """A value for a LO attribute: at most 64 characters, no backslash (the value separator)."""
-    return text.replace("\\", "/")[:64]
+_MAX_BYTES = {"SH": 16, "LO": 64, "ST": 1024, "LT": 10240}  # PS3.5 6.2; bytes, so also chars in UTF-8
+_PARAGRAPH_VRS = {"ST", "LT"}  # text that may hold line breaks (CR, LF, FF) and backslashes
+_NOT_TEXT = {"Cc", "Cs", "Zl", "Zp"}  # control characters, lone surrogates, line/paragraph separators
+_MAX_REAL = 1e15  # window and rescale values a 16-character decimal string (DS) writes in full
+
+
+def _text(value: str, vr: str) -> str:
+    """A valid value of the DICOM text VR ``vr`` (SH, LO, ST, LT) from any string.
+
+    Control characters become spaces (ST and LT keep CR, LF and FF), SH and LO lose backslashes (their
+    value separator, here ``/``), and the value is cut to the VR's length in UTF-8 bytes (the files are
+    ISO_IR 192) without splitting a character.
+    """
+    keep = "\r\n\f" if vr in _PARAGRAPH_VRS else ""
+    text = "".join(c if c in keep or unicodedata.category(c) not in _NOT_TEXT else " " for c in value)
+    if vr not in _PARAGRAPH_VRS:
+        text = text.replace("\\", "/")
+    return text.encode("utf-8")[:_MAX_BYTES[vr]].decode("utf-8", errors="ignore")
+
+
+def _lo(value: str) -> str:
+    return _text(value, "LO")
 
 
 def _window(meta: ImageMeta) -> tuple[float, float, str] | None:
@@ -78,8 +98,27 @@ def _window(meta: ImageMeta) -> tuple[float, float, str] | None:
         raise ModelError(f"model {meta.card.name!r}: an intensity window on a {meta.card.photometric} model "
                          f"cannot be stored in DICOM (windows apply to MONOCHROME2 images); fix the model "
                          f"card")
+    center, width = float(intensity["center"]), float(intensity["width"])
+    _check_window(meta.card.name, center, width)
     units = str(intensity.get("units", "US") or "US")  # US: unspecified (PS3.3 C.11.1.1.2)
-    return float(intensity["center"]), float(intensity["width"]), _lo(units)
+    return center, width, _lo(units)
+
+
+def _check_window(name: str, center: float, width: float) -> None:
+    """Refuse a window whose values a DICOM file cannot carry meaningfully: beyond what a DS writes without
+    an exponent (readers such as dciodvfy misread larger ones), or so narrow against its center that the 256
+    stored values would not map to 256 distinct values once written as decimal strings."""
+    from pydicom.valuerep import format_number_as_ds
+
+    low, high = center - width / 2.0, center + width / 2.0
+    if max(abs(low), abs(high)) <= _MAX_REAL:
+        intercept = float(format_number_as_ds(low))
+        slope = float(format_number_as_ds(width / 255.0))
+        if slope > 0 and len({intercept + v * slope for v in range(256)}) == 256:
+            return
+    raise ModelError(f"model {name!r}: intensity window center {center:g}, width {width:g} cannot be stored "
+                     f"in DICOM (it must lie within +-{_MAX_REAL:g} and be wide enough for 256 distinct "
+                     "levels); fix the model card's intensity, or write --format png")
 
 
 def secondary_capture(image: np.ndarray, meta: ImageMeta) -> FileDataset:
@@ -119,7 +158,7 @@ def secondary_capture(image: np.ndarray, meta: ImageMeta) -> FileDataset:
     file_meta.MediaStorageSOPInstanceUID = instance_uid
     file_meta.TransferSyntaxUID = UID(EXPLICIT_VR_LITTLE_ENDIAN)
     file_meta.ImplementationClassUID = UID(uid_for("implementation", __version__))
-    file_meta.ImplementationVersionName = f"MEDSYNTH_{__version__}"[:16]
+    file_meta.ImplementationVersionName = _text(f"MEDSYNTH_{__version__}", "SH")
 
     ds = FileDataset("", Dataset(), file_meta=file_meta, preamble=b"\0" * 128)
     # SOP Common
@@ -133,8 +172,9 @@ def secondary_capture(image: np.ndarray, meta: ImageMeta) -> FileDataset:
     equipment.PurposeOfReferenceCodeSequence = [purpose]
     equipment.Manufacturer = _MANUFACTURER
     equipment.ManufacturerModelName = _lo(card.name)
-    equipment.SoftwareVersions = __version__
-    equipment.ContributionDescription = _lo(f"GAN model {card.name}, sha256 {meta.model_sha256[:16]}")
+    equipment.SoftwareVersions = _lo(__version__)
+    equipment.ContributionDescription = _text(f"GAN model {card.name}, sha256 {meta.model_sha256[:16]}",
+                                             "ST")
     ds.ContributingEquipmentSequence = [equipment]
     # Patient: there is none. A fixed pseudonym (the same for every synthetic image) so that a PACS files the
     # studies under one obviously synthetic patient; the other Type 2 attributes are present and empty.
@@ -157,16 +197,17 @@ def secondary_capture(image: np.ndarray, meta: ImageMeta) -> FileDataset:
     ds.ConversionType = "SYN"
     ds.SecondaryCaptureDeviceManufacturer = _MANUFACTURER
     ds.SecondaryCaptureDeviceManufacturerModelName = _lo(card.name)
-    ds.SecondaryCaptureDeviceSoftwareVersions = __version__
+    ds.SecondaryCaptureDeviceSoftwareVersions = _lo(__version__)
     # General Image
     ds.InstanceNumber = meta.index + 1
     ds.PatientOrientation = ""
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.BurnedInAnnotation = "NO"
-    ds.ImageComments = (f"Synthetic image, not of a patient. Model {card.name} (sha256 {meta.model_sha256}), "
-                        f"source modality {card.modality}, class {meta.class_name} "
-                        f"(label {meta.class_index}), seed {meta.seed}, index {meta.index}. "
-                        f"{card.intended_use}")
+    comments = (f"Synthetic image, not of a patient. Model {card.name} (sha256 {meta.model_sha256}), "
+                f"source modality {card.modality}, class {meta.class_name} "
+                f"(label {meta.class_index}), seed {meta.seed}, index {meta.index}. "
+                f"{card.intended_use}")
+    ds.ImageComments = _text(comments, "LT")
     # Image Pixel
     height, width, channels = image.shape
     ds.SamplesPerPixel = channels

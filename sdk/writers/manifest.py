@@ -10,15 +10,17 @@ two columns) are read with ``size`` -1 and ``sha256`` empty: their files count a
 from __future__ import annotations
 
 import csv
+import heapq
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 from medsynth.errors import OutputError
-from medsynth.writers._atomic import atomic_write_bytes
+from medsynth.writers._atomic import atomic_open
 
-__all__ = ["MANIFEST_NAME", "COLUMNS", "ManifestRow", "read_manifest", "write_manifest", "merge_rows"]
+__all__ = ["MANIFEST_NAME", "COLUMNS", "ManifestRow", "read_manifest", "write_manifest", "merge_rows",
+           "merge_sorted"]
 
 MANIFEST_NAME = "manifest.csv"
 
@@ -41,10 +43,14 @@ class ManifestRow:
 
 COLUMNS = tuple("class" if f.name == "class_name" else f.name for f in fields(ManifestRow))
 _OLD_COLUMNS = COLUMNS[:-2]  # medsynth 0.1 manifests
+_BLOCK_ROWS = 4096  # rows per write while streaming a manifest
 
 
 def write_manifest(path: Path, rows: Iterable[ManifestRow]) -> None:
     """Write ``rows`` to the CSV file ``path`` atomically, with ``\\n`` line ends.
+
+    The rows are drawn one at a time and written in blocks, so a manifest of any length streams through
+    bounded memory; ``path`` appears only once the last row is written.
 
     Raises
     ------
@@ -54,9 +60,14 @@ def write_manifest(path: Path, rows: Iterable[ManifestRow]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow(astuple(row))
-    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
+    with atomic_open(path) as handle:
+        for count, row in enumerate(rows, start=1):
+            writer.writerow(astuple(row))
+            if count % _BLOCK_ROWS == 0:
+                handle.write(buffer.getvalue().encode("utf-8"))
+                buffer.seek(0)
+                buffer.truncate()
+        handle.write(buffer.getvalue().encode("utf-8"))
 
 
 def read_manifest(path: Path) -> list[ManifestRow]:
@@ -96,3 +107,19 @@ def merge_rows(old: Iterable[ManifestRow], new: Iterable[ManifestRow]) -> list[M
     rewritten = {row.path for row in new}
     kept = [row for row in old if row.path not in rewritten]
     return sorted(kept + new, key=lambda r: (r.class_index, r.index, r.path))
+
+
+def _order(row: ManifestRow) -> tuple[int, int, str]:
+    return row.class_index, row.index, row.path
+
+
+def merge_sorted(old: Iterable[ManifestRow], new: Iterable[ManifestRow],
+                 replaced: Callable[[ManifestRow], bool]) -> Iterator[ManifestRow]:
+    """Combine an earlier manifest with the rows of a run that arrive one at a time, lazily.
+
+    Like :func:`merge_rows`, for a run too large to hold its rows: ``new`` must come sorted by class index,
+    index and path (as a run makes them), and ``replaced(row)`` says whether a row of ``old`` names a file
+    of this run (its row is then dropped: the run's own row replaces it).
+    """
+    kept = sorted((row for row in old if not replaced(row)), key=_order)
+    return heapq.merge(kept, new, key=_order)

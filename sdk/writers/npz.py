@@ -14,8 +14,9 @@ current time). Images are streamed into the file batch by batch; a run of any si
 
 from __future__ import annotations
 
+import itertools
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, ClassVar
 
@@ -27,6 +28,7 @@ from medsynth.writers.base import ContainerWriter, ImageMeta, check_image
 __all__ = ["NpzWriter"]
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+_BLOCK = 1 << 16  # labels and indices written per block
 
 
 def _entry(name: str) -> zipfile.ZipInfo:
@@ -46,6 +48,14 @@ def _write_array(archive: zipfile.ZipFile, name: str, array: np.ndarray) -> None
     with archive.open(_entry(name), "w", force_zip64=True) as handle:
         _write_header(handle, array.dtype, array.shape)
         handle.write(array.tobytes())
+
+
+def _write_column(archive: zipfile.ZipFile, name: str, n: int, values: Iterator[int]) -> None:
+    """Write ``n`` int64 values as one array, a block at a time (a run's labels never sit in a list)."""
+    with archive.open(_entry(name), "w", force_zip64=True) as handle:
+        _write_header(handle, np.dtype(np.int64), (n,))
+        while block := np.fromiter(itertools.islice(values, _BLOCK), dtype=np.int64).tobytes():
+            handle.write(block)
 
 
 class NpzWriter(ContainerWriter):
@@ -76,8 +86,12 @@ class NpzWriter(ContainerWriter):
         if not metas:
             raise ValueError("an NPZ run needs at least one image")
         card, seed, sha256 = metas[0].card, metas[0].seed, metas[0].model_sha256
-        if any(m.seed != seed or m.model_sha256 != sha256 for m in metas):
-            raise ValueError("all images of one NPZ file must come from one model and seed")
+
+        def checked(meta: ImageMeta) -> ImageMeta:  # checked as the labels are written, not in a pass first
+            if meta.seed != seed or meta.model_sha256 != sha256:
+                raise ValueError("all images of one NPZ file must come from one model and seed")
+            return meta
+
         shape = (len(metas), card.image_size, card.image_size, card.channels)
         with atomic_open(path) as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as archive:
             written = 0
@@ -92,8 +106,8 @@ class NpzWriter(ContainerWriter):
                     written += len(batch)
             if written != len(metas):
                 raise ValueError(f"{written} images written but {len(metas)} metas given")
-            _write_array(archive, "labels", np.array([m.class_index for m in metas], dtype=np.int64))
-            _write_array(archive, "indices", np.array([m.index for m in metas], dtype=np.int64))
+            _write_column(archive, "labels", len(metas), (checked(m).class_index for m in metas))
+            _write_column(archive, "indices", len(metas), (m.index for m in metas))
             _write_array(archive, "class_names", np.array(card.classes, dtype=str))
             _write_array(archive, "seed", np.array(seed, dtype=np.int64))
             _write_array(archive, "model_sha256", np.array(sha256, dtype=str))

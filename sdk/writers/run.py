@@ -14,17 +14,20 @@ of a killed run) and writes the rest, a file that differs included: a run killed
 truncated by a power loss, and re-run ends identical to one that was never interrupted. A folder of another
 model, seed or format is refused (one format per folder, so the manifest lists each image once), and so is a
 folder another run holds. An NPZ run that adds classes or images
-rewrites ``images.npz`` with the earlier images and the new ones. Nothing is left behind when a run fails
-before its first batch has been generated and checked.
+rewrites ``images.npz`` with the earlier images and the new ones. A run that fails before it has finished
+a file leaves nothing behind (a folder it created is removed, one that was empty is empty again); one that
+fails later keeps every file it finished, listed in the journal, and the same command resumes it.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextvars
 import hashlib
 import itertools
 import json
 import os
+import shutil
 import sys
 import threading
 from collections import deque
@@ -32,6 +35,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -52,7 +56,7 @@ from medsynth.writers._journal import JOURNAL_FILE, FileRecord, Journal, read_jo
 from medsynth.writers._lock import LOCK_FILE, run_lock
 from medsynth.writers.base import ContainerWriter, FileWriter, ImageMeta
 from medsynth.writers.formats import load_writer
-from medsynth.writers.manifest import MANIFEST_NAME, ManifestRow, merge_rows, read_manifest, write_manifest
+from medsynth.writers.manifest import MANIFEST_NAME, ManifestRow, merge_sorted, read_manifest, write_manifest
 
 __all__ = ["RUN_FILE", "RunSummary", "write_run", "image_file_name"]
 
@@ -180,11 +184,6 @@ def _normalise_plan(generator: Generator, plan: Mapping[str | int, int]) -> list
     return sorted((index, n) for index, n in counts.items() if n > 0)
 
 
-def _chunks(indices: Sequence[int], size: int) -> Iterator[list[int]]:
-    for first in range(0, len(indices), size):
-        yield list(indices[first:first + size])
-
-
 class _Folder:
     """Creates the output folder and its run file on first use, turning OSError into OutputError."""
 
@@ -194,6 +193,8 @@ class _Folder:
         self.fsync = fsync
         self.ready = False
         self.subfolders: set[str] = set()
+        self.wrote_run_file = False  # this run created the run file: the folder was new or empty
+        self.made: list[str] = []  # subfolders this run created
 
     def prepare(self, subfolders: Sequence[str] = ()) -> None:
         try:
@@ -202,17 +203,35 @@ class _Folder:
                 run_file = self.out / RUN_FILE
                 if not run_file.exists():
                     atomic_write_bytes(run_file, _identity_bytes(self.identity))
+                    self.wrote_run_file = True
                 remove_stale_temps(self.out)
                 self.ready = True
             for name in subfolders:
                 if name not in self.subfolders:
-                    (self.out / name).mkdir(exist_ok=True)
+                    if not (self.out / name).exists():
+                        (self.out / name).mkdir()
+                        self.made.append(name)
                     if self.fsync:
                         fsync_folder(self.out)
                     remove_stale_temps(self.out / name)
                     self.subfolders.add(name)
         except OSError as exc:
             raise OutputError(f"cannot write to output folder {self.out}: {exc.strerror or exc}") from exc
+
+    def undo(self) -> None:
+        """After a failure: if this run made the folder's run file and finished no file, remove what it made
+        (its run file and empty class folders; the lock then removes the folder if the run created it).
+        A folder holding any finished file is left as it is, so that a re-run resumes from it."""
+        if not self.wrote_run_file:
+            return
+        try:
+            for name in self.made:
+                (self.out / name).rmdir()  # fails if a file was finished in it
+            if {entry.name for entry in self.out.iterdir()} - {RUN_FILE, LOCK_FILE}:
+                return
+            (self.out / RUN_FILE).unlink()
+        except OSError:
+            return
 
 
 def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
@@ -284,9 +303,8 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
     identity = _identity(generator, seed, fmt)
     _check_path(out)
     report = progress or (lambda done, total: None)
-    metas = [ImageMeta(card=generator.card, class_name=generator.classes[c], class_index=c, seed=seed,
-                       index=i, model_sha256=generator.sha256) for c, n in work for i in range(n)]
     manifest = out / MANIFEST_NAME
+    tally = _Tally()
     with run_lock(out, wait=wait) as lock, write_options(run_id=lock.run_id, fsync=fsync):
         _check_owner(out, identity)
         folder = _Folder(out, identity, fsync)
@@ -295,26 +313,66 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
         records.update(read_journal(out))
         journal = Journal(out)
         try:
+            # The rows are made as the images are: drawing them runs the generation, batch by batch, so
+            # neither the plan nor the manifest ever sits in memory whole.
             hand_over = published or (lambda paths: None)
             if isinstance(writer, FileWriter):
-                rows, written = _write_files(generator, writer, metas, folder, batch_size, report, records,
-                                             journal, hand_over)
+                paths = _RunPaths(generator.classes, dict(work), writer.suffix)
+                new = _write_files(generator, writer, work, seed, folder, batch_size, report, records,
+                                   journal, paths, tally, hand_over)
+                rows = merge_sorted(old, new, lambda row: paths.key(row.path) is not None)
             else:
-                rows, written = _write_container(generator, writer, metas, folder, batch_size, report, old,
-                                                 records)
-                hand_over([rows[0].path])
+                name = f"{CONTAINER_STEM}{writer.suffix}"
+                new = _write_container(generator, writer, work, seed, folder, batch_size, report, old,
+                                       records, tally, hand_over)
+                rows = merge_sorted(old, new, lambda row: row.path == name)
+            first = next(rows)  # the first batch is generated and checked before the folder holds anything
             folder.prepare()
-            write_manifest(manifest, merge_rows(old, rows))
-        except OSError as exc:
-            if isinstance(exc, OutputError):
-                raise
-            raise OutputError(f"cannot write manifest {manifest}: {exc.strerror or exc}") from exc
-        finally:
+            write_manifest(manifest, itertools.chain([first], rows))
+        except BaseException as exc:
             journal.close(remove=False)
+            folder.undo()
+            if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+                raise OutputError(f"cannot write manifest {manifest}: {exc.strerror or exc}") from exc
+            raise
         journal.close(remove=True)
     per_class = {generator.classes[c]: n for c, n in work}
-    return RunSummary(out=out, format=fmt, per_class=per_class, written=written, skipped=len(metas) - written,
-                      manifest=manifest)
+    total = sum(per_class.values())
+    return RunSummary(out=out, format=fmt, per_class=per_class, written=tally.written,
+                      skipped=total - tally.written, manifest=manifest)
+
+
+@dataclass
+class _Tally:
+    """What a run's row stream did, known once it is exhausted."""
+
+    written: int = 0  # images of this run that were not there before
+
+
+class _RunPaths:
+    """The file paths of a run's images, ``<class>/<class>_<index>.<suffix>``, both ways, without a list."""
+
+    def __init__(self, classes: Sequence[str], counts: Mapping[int, int], suffix: str) -> None:
+        self.classes = classes
+        self.counts = counts  # class index -> images of the run
+        self.suffix = suffix
+        self._index = {name: c for c, name in enumerate(classes)}
+
+    def path(self, class_index: int, index: int) -> str:
+        name = self.classes[class_index]
+        return f"{name}/{image_file_name(name, index, self.suffix)}"
+
+    def key(self, path: str) -> tuple[int, int] | None:
+        """The (class index, index) of a path of this run, or None for any other path."""
+        name, _, file = path.partition("/")
+        c = self._index.get(name)
+        digits = file.removeprefix(f"{name}_").removesuffix(self.suffix)
+        if c is None or not digits.isdigit() or not digits.isascii():
+            return None
+        index = int(digits)
+        if index >= self.counts.get(c, 0) or self.path(c, index) != path:
+            return None
+        return c, index
 
 
 def _row(path: str, meta: ImageMeta, record: FileRecord) -> ManifestRow:
@@ -333,116 +391,220 @@ def _matches(path: Path, record: FileRecord | None) -> bool:
         return False
 
 
-def _store(writer: FileWriter, out: Path, paths: Sequence[str], metas: Sequence[ImageMeta],
-           chunk: Sequence[int], images: np.ndarray, journal: Journal) -> list[tuple[int, FileRecord]]:
-    """Write the files of one batch and journal them; return (position, (size, sha256)) of each."""
+def _store(writer: FileWriter, out: Path, items: Sequence[tuple[str, ImageMeta]], images: np.ndarray,
+           journal: Journal) -> list[FileRecord]:
+    """Write the files of one batch and journal them; return the (size, sha256) of each."""
     done = []
-    for k, image in zip(chunk, images, strict=True):
-        target = out / paths[k]
+    for (path, meta), image in zip(items, images, strict=True):
+        target = out / path
         try:
-            data = writer.write(target, image, metas[k])
+            data = writer.write(target, image, meta)
             record = (len(data), hashlib.sha256(data).hexdigest())
-            journal.add(paths[k], *record)
+            journal.add(path, *record)
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        done.append((k, record))
+        done.append(record)
     journal.flush()
     return done
 
 
-def _write_files(generator: Generator, writer: FileWriter, metas: Sequence[ImageMeta], folder: _Folder,
-                 batch_size: int, report: Callable[[int, int], None], records: Mapping[str, FileRecord],
-                 journal: Journal, published: Callable[[Sequence[str]], None],
-                 ) -> tuple[list[ManifestRow], int]:
-    """Write one file per image unless it is there with its recorded size and sha256; return the manifest
-    rows and how many files were written.
+_WINDOW_SPAN = 8  # a window of the index range spans at most this many batches (bounds resume's memory)
 
-    Encoding and writing a batch runs on one background thread, a little nicer than inference, while the
-    next batch is generated (file I/O waits and Pillow/zlib release the GIL); at most two batches wait to be
-    written, so a writer that falls behind holds the generation back rather than piling up batches.
+
+@dataclass
+class _Window:
+    """Consecutive images of one class: those found intact, and those to make as one batch."""
+
+    class_index: int
+    rows: list[tuple[str, ImageMeta, FileRecord | None]]  # in index order; None: to be made
+    future: Future[list[FileRecord]] | None = None  # the batch being written
+
+    def finished(self) -> Iterator[tuple[str, ImageMeta, FileRecord]]:
+        made = iter(self.future.result() if self.future is not None else ())
+        for path, meta, record in self.rows:
+            yield path, meta, record if record is not None else next(made)
+
+
+def _write_files(generator: Generator, writer: FileWriter, work: Sequence[tuple[int, int]], seed: int,
+                 folder: _Folder, batch_size: int, report: Callable[[int, int], None],
+                 records: Mapping[str, FileRecord], journal: Journal, paths: _RunPaths,
+                 tally: _Tally, published: Callable[[Sequence[str]], None]) -> Iterator[ManifestRow]:
+    """Yield the manifest rows of a per-image run in (class, index) order, writing each file unless it is
+    there with its recorded size and sha256.
+
+    The plan is walked index by index in windows of at most ``_WINDOW_SPAN`` batches; the images missing
+    from a window are made as one batch. Encoding and writing a batch runs on one background thread, a
+    little nicer than inference, while the next batch is generated (file I/O waits and Pillow/zlib release
+    the GIL); at most two batches wait to be written, so a writer that falls behind holds the generation
+    back rather than piling up batches, and memory does not grow with the number of images.
     ``published`` gets the files found intact first, then each batch once it is written and journalled.
     """
-    paths = [f"{m.class_name}/{image_file_name(m.class_name, m.index, writer.suffix)}" for m in metas]
-    found: dict[int, FileRecord] = {}
-    for k, path in enumerate(paths):
-        record = records.get(path)
-        if record is not None and _matches(folder.out / path, record):
-            found[k] = record
-    missing = [k for k in range(len(metas)) if k not in found]
-    for chunk in _chunks(sorted(found), batch_size):
-        published([paths[k] for k in chunk])
-    done, total = 0, len(missing)
-    by_class: dict[int, list[int]] = {}
-    for k in missing:
-        by_class.setdefault(metas[k].class_index, []).append(k)
+    found: set[str] = set()
+    for path, record in records.items():  # what earlier runs left: verified before anything is made
+        if paths.key(path) is not None and _matches(folder.out / path, record):
+            found.add(path)
+    intact = sorted(found, key=lambda path: paths.key(path) or (-1, -1))
+    for first in range(0, len(intact), batch_size):
+        published(intact[first:first + batch_size])
+    del intact
+    total = sum(n for _, n in work) - len(found)
+    done = 0
 
-    def finish(future: Future[list[tuple[int, FileRecord]]]) -> None:
+    def windows() -> Iterator[_Window]:
+        for class_index, n in work:
+            window = _Window(class_index, [])
+            missing = 0
+            for index in range(n):
+                path = paths.path(class_index, index)
+                meta = ImageMeta(card=generator.card, class_name=generator.classes[class_index],
+                                 class_index=class_index, seed=seed, index=index,
+                                 model_sha256=generator.sha256)
+                have = records[path] if path in found else None
+                window.rows.append((path, meta, have))
+                missing += have is None
+                if missing == batch_size or len(window.rows) >= _WINDOW_SPAN * batch_size:
+                    yield window
+                    window, missing = _Window(class_index, []), 0
+            if window.rows:
+                yield window
+
+    def rows_of(window: _Window) -> Iterator[ManifestRow]:
         nonlocal done
-        batch = future.result()
-        found.update(batch)
-        done += len(batch)
-        published([paths[k] for k, _ in batch])
-        report(done, total)
+        for path, meta, record in window.finished():
+            yield _row(path, meta, record)
+        if window.future is not None:
+            done += len(window.future.result())
+            published([path for path, _, record in window.rows if record is None])
+            report(done, total)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer",
                             initializer=_lower_priority) as pool:
-        pending: deque[Future[list[tuple[int, FileRecord]]]] = deque()
+        pending: deque[_Window] = deque()
         try:
-            for class_index, ks in by_class.items():
-                for chunk in _chunks(ks, batch_size):
-                    first = metas[chunk[0]]
-                    indices = [metas[k].index for k in chunk]
-                    images = generator.generate_indices(class_index, indices, first.seed)
-                    folder.prepare([first.class_name])
+            for window in windows():
+                todo = [(path, meta) for path, meta, record in window.rows if record is None]
+                if todo:
+                    images = generator.generate_indices(window.class_index, [m.index for _, m in todo], seed)
+                    folder.prepare([generator.classes[window.class_index]])
                     context = contextvars.copy_context()  # the run's temp names and fsync choice
-                    pending.append(pool.submit(context.run, _store, writer, folder.out, paths, metas, chunk,
-                                               images, journal))
-                    while len(pending) > 1:
-                        finish(pending.popleft())
+                    window.future = pool.submit(context.run, _store, writer, folder.out, todo, images,
+                                                journal)
+                pending.append(window)
+                while len(pending) > 1 or (pending and pending[0].future is None):
+                    yield from rows_of(pending.popleft())
             while pending:
-                finish(pending.popleft())
+                yield from rows_of(pending.popleft())
         except BaseException:
-            for future in pending:
-                future.cancel()
+            for window in pending:
+                if window.future is not None:
+                    window.future.cancel()
             raise
-    rows = [_row(path, meta, found[k]) for k, (path, meta) in enumerate(zip(paths, metas, strict=True))]
-    return rows, len(missing)
+    tally.written = total
 
 
-def _write_container(generator: Generator, writer: ContainerWriter, metas: Sequence[ImageMeta],
-                     folder: _Folder, batch_size: int, report: Callable[[int, int], None],
-                     old: Sequence[ManifestRow],
-                     records: Mapping[str, FileRecord]) -> tuple[list[ManifestRow], int]:
+class _Metas(Sequence[ImageMeta]):
+    """The metas of a container's images, per class an index sequence (a range, mostly), never a list."""
+
+    def __init__(self, generator: Generator, seed: int, parts: Sequence[tuple[int, Sequence[int]]]) -> None:
+        self.generator = generator
+        self.seed = seed
+        self.parts = [(c, indices) for c, indices in parts if len(indices)]
+        self.starts = list(itertools.accumulate((len(indices) for _, indices in self.parts), initial=0))
+
+    def meta(self, class_index: int, index: int) -> ImageMeta:
+        return ImageMeta(card=self.generator.card, class_name=self.generator.classes[class_index],
+                         class_index=class_index, seed=self.seed, index=index,
+                         model_sha256=self.generator.sha256)
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    @overload
+    def __getitem__(self, k: int) -> ImageMeta: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[ImageMeta]: ...
+
+    def __getitem__(self, k: int | slice) -> ImageMeta | Sequence[ImageMeta]:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        part = bisect.bisect_right(self.starts, k) - 1
+        class_index, indices = self.parts[part]
+        return self.meta(class_index, indices[k - self.starts[part]])
+
+    def __iter__(self) -> Iterator[ImageMeta]:
+        for class_index, indices in self.parts:
+            for index in indices:
+                yield self.meta(class_index, index)
+
+
+def _check_space(target: Path, images: int, image_bytes: int) -> None:
+    """Refuse a container that cannot fit on the disk it would be written to, before writing anything."""
+    need = images * image_bytes
+    where = target.parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if need > free:
+        raise OutputError(f"{target.name} would hold {images} images of {image_bytes} bytes each "
+                          f"({need / 1e9:.3g} GB) but {where} has {free / 1e9:.3g} GB free; ask for fewer "
+                          "images, or free space")
+
+
+def _write_container(generator: Generator, writer: ContainerWriter, work: Sequence[tuple[int, int]],
+                     seed: int, folder: _Folder, batch_size: int, report: Callable[[int, int], None],
+                     old: Sequence[ManifestRow], records: Mapping[str, FileRecord], tally: _Tally,
+                     published: Callable[[Sequence[str]], None]) -> Iterator[ManifestRow]:
     """Write the images of this run and of earlier runs in the folder into one container file, unless it
-    already holds exactly those (its size and sha256 as recorded); return its manifest rows and how many of
-    this run's images were not in it before."""
+    already holds exactly those (its size and sha256 as recorded); then yield its manifest rows.
+
+    The run's images are, per class, a range of indices; earlier images beyond it are kept in a list (they
+    are listed in the old manifest anyway), so memory does not grow with the number of images made.
+    """
     name = f"{CONTAINER_STEM}{writer.suffix}"
     target = folder.out / name
     listed = [(r.class_index, r.index) for r in old if r.path == name]
     intact = _matches(target, records.get(name))
-    keys = sorted({(m.class_index, m.index) for m in metas} | (set(listed) if intact else set()))
-    union = [ImageMeta(card=generator.card, class_name=generator.classes[c], class_index=c,
-                       seed=metas[0].seed, index=i, model_sha256=generator.sha256) for c, i in keys]
-    before = set(listed) if intact else set()
-    written = sum(1 for m in metas if (m.class_index, m.index) not in before)
+    counts = dict(work)
+    before, beyond = 0, dict[int, list[int]]()
+    if intact:
+        for class_index, index in set(listed):
+            if index < counts.get(class_index, 0):
+                before += 1
+            else:
+                beyond.setdefault(class_index, []).append(index)
+    parts: list[tuple[int, Sequence[int]]] = []
+    for class_index in sorted(set(counts) | set(beyond)):
+        parts.append((class_index, range(counts.get(class_index, 0))))
+        parts.append((class_index, sorted(beyond.get(class_index, ()))))
+    union = _Metas(generator, seed, parts)
+    tally.written = sum(counts.values()) - before
     record = records.get(name)
-    if intact and record is not None and listed == keys:
-        return [_row(name, m, record) for m in union], 0
+    if intact and record is not None and len(listed) == len(union) and all(
+            key == (m.class_index, m.index) for key, m in zip(listed, union, strict=True)):
+        published([name])
+        yield from (_row(name, m, record) for m in union)
+        return
+    card = generator.card
+    _check_space(target, len(union), card.image_size * card.image_size * card.channels)
 
     def batches() -> Iterator[np.ndarray]:
         done = 0
-        for chunk in _chunks(range(len(union)), batch_size):
-            # A chunk may span two classes; generate each class's part separately.
-            parts = []
-            for class_index in dict.fromkeys(union[k].class_index for k in chunk):
-                ks = [k for k in chunk if union[k].class_index == class_index]
-                parts.append(generator.generate_indices(class_index, [union[k].index for k in ks],
-                                                        union[ks[0]].seed))
-            images = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            folder.prepare()
-            yield images
-            done += len(chunk)
-            report(done, len(union))
+        for class_index, indices in union.parts:
+            for first in range(0, len(indices), batch_size):
+                chunk = indices[first:first + batch_size]
+                images = generator.generate_indices(class_index, chunk, seed)
+                folder.prepare()
+                yield images
+                done += len(chunk)
+                report(done, len(union))
 
     stream = batches()
     first = next(stream)  # generated and checked before the folder holds anything
@@ -451,4 +613,5 @@ def _write_container(generator: Generator, writer: ContainerWriter, metas: Seque
         record = (target.stat().st_size, file_sha256(target))
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return [_row(name, m, record) for m in union], written
+    published([name])
+    yield from (_row(name, m, record) for m in union)
