@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from medsynth._primitives import PHOTOMETRIC
 from medsynth._version import __version__
 from medsynth.dicom.presets import Window, parse_window
 from medsynth.errors import DataError
@@ -18,7 +19,6 @@ from medsynth.model_card import SCHEMA_VERSION, ModelCard
 
 INTENDED_USE = "Synthetic research data; not for diagnosis."
 DEFAULT_LICENSE = "Apache-2.0"
-PHOTOMETRIC = {1: "MONOCHROME2", 3: "RGB"}
 PATH_KEYS = frozenset({"data"})  # config keys that name a location even when the value is a bare name
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")

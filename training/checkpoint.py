@@ -5,7 +5,6 @@ can be opened safely."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,10 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
+from medsynth._primitives import atomic_write_bytes
 from medsynth.errors import DataError
 
 FORMAT = "medsynth-checkpoint"
@@ -61,11 +61,10 @@ def save_checkpoint(folder: Path, iteration: int, modules: dict[str, nn.Module],
     tensors["rng.torch"] = rng.get_state().clone()
     doc = dict(meta, format=FORMAT, version=VERSION, iteration=iteration, optimizers=opt_meta)
     path = folder / checkpoint_name(iteration)
-    tmp_st, tmp_js = path.with_suffix(".safetensors.tmp"), path.with_suffix(".json.tmp")
-    save_file(tensors, str(tmp_st), metadata={"format": FORMAT})
-    tmp_js.write_text(json.dumps(doc, indent=2, sort_keys=True, default=_json_default))
-    os.replace(tmp_js, path.with_suffix(".json"))
-    os.replace(tmp_st, path)  # the .safetensors appears last: its presence means the pair is complete
+    text = json.dumps(doc, indent=2, sort_keys=True, default=_json_default)
+    atomic_write_bytes(path.with_suffix(".json"), text.encode())
+    # the .safetensors appears last: its presence means the pair is complete
+    atomic_write_bytes(path, save(tensors, metadata={"format": FORMAT}))
     if keep > 0:
         for old in list_checkpoints(folder)[:-keep]:
             old.unlink(missing_ok=True)

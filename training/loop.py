@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medsynth._primitives import from_uint8, to_uint8
 from medsynth._version import __version__
 from medsynth.errors import DataError
 from medsynth.training.augment import diff_augment, parse_policy
@@ -40,7 +41,7 @@ from medsynth.training.flips import TRANSFORMS, flip
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
 from medsynth.training.nets import Arch, get_arch
 from medsynth.training.nets.layers import recompute_batchnorm_stats
-from medsynth.training.plots import save_curves, save_gif, save_grid, to_uint8
+from medsynth.training.plots import save_curves, save_gif, save_grid
 from medsynth.training.spectral import spectral_loss, spectral_target
 from medsynth.training.validation import PerceptualFeatures, frechet, pixel_features
 
@@ -314,7 +315,7 @@ class Trainer:
         if cfg.flips != "none":
             k = self.world.take(self.np_rng.integers(0, TRANSFORMS[cfg.flips], n))
             images = np.stack([flip(im, int(t), cfg.flips) for im, t in zip(images, k, strict=True)])
-        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        x = torch.from_numpy(from_uint8(images)).permute(0, 3, 1, 2)
         y = torch.from_numpy(self.data.labels[idx])
         return x.to(self.device), y.to(self.device)
 
@@ -400,7 +401,7 @@ class Trainer:
             out = torch.cat([net(z[i:i + 256].to(self.device), y[i:i + 256].to(self.device)).cpu()
                              for i in range(0, len(y), 256)])
         self.G.train()
-        return to_uint8(out.numpy())
+        return np.ascontiguousarray(to_uint8(out.numpy()).transpose(0, 2, 3, 1))
 
     def _sample_and_validate(self, epoch: int) -> dict[str, float]:
         grid = self.sample(self.fixed_z, self.fixed_y)
