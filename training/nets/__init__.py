@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,10 @@ def _optional_archs() -> list[Arch]:
 
 
 def get_arch(name: str) -> Arch:
-    """The architecture called ``name``; DataError listing the known ones otherwise."""
+    """The architecture called ``name``; ArgumentError listing the known ones otherwise."""
     table = _registry()
     if name not in table:
-        raise DataError(f"unknown architecture {name!r}; choose from {', '.join(sorted(table))}")
+        raise ArgumentError(f"unknown architecture {name!r}; choose from {', '.join(sorted(table))}")
     return table[name]
 
 
