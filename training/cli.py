@@ -24,7 +24,7 @@ from medsynth.training.config import TrainConfig, read_yaml
 from medsynth.training.data import load_image_set
 from medsynth.training.distributed import World, shutdown, world_from_env
 from medsynth.training.loop import RunResult, Trainer
-from medsynth.training.nets import get_arch
+from medsynth.training.nets import arch_names, get_arch
 from medsynth.training.nets.factory import check_config
 
 __all__ = ["train", "resolve_config"]
@@ -43,6 +43,8 @@ def _config_options(command: Callable[..., Any]) -> Callable[..., Any]:
     helps = _field_help()
     for f in reversed(dataclasses.fields(TrainConfig)):
         flag, help_ = "--" + f.name.replace("_", "-"), helps.get(f.name, "")
+        if f.name == "arch":  # the registry's names, never a copy of them
+            help_ = f"{help_}: {' | '.join(arch_names())}"
         kind = str(f.type)
         if kind == "bool":
             option = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=None, help=help_)

@@ -28,7 +28,7 @@ class TrainConfig:
     flips: str = "dihedral"             # augmentation of the real set: "none", "x" (mirror), "dihedral"
     balanced: bool = True               # sample classes uniformly (class-balanced) instead of by frequency
     # --- networks -----------------------------------------------------------------------------------------
-    arch: str = "sngan"                 # dcgan | sngan | sngan-cnn | sngan-aa | wgan-gp | stylegan
+    arch: str = "sngan"                 # architecture, by its name in the registry of medsynth.training.nets
     latent_dim: int = 128               # length of the latent vector z
     g_width: int = 32                   # generator channels at full resolution (doubling each level down)
     d_width: int = 32                   # discriminator channels at the highest resolution

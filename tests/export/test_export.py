@@ -10,7 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from export_helpers import CLASSES, LATENT, SIZE, train, variant_id, variants
+from helpers.export import CLASSES, LATENT, SIZE, train, variant_id, variants
 from onnx import TensorProto, numpy_helper
 from safetensors.torch import load_file, save_file
 

@@ -7,7 +7,7 @@ import csv
 import pydicom
 import pytest
 from click.testing import CliRunner
-from orthanc_helpers import PASSWORD, USER
+from helpers.orthanc import PASSWORD, USER
 
 from medsynth.cli import main
 from medsynth.pacs import send_folder

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.training import tiny_config, tiny_image_set
 from sklearn.linear_model import LogisticRegression
-from training_helpers import tiny_config, tiny_image_set
 
 from medsynth.errors import ArgumentError
 from medsynth.training.class_probe import PROBE_L2, fit_class_probe, pooled

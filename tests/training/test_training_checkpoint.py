@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.training import tiny_config
 from safetensors.torch import save_file
-from training_helpers import tiny_config
 
 from medsynth.errors import DataError
 from medsynth.training.checkpoint import (

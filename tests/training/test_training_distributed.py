@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.training import tiny_image_set
 from PIL import Image
-from training_helpers import tiny_image_set
 
 from medsynth.errors import DataError
 from medsynth.training.checkpoint import load_checkpoint

@@ -7,8 +7,8 @@ import json
 
 import pytest
 import torch
+from helpers.training import tiny_config, tiny_image_set
 from PIL import Image
-from training_helpers import tiny_config, tiny_image_set
 
 import medsynth.training.loop as loop
 from medsynth.errors import ArgumentError, DataError, DivergenceError

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from training_helpers import ARCHS, tiny_config
+from helpers.training import ARCHS, tiny_config
 
 from medsynth.errors import ArgumentError
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty

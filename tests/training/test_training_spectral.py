@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from training_helpers import tiny_config, tiny_image_set
+from helpers.training import tiny_config, tiny_image_set
 
 from medsynth.errors import ArgumentError
 from medsynth.metrics.spectrum import mean_power_spectrum

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from medsynth.errors import ArgumentError
-from medsynth.training.utility.metrics import (
+from medsynth.training.downstream.metrics import (
     auroc_ovr,
     balanced_accuracy,
     macro_auroc,

@@ -83,17 +83,12 @@ def _registry() -> dict[str, Arch]:
              presets=MappingProxyType({"r1_gamma": 0.1, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0,
                                        "beta2": 0.99})),
     ]
-    archs.extend(_optional_archs())
     table: dict[str, Arch] = {}
     for arch in archs:
         if arch.name in table:
             raise ValueError(f"architecture {arch.name!r} registered twice")
         table[arch.name] = arch
     return table
-
-
-def _optional_archs() -> list[Arch]:
-    return []
 
 
 def get_arch(name: str) -> Arch:

@@ -21,9 +21,9 @@ from medsynth.errors import ArgumentError
 from medsynth.torch import SyntheticDataset
 from medsynth.training.data import ImageSet
 from medsynth.training.data.resize import to_channels
-from medsynth.training.utility.arms import DEFAULT_ARMS, Arm, get_arms, synthetic_needed, training_set
-from medsynth.training.utility.classifier import ClassifierConfig, predict_proba, train_classifier
-from medsynth.training.utility.metrics import (
+from medsynth.training.downstream.arms import DEFAULT_ARMS, Arm, get_arms, synthetic_needed, training_set
+from medsynth.training.downstream.classifier import ClassifierConfig, predict_proba, train_classifier
+from medsynth.training.downstream.metrics import (
     auroc_ovr,
     per_class_recall,
     sensitivity_at_specificity,
@@ -41,7 +41,7 @@ class UtilityConfig:
     """What a utility run does besides the classifier recipe."""
 
     seeds: int = 3  # classifier seeds 0..seeds-1; seed s also seeds the synthetic images of its arms
-    arms: tuple[str, ...] = DEFAULT_ARMS  # which arms to run (see medsynth.training.utility.arms.ARMS)
+    arms: tuple[str, ...] = DEFAULT_ARMS  # which arms to run (see medsynth.training.downstream.arms.ARMS)
     n_boot: int = 1000  # stratified bootstrap resamples of the validation images (0: no intervals)
     filter_threshold: float = 0.0  # arm "filtered": drop synthetic images the real-trained classifier
     # assigns to another class with a probability above this (0 = no filtered arm)
