@@ -11,14 +11,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from medsynth._primitives import PHOTOMETRIC
 from medsynth._version import __version__
 from medsynth.dicom.presets import Window, parse_window
 from medsynth.errors import DataError
 from medsynth.model_card import SCHEMA_VERSION, ModelCard
+from medsynth.training.checkpoint import CheckpointMeta
 
 INTENDED_USE = "Synthetic research data; not for diagnosis."
 DEFAULT_LICENSE = "Apache-2.0"
-PHOTOMETRIC = {1: "MONOCHROME2", 3: "RGB"}
 PATH_KEYS = frozenset({"data"})  # config keys that name a location even when the value is a bare name
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -75,17 +76,15 @@ def scrub_paths(value: Any, *, where: str = "") -> tuple[Any, list[str]]:
     return value, removed
 
 
-def default_modality(meta: Mapping[str, Any], channels: int) -> str:
+def default_modality(meta: CheckpointMeta) -> str:
     """The DICOM modality of the training images when the caller does not say.
 
     The checkpoint's own ``modality`` when it has one; else ``XC`` (external-camera photograph, what
     dermoscopy is) for RGB images not read from DICOM, and ``OT`` (other) for everything else.
     """
-    given = meta.get("modality")
-    if isinstance(given, str) and given.strip():
-        return given.strip().upper()
-    window = str(meta.get("config", {}).get("window", "") or "")
-    return "XC" if channels == 3 and not window else "OT"
+    if meta.modality.strip():
+        return meta.modality.strip().upper()
+    return "XC" if meta.channels == 3 and not meta.config.window else "OT"
 
 
 def intensity_from_config(window: str, modality: str) -> tuple[dict[str, Any], list[str]]:
@@ -116,7 +115,7 @@ def intensity_from_config(window: str, modality: str) -> tuple[dict[str, Any], l
     return intensity, []
 
 
-def build_card(meta: Mapping[str, Any], *, name: str, description: str | None = None,
+def build_card(meta: CheckpointMeta, *, name: str, description: str | None = None,
                license: str = DEFAULT_LICENSE, modality: str | None = None,
                intensity: Mapping[str, Any] | None = None, metrics: Mapping[str, Any] | None = None,
                export_info: Mapping[str, Any] | None = None) -> tuple[ModelCard, list[str]]:
@@ -125,7 +124,7 @@ def build_card(meta: Mapping[str, Any], *, name: str, description: str | None = 
     Parameters
     ----------
     meta
-        The checkpoint's JSON document (config, classes, channels, dataset, ...).
+        The checkpoint's description (config, classes, channels, dataset, ...).
     name
         Model name.
     description
@@ -149,37 +148,33 @@ def build_card(meta: Mapping[str, Any], *, name: str, description: str | None = 
     Raises
     ------
     DataError
-        ``meta`` lacks the config, the window cannot be parsed, or the card would be invalid (the message says
-        which field).
+        The window cannot be parsed, or the card would be invalid (the message says which field).
     """
     try:
         json.dumps(dict(metrics or {}))
     except (TypeError, ValueError) as exc:
         raise DataError(f"metrics must be JSON-serialisable: {exc}") from exc
-    config = meta.get("config")
-    if not isinstance(config, Mapping):
-        raise DataError("the checkpoint description has no training config")
-    channels = int(meta["channels"])
-    modality = (modality or default_modality(meta, channels)).strip().upper()
+    config, channels = meta.config, meta.channels
+    modality = (modality or default_modality(meta)).strip().upper()
     notes: list[str] = []
     if intensity is None:
-        intensity, window_notes = intensity_from_config(str(config.get("window", "") or ""), modality)
+        intensity, window_notes = intensity_from_config(config.window, modality)
         notes += window_notes
-    clean_config, removed = scrub_paths(dict(config))
+    clean_config, removed = scrub_paths(config.to_dict())
     if removed:
         notes.append(f"left out of the card as file locations: config {', '.join(removed)}")
     provenance: dict[str, Any] = {
-        "dataset": meta.get("dataset", ""),
-        "dataset_license": meta.get("dataset_license", ""),
-        "images_per_class": dict(meta.get("images_per_class", {})),
+        "dataset": meta.dataset,
+        "dataset_license": meta.dataset_license,
+        "images_per_class": dict(meta.images_per_class),
         "config": clean_config,
-        "seed": config.get("seed"),
-        "epochs": meta.get("epochs_done"),
-        "iterations": meta.get("iteration"),
-        "wall_time_s": meta.get("wall_time_s"),
-        "train_manifest_sha256": meta.get("train_manifest_sha256", ""),
+        "seed": config.seed,
+        "epochs": meta.epochs_done,
+        "iterations": meta.iteration,
+        "wall_time_s": meta.wall_time_s,
+        "train_manifest_sha256": meta.train_manifest_sha256,
         "trained_on": _trained_on(meta),
-        "loss": meta.get("loss"),
+        "loss": meta.loss or None,
     }
     if export_info:
         provenance["export"] = dict(export_info)
@@ -187,8 +182,7 @@ def build_card(meta: Mapping[str, Any], *, name: str, description: str | None = 
     provenance, removed_more = scrub_paths(provenance)
     if removed_more:
         notes.append(f"left out of the card as file locations: provenance {', '.join(removed_more)}")
-    arch = str(config.get("arch") or meta.get("arch") or "")
-    size = int(config["image_size"])
+    arch, size = config.arch, config.image_size
     if description is None:
         data = provenance.get("dataset") or "an unnamed data set"
         description = (f"{arch} class-conditional GAN, {size}x{size} {PHOTOMETRIC.get(channels, '?')}, "
@@ -196,7 +190,7 @@ def build_card(meta: Mapping[str, Any], *, name: str, description: str | None = 
     try:
         card = ModelCard(
             schema_version=SCHEMA_VERSION, name=name, description=description, arch=arch,
-            classes=tuple(meta["classes"]), latent_dim=int(config["latent_dim"]), image_size=size,
+            classes=meta.classes, latent_dim=config.latent_dim, image_size=size,
             channels=channels, photometric=PHOTOMETRIC.get(channels, ""), modality=modality,
             intensity=dict(intensity), provenance=provenance, metrics=dict(metrics or {}),
             medsynth_version=__version__, license=license, intended_use=INTENDED_USE,
@@ -206,9 +200,7 @@ def build_card(meta: Mapping[str, Any], *, name: str, description: str | None = 
     return card, notes
 
 
-def _trained_on(meta: Mapping[str, Any]) -> str | None:
-    device = meta.get("device")
-    if not device:
+def _trained_on(meta: CheckpointMeta) -> str | None:
+    if not meta.device:
         return None
-    torch_version = meta.get("torch_version")
-    return f"{device} (torch {torch_version})" if torch_version else str(device)
+    return f"{meta.device} (torch {meta.torch_version})" if meta.torch_version else meta.device

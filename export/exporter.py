@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from medsynth._primitives import atomic_write_bytes
 from medsynth._session import create_session
 from medsynth.errors import ModelError, OutputError
 from medsynth.export.card import DEFAULT_LICENSE, build_card
@@ -123,48 +124,25 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     stamp_card(model, card)
     data = model.SerializeToString()
 
-    tmp = _temp_beside(out)
-    try:
-        _write(tmp, data)
-        session = create_session(tmp, device="cpu", threads=1).session
+    # the bytes are checked in a scratch copy, then published at `out` in one atomic write
+    with tempfile.TemporaryDirectory(prefix="medsynth-export-") as scratch:
+        check = Path(scratch) / out.name
+        check.write_bytes(data)
+        session = create_session(check, device="cpu", threads=1).session
         read_back = card_from_session(session, source=str(out))
         if read_back.to_json() != card.to_json():
             raise ModelError(f"{out}: the card read back from the file differs from the one written")
         del session
         say(f"checking onnxruntime against torch at batch sizes {', '.join(map(str, batch_sizes))}")
-        parity = check_parity(gen.net, tmp, latent_dim=cfg.latent_dim, num_classes=len(gen.classes),
+        parity = check_parity(gen.net, check, latent_dim=cfg.latent_dim, num_classes=len(gen.classes),
                               tolerance=FP16_TOLERANCE if fp16 else FP32_TOLERANCE, batch_sizes=batch_sizes,
                               seed=parity_seed)
-        try:
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise OutputError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, data)
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from exc
     return ExportReport(path=out, checkpoint=ckpt.path, card=card, parity=parity, weights=gen.weights,
                         fp16=fp16, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
                         seconds=time.monotonic() - start, notes=tuple(notes))
 
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        with path.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        path.chmod(0o644)  # mkstemp made it owner-only; a model file is meant to be read by others
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; choose another --out") from exc
-
-
-def _temp_beside(out: Path) -> Path:
-    """An empty temporary file in ``out``'s folder (created if needed), so os.replace is atomic."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(f"cannot write to {out.parent}: {exc.strerror or exc}; choose another --out") \
-            from exc
-    os.close(fd)
-    return Path(name)

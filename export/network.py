@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError, DataError
 from medsynth.training.checkpoint import Checkpoint
 from medsynth.training.config import TrainConfig
-from medsynth.training.loop import build_networks
+from medsynth.training.nets.factory import build_networks
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 
 WEIGHTS = ("auto", "ema", "raw")
@@ -46,25 +46,15 @@ def load_generator(ckpt: Checkpoint, *, weights: str = "auto") -> LoadedGenerato
 
     Raises
     ------
+    ArgumentError
+        ``weights`` is not one of :data:`WEIGHTS`, or the config names an unknown architecture.
     DataError
-        The description lacks config/classes/channels, names an unknown architecture, the asked-for
-        weights are not in the checkpoint, or the tensors do not fit the network the config describes.
+        The asked-for weights are not in the checkpoint, or the tensors do not fit the network the config
+        describes.
     """
     if weights not in WEIGHTS:
-        raise DataError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
-    meta, source = ckpt.meta, ckpt.path.with_suffix(".json")
-    missing = [key for key in ("config", "classes", "channels") if key not in meta]
-    if missing:
-        raise DataError(f"{source} lacks {', '.join(missing)}; it was not written by the medsynth trainer")
-    if not isinstance(meta["config"], dict):
-        raise DataError(f"{source}: 'config' must be a mapping, got {type(meta['config']).__name__}")
-    config = TrainConfig.from_dict(meta["config"], source=str(source))
-    classes = meta["classes"]
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
-        raise DataError(f"{source}: 'classes' must be a non-empty list of names, got {classes!r}")
-    channels = meta["channels"]
-    if channels not in (1, 3):
-        raise DataError(f"{source}: 'channels' must be 1 or 3, got {channels!r}")
+        raise ArgumentError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    config, classes, channels = ckpt.meta.config, ckpt.meta.classes, ckpt.meta.channels  # checked on load
 
     has_ema = any(k.startswith("G_ema.") for k in ckpt.tensors)
     if weights == "ema" and not has_ema:
@@ -88,4 +78,4 @@ def load_generator(ckpt: Checkpoint, *, weights: str = "auto") -> LoadedGenerato
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    return LoadedGenerator(net=net, config=config, classes=tuple(classes), channels=channels, weights=prefix)
+    return LoadedGenerator(net=net, config=config, classes=classes, channels=channels, weights=prefix)

@@ -6,8 +6,7 @@ DICOM attributes), onnxruntime keeps thread counts in a C ``int``, and one batch
 
 from __future__ import annotations
 
-import numpy as np
-
+from medsynth._primitives import is_integer
 from medsynth.errors import ArgumentError
 
 __all__ = ["MAX_SEED", "MAX_INDEX", "MAX_THREADS", "MAX_BATCH_SIZE", "check_int"]
@@ -40,9 +39,9 @@ def check_int(name: str, value: object, *, low: int, high: int) -> int:
     ArgumentError
         Not an integer, or out of bounds; the message names the argument and the bounds.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_integer(value):
         raise ArgumentError(f"{name} must be an integer, got {value!r}")
-    number = int(value)
+    number = int(value)  # type: ignore[call-overload]  # an integer: is_integer said so
     if not low <= number <= high:
         text = str(number) if len(str(number)) <= 30 else f"{str(number)[:12]}...({len(str(number))} digits)"
         raise ArgumentError(f"{name} must be between {low} and {high}, got {text}")

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 
+from medsynth._primitives import is_integer
 from medsynth.errors import ArgumentError, DataError
 from medsynth.isic import ISIC2017_ONE_HOT, is_isic_ground_truth, isic_class
 from medsynth.model_card import ModelCard, shorten_list
@@ -17,7 +17,7 @@ __all__ = ["plan_balance", "read_label_counts", "counts_by_class"]
 
 
 def _is_count(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and bool(value >= 0)
+    return is_integer(value) and int(value) >= 0  # type: ignore[call-overload]
 
 
 def plan_balance(counts: Mapping[str, int], target: str | int | Mapping[str, int] = "max") -> dict[str, int]:

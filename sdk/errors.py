@@ -18,6 +18,7 @@ __all__ = [
     "DeviceError",
     "ArgumentError",
     "SendError",
+    "DivergenceError",
 ]
 
 
@@ -59,3 +60,7 @@ class ArgumentError(MedsynthError, ValueError):
 
 class SendError(MedsynthError, OSError):
     """A PACS could not be reached, refused the association or the credentials, or did not store a file."""
+
+
+class DivergenceError(MedsynthError, FloatingPointError):
+    """A training run diverged: a loss became NaN or infinite; the message says what to change."""

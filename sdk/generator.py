@@ -19,6 +19,7 @@ import numpy as np
 
 from medsynth._checks import MAX_BATCH_SIZE, MAX_INDEX, check_int
 from medsynth._onnx_files import file_sha256, model_sha256
+from medsynth._primitives import to_uint8
 from medsynth._session import Session, create_session
 from medsynth.errors import ArgumentError, ModelError
 from medsynth.model_card import ModelCard, card_from_session
@@ -192,8 +193,7 @@ class Generator:
                              f"{card.classes[class_index]!r} (indices {bad}); the model is broken, "
                              "re-export it")
         # [-1, 1] -> [0, 255], round half to even, NCHW -> NHWC.
-        scaled = np.rint((np.clip(out, -1.0, 1.0) + 1.0) * 127.5)
-        return np.ascontiguousarray(scaled.astype(np.uint8).transpose(0, 2, 3, 1))
+        return np.ascontiguousarray(to_uint8(out).transpose(0, 2, 3, 1))
 
     def stream(self, n: int, cls: str | int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
                start: int = 0) -> Iterator[Batch]:

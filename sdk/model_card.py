@@ -19,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from medsynth._primitives import PHOTOMETRIC
 from medsynth.errors import ModelError, UnknownClassError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -38,7 +39,6 @@ __all__ = [
 METADATA_KEY = "medsynth"
 SCHEMA_VERSION = 1
 
-_PHOTOMETRIC_FOR_CHANNELS = {1: "MONOCHROME2", 3: "RGB"}
 _INTENSITY_KINDS = ("display", "window")
 _REQUIRED = ("schema_version", "name", "arch", "classes", "latent_dim", "image_size", "channels",
              "photometric", "modality", "intensity", "license", "intended_use", "medsynth_version")
@@ -313,10 +313,10 @@ def _validate(values: Mapping[str, Any], *, source: str) -> None:
     for name, top in (("latent_dim", MAX_LATENT_DIM), ("image_size", MAX_IMAGE_SIZE)):
         if not is_int(getattr(card, name)) or not 0 < getattr(card, name) <= top:
             raise bad(name, f"a positive integer up to {top}")
-    if not is_int(card.channels) or card.channels not in _PHOTOMETRIC_FOR_CHANNELS:
+    if not is_int(card.channels) or card.channels not in PHOTOMETRIC:
         raise bad("channels", "1 or 3")
-    if card.photometric != _PHOTOMETRIC_FOR_CHANNELS[card.channels]:
-        want = _PHOTOMETRIC_FOR_CHANNELS[card.channels]
+    if card.photometric != PHOTOMETRIC[card.channels]:
+        want = PHOTOMETRIC[card.channels]
         raise bad("photometric", f"{want!r} for {card.channels} channel(s)")
     _validate_intensity(card, source=source)
     for name in ("provenance", "metrics", "extra"):

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from medsynth._primitives import is_integer
 from medsynth.balance import plan_balance
 from medsynth.errors import ArgumentError, MissingExtraError, ModelError, UnknownClassError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
@@ -85,13 +86,13 @@ class SyntheticDataset(Dataset[tuple[Any, int]]):
                  transform: Callable[[torch.Tensor], Any] | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         check_seed(seed)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        if not is_integer(batch_size) or batch_size <= 0:
             raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
         card = generator.card
         self._parts: list[tuple[int, int]] = []  # (class index, n) in the order given
         for cls, n in counts.items():
             index = card.class_index(cls)
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            if not is_integer(n) or n < 0:
                 raise ArgumentError(f"the number of images of class {cls!r} must be a non-negative integer, "
                                     f"got {n!r}")
             if any(index == seen for seen, _ in self._parts):
@@ -100,7 +101,7 @@ class SyntheticDataset(Dataset[tuple[Any, int]]):
         self._starts = np.cumsum([0] + [n for _, n in self._parts])
         self.seed = seed
         self.transform = transform
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.class_to_idx = {card.classes[index]: index for index, _ in self._parts}
         self.targets = [index for index, n in self._parts for _ in range(n)]
         self._path = generator.path
@@ -134,7 +135,7 @@ class SyntheticDataset(Dataset[tuple[Any, int]]):
 
     def _locate(self, item: int) -> tuple[int, int]:
         """(part, image index) of item ``item``."""
-        if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
+        if not is_integer(item):
             raise TypeError(f"dataset indices are integers, got {item!r}")
         k = int(item) + len(self) if item < 0 else int(item)
         if not 0 <= k < len(self):
@@ -249,7 +250,7 @@ def balance_dataset(real_dataset: Dataset[Any], labels: Sequence[str | int], gen
     names: list[str] = []
     unknown: set[str] = set()
     for label in labels:
-        is_index = isinstance(label, (int, np.integer)) and not isinstance(label, bool)
+        is_index = is_integer(label)
         if is_index and 0 <= int(label) < len(card.classes):
             names.append(card.classes[int(label)])
         elif isinstance(label, str) and label in card.classes:

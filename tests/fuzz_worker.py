@@ -57,7 +57,7 @@ def run(seed: int, budget_s: float, work: Path) -> dict[str, object]:
     from PIL import Image
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import build_model, make_card  # the tiny generator of the test suite
+    from helpers.models import build_model, make_card  # the tiny generator of the test suite
 
     from medsynth.cli import main
     from medsynth.errors import MedsynthError

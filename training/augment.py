@@ -9,17 +9,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError
 
 POLICIES = ("color", "translation", "cutout")
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:
-    """``"color,translation"`` -> ("color", "translation"); DataError naming an unknown part."""
+    """``"color,translation"`` -> ("color", "translation"); ArgumentError naming an unknown part."""
     parts = tuple(p.strip() for p in policy.split(",") if p.strip())
     for p in parts:
         if p not in POLICIES:
-            raise DataError(f"unknown DiffAugment policy {p!r}; choose from {', '.join(POLICIES)}")
+            raise ArgumentError(f"unknown DiffAugment policy {p!r}; choose from {', '.join(POLICIES)}")
     return parts
 
 

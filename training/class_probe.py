@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from medsynth._primitives import from_uint8
+
 PROBE_SCALES = 2  # the deepest pyramid scales the probe reads (strides 16 and 32: 112 + 320 channels)
 PROBE_L2 = 1e-3  # ridge on the standardised features
 PROBE_DRAWS = 2  # augmented copies of each real image the probe is fitted on
@@ -82,8 +84,7 @@ def _features(
 ) -> torch.Tensor:
     out = []
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(np.ascontiguousarray(images[i : i + batch])).permute(0, 3, 1, 2).float()
-        x = x.div_(127.5).sub_(1.0).to(device)
+        x = torch.from_numpy(from_uint8(images[i : i + batch])).permute(0, 3, 1, 2).to(device)
         out.append(pooled(pyramid(augment(x))).cpu())
     return torch.cat(out)
 

@@ -18,13 +18,14 @@ from typing import Any
 
 import click
 
-from medsynth.errors import DataError, OutputError
-from medsynth.training.checkpoint import list_checkpoints, load_checkpoint
+from medsynth.errors import ArgumentError, OutputError
+from medsynth.training.checkpoint import Checkpoint, check_resumable, list_checkpoints, load_checkpoint
 from medsynth.training.config import TrainConfig, read_yaml
 from medsynth.training.data import load_image_set
 from medsynth.training.distributed import World, shutdown, world_from_env
-from medsynth.training.loop import RunResult, Trainer, check_config, check_resumable
-from medsynth.training.nets import get_arch
+from medsynth.training.loop import RunResult, Trainer
+from medsynth.training.nets import arch_names, get_arch
+from medsynth.training.nets.factory import check_config
 
 __all__ = ["train", "resolve_config"]
 
@@ -42,6 +43,8 @@ def _config_options(command: Callable[..., Any]) -> Callable[..., Any]:
     helps = _field_help()
     for f in reversed(dataclasses.fields(TrainConfig)):
         flag, help_ = "--" + f.name.replace("_", "-"), helps.get(f.name, "")
+        if f.name == "arch":  # the registry's names, never a copy of them
+            help_ = f"{help_}: {' | '.join(arch_names())}"
         kind = str(f.type)
         if kind == "bool":
             option = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=None, help=help_)
@@ -68,7 +71,7 @@ def resolve_config(flags: dict[str, Any], config_path: Path | None,
 
     Raises
     ------
-    DataError
+    ArgumentError
         The YAML file is unreadable, has an unknown key or a value of the wrong type; an ``--extra`` is not
         ``KEY=VALUE``; a value is out of range.
     """
@@ -77,7 +80,7 @@ def resolve_config(flags: dict[str, Any], config_path: Path | None,
         pairs = [item.partition("=") for item in given["extra"]]
         bad = [key for key, sep, _ in pairs if not sep or not key]
         if bad:
-            raise DataError(f"--extra takes KEY=VALUE, got {given['extra']}")
+            raise ArgumentError(f"--extra takes KEY=VALUE, got {given['extra']}")
         given["extra"] = {key: value for key, _, value in pairs}
     from_file = read_yaml(config_path) if config_path is not None else {}
     TrainConfig.from_dict(from_file, source=str(config_path))  # check keys and types before merging
@@ -112,22 +115,22 @@ def train(out: Path, config_path: Path | None, resume: bool, **flags: Any) -> No
     if found and not resume:
         raise OutputError(f"{out} holds checkpoints of an earlier run ({found[-1].name}); pass --resume to "
                           "continue it or choose a new --out")
-    resumed = load_checkpoint(found[-1]).meta.get("config") if found else None
-    config = resolve_config(flags, config_path, resumed)
+    ckpt = load_checkpoint(found[-1]) if found else None  # read once: its config here, its state in resume
+    config = resolve_config(flags, config_path, ckpt.meta.config.to_dict() if ckpt else None)
     check_config(config)
-    if resumed is not None:
-        check_resumable(resumed, config, found[-1])
     if not config.data:
-        raise DataError("no data set: pass --data PATH (or 'data:' in the --config file)")
+        raise ArgumentError("no data set: pass --data PATH (or 'data:' in the --config file)")
 
     world = world_from_env(config.device)
     try:
-        _train(config, out, bool(found), world)
+        if ckpt is not None:
+            check_resumable(ckpt.meta, config, ckpt.path, world.size)
+        _train(config, out, ckpt, world)
     finally:
         shutdown(world)
 
 
-def _train(config: TrainConfig, out: Path, resume: bool, world: World) -> None:
+def _train(config: TrainConfig, out: Path, ckpt: Checkpoint | None, world: World) -> None:
     def echo(message: str) -> None:
         if world.is_main:
             click.echo(message, err=True)
@@ -147,8 +150,8 @@ def _train(config: TrainConfig, out: Path, resume: bool, world: World) -> None:
          + (f"; {len(data.skipped)} unreadable skipped" if data.skipped else "")
          + (f"; validation against {len(val.images)} images of split {config.val_split}" if val else ""))
     trainer = Trainer(config, data, out, val=val, log=echo, world=world)
-    if resume:
-        trainer.resume()
+    if ckpt is not None:
+        trainer.resume(ckpt)
     result = trainer.fit()
     if world.is_main:
         _summary(result)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError
 
 LOSSES = ("hinge", "nonsaturating", "wasserstein")
 VAL_FEATURES = ("pixel", "efficientnet-lite0")
@@ -28,7 +28,7 @@ class TrainConfig:
     flips: str = "dihedral"             # augmentation of the real set: "none", "x" (mirror), "dihedral"
     balanced: bool = True               # sample classes uniformly (class-balanced) instead of by frequency
     # --- networks -----------------------------------------------------------------------------------------
-    arch: str = "sngan"                 # dcgan | sngan | sngan-cnn | sngan-aa | wgan-gp | stylegan
+    arch: str = "sngan"                 # architecture, by its name in the registry of medsynth.training.nets
     latent_dim: int = 128               # length of the latent vector z
     g_width: int = 32                   # generator channels at full resolution (doubling each level down)
     d_width: int = 32                   # discriminator channels at the highest resolution
@@ -69,33 +69,33 @@ class TrainConfig:
     def __post_init__(self) -> None:
         size = self.image_size
         if size < 16 or size > 256 or size & (size - 1):
-            raise DataError(f"image_size must be a power of two between 16 and 256, got {size}")
+            raise ArgumentError(f"image_size must be a power of two between 16 and 256, got {size}")
         if self.channels not in (0, 1, 3):
-            raise DataError(f"channels must be 1 or 3 (or 0 for the data set's own), got {self.channels}")
+            raise ArgumentError(f"channels must be 1 or 3 (or 0 for the data set's own), got {self.channels}")
         if self.val_features not in VAL_FEATURES:
-            raise DataError(f"val_features must be one of {', '.join(VAL_FEATURES)}, "
+            raise ArgumentError(f"val_features must be one of {', '.join(VAL_FEATURES)}, "
                             f"got {self.val_features!r}")
         if self.flips not in ("none", "x", "dihedral"):
-            raise DataError(f"flips must be none, x or dihedral, got {self.flips!r}")
+            raise ArgumentError(f"flips must be none, x or dihedral, got {self.flips!r}")
         if self.batch_size < 2:
-            raise DataError(f"batch_size must be at least 2, got {self.batch_size}")
+            raise ArgumentError(f"batch_size must be at least 2, got {self.batch_size}")
         if self.loss not in ("", *LOSSES):
-            raise DataError(f"loss must be one of {', '.join(LOSSES)} (or empty for the architecture's "
+            raise ArgumentError(f"loss must be one of {', '.join(LOSSES)} (or empty for the architecture's "
                             f"default), got {self.loss!r}")
         positive = ("latent_dim", "g_width", "d_width", "max_width", "n_critic", "epochs", "checkpoint_every",
                     "sample_every", "samples_per_class", "lr_g", "lr_d")
         for name in positive:
             if not getattr(self, name) > 0:
-                raise DataError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ArgumentError(f"{name} must be positive, got {getattr(self, name)}")
         not_negative = ("max_iterations", "max_minutes", "threads", "keep_checkpoints", "early_stop_patience",
                         "r1_gamma", "gp_weight", "ema_start", "spectral_weight", "class_weight")
         for name in not_negative:
             if getattr(self, name) < 0:
-                raise DataError(f"{name} must not be negative, got {getattr(self, name)}")
+                raise ArgumentError(f"{name} must not be negative, got {getattr(self, name)}")
         for name in ("beta1", "beta2", "ema_decay", "style_mixing"):
             value = getattr(self, name)
             if not (0.0 <= value < 1.0 or name == "style_mixing" and value == 1.0):
-                raise DataError(f"{name} must be in [0, 1), got {value}")
+                raise ArgumentError(f"{name} must be in [0, 1), got {value}")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` (checked like the constructor's arguments)."""
@@ -106,14 +106,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> TrainConfig:
-        """A config from a mapping of field names to values; DataError naming ``source`` and the bad key.
+        """A config from a mapping of field names to values; ArgumentError naming ``source`` and the bad key.
 
         Integers are accepted for float fields; every other type must match the field's.
         """
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(fields))
         if unknown:
-            raise DataError(f"{source}: unknown config keys {unknown}; known keys are {sorted(fields)}")
+            raise ArgumentError(f"{source}: unknown config keys {unknown}; known keys are {sorted(fields)}")
         checked = {}
         for name, value in values.items():
             kind = _KINDS[str(fields[name].type)]
@@ -123,7 +123,7 @@ class TrainConfig:
             if kind is float and ok and not math.isfinite(value):
                 ok = False
             if not ok:
-                raise DataError(f"{source}: {name} must be {kind.__name__}, got {value!r}")
+                raise ArgumentError(f"{source}: {name} must be {kind.__name__}, got {value!r}")
             checked[name] = value
         return cls(**checked)
 
@@ -137,19 +137,19 @@ _KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool,
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in the YAML file ``path``; DataError when it cannot be read or is not a mapping."""
+    """The mapping in the YAML file ``path``; ArgumentError when it cannot be read or is not a mapping."""
     import yaml
 
     path = Path(path)
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read config {path}: {exc}") from exc
+        raise ArgumentError(f"cannot read config {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        raise DataError(f"cannot read config {path}: not YAML{where}: {problem}") from exc
+        raise ArgumentError(f"cannot read config {path}: not YAML{where}: {problem}") from exc
     if not isinstance(values, dict):
-        raise DataError(f"{path}: a config is a mapping of keys to values, got {type(values).__name__}")
+        raise ArgumentError(f"{path}: a config is a mapping of keys to values, got {type(values).__name__}")
     return values

@@ -20,11 +20,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medsynth._primitives import from_uint8, to_uint8
 from medsynth._version import __version__
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError, DataError, DivergenceError
 from medsynth.training.augment import diff_augment, parse_policy
 from medsynth.training.checkpoint import (
     Checkpoint,
+    CheckpointMeta,
+    check_resumable,
     checkpoint_name,
     list_checkpoints,
     load_checkpoint,
@@ -38,9 +41,10 @@ from medsynth.training.distributed import SINGLE, World
 from medsynth.training.ema import EMA
 from medsynth.training.flips import TRANSFORMS, flip
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
-from medsynth.training.nets import Arch, get_arch
+from medsynth.training.nets import get_arch
+from medsynth.training.nets.factory import build_networks
 from medsynth.training.nets.layers import recompute_batchnorm_stats
-from medsynth.training.plots import save_curves, save_gif, save_grid, to_uint8
+from medsynth.training.plots import save_curves, save_gif, save_grid
 from medsynth.training.spectral import spectral_loss, spectral_target
 from medsynth.training.validation import PerceptualFeatures, frechet, pixel_features
 
@@ -56,67 +60,6 @@ class RunResult:
     epochs_done: float
     wall_time_s: float
     stopped_because: str
-
-
-def check_config(config: TrainConfig) -> Arch:
-    """Check what ``config`` names before any data is read: the architecture, its options, the DiffAugment
-    policy; return the architecture.
-
-    Raises
-    ------
-    DataError
-        An unknown architecture or DiffAugment policy, or a generator option (``lstm``) the architecture does
-        not have.
-    MissingExtraError
-        What the architecture needs beyond torch (the projected discriminator's pretrained weights) is not
-        installed.
-    """
-    arch = get_arch(config.arch)
-    arch.check_requirements()
-    if config.lstm and "lstm" not in arch.options:
-        raise DataError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
-    if config.class_weight > 0 and arch.name != "projected":
-        raise DataError(f"class_weight needs the pretrained features of --arch projected, not {arch.name}; "
-                        "set it to 0 or use --arch projected")
-    parse_policy(config.diffaugment)
-    return arch
-
-
-# what a resumed run may change: how long it runs and what it writes, never what it computes
-MUTABLE_ON_RESUME = frozenset({"epochs", "max_iterations", "max_minutes", "checkpoint_every",
-                               "keep_checkpoints", "sample_every", "early_stop_patience", "threads", "extra",
-                               "val_features"})
-
-
-def check_resumable(saved: dict[str, Any], config: TrainConfig, source: Path) -> None:
-    """Refuse to continue the checkpoint ``source`` (whose config is ``saved``) under ``config``.
-
-    Raises
-    ------
-    DataError
-        A field outside :data:`MUTABLE_ON_RESUME` differs; the message names the fields.
-    """
-    old, new = TrainConfig.from_dict(saved, source=str(source)).to_dict(), config.to_dict()
-    diff = sorted(k for k, v in old.items() if k not in MUTABLE_ON_RESUME and new[k] != v)
-    if diff:
-        raise DataError(f"cannot resume {source}: its config differs in {diff}; use a new --out folder")
-
-
-def build_networks(config: TrainConfig, num_classes: int,
-                   channels: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The generator and discriminator ``config`` names, freshly initialised from the current torch seed.
-
-    Raises
-    ------
-    DataError
-        As :func:`check_config`.
-    """
-    arch = check_config(config)
-    options: dict[str, Any] = {"lstm": True} if config.lstm else {}
-    g = arch.build_generator(num_classes, config.latent_dim, config.image_size, channels, config.g_width,
-                             config.max_width, **options)
-    d = arch.build_discriminator(num_classes, config.image_size, channels, config.d_width, config.max_width)
-    return g, d
 
 
 class Trainer:
@@ -189,15 +132,15 @@ class Trainer:
         continues the earlier one and its totals are the model's; learning rates are this config's.
         """
         ckpt = load_checkpoint(source)
-        saved = ckpt.meta["config"]
+        saved = ckpt.meta.config
         shape = ("arch", "image_size", "latent_dim", "g_width", "d_width", "max_width", "lstm")
-        diff = sorted(k for k in shape if saved.get(k) != getattr(self.config, k))
+        diff = sorted(k for k in shape if getattr(saved, k) != getattr(self.config, k))
         if diff:
-            raise DataError(f"cannot start from {ckpt.path}: its networks differ in {diff}; "
-                            "give the same values")
-        if list(ckpt.meta["classes"]) != list(self.data.classes):
+            raise ArgumentError(f"cannot start from {ckpt.path}: its networks differ in {diff}; "
+                                "give the same values")
+        if ckpt.meta.classes != tuple(self.data.classes):
             raise DataError(f"cannot start from {ckpt.path}: it was trained on classes "
-                            f"{ckpt.meta['classes']}, the data has {list(self.data.classes)}")
+                            f"{list(ckpt.meta.classes)}, the data has {list(self.data.classes)}")
         self._load_state(ckpt, ema_required=False)
         cfg = self.config
         for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
@@ -225,26 +168,33 @@ class Trainer:
             self.ema.shadow.load_state_dict(ckpt.state("G_ema"))
         restore_optimizer(self.opt_g, ckpt, "opt_g")
         restore_optimizer(self.opt_d, ckpt, "opt_d")
-        self.iteration = int(ckpt.meta["iteration"])
-        self.history = list(ckpt.meta["history"])
-        self.wall_time = float(ckpt.meta["wall_time_s"])
+        self.iteration = ckpt.meta.iteration
+        self.history = [dict(record) for record in ckpt.meta.history]
+        self.wall_time = ckpt.meta.wall_time_s
 
-    def resume(self) -> bool:
-        """Continue from the newest checkpoint in ``out_dir/checkpoints``; False when there is none."""
-        found = list_checkpoints(self.out / "checkpoints")
-        if not found:
-            return False
-        ckpt = load_checkpoint(found[-1])
-        check_resumable(ckpt.meta["config"], self.config, found[-1])
-        saved_world = int(ckpt.meta.get("world_size", 1))
-        if saved_world != self.world.size:
-            raise DataError(f"cannot resume {found[-1]}: it was trained by {saved_world} process(es), this "
-                            f"run has {self.world.size}; resume with the same number of processes in all "
-                            "(torchrun --nnodes x --nproc-per-node) or use a new --out folder")
+    def resume(self, ckpt: Checkpoint | None = None) -> bool:
+        """Continue from ``ckpt``, or else from the newest checkpoint in ``out_dir/checkpoints``; False when
+        there is none.
+
+        A ``ckpt`` given is one the caller read and checked with
+        :func:`~medsynth.training.checkpoint.check_resumable` (the command line does, before reading any
+        data); one found here is checked here.
+
+        Raises
+        ------
+        ArgumentError
+            The newest checkpoint cannot be continued under this config or number of processes.
+        """
+        if ckpt is None:
+            found = list_checkpoints(self.out / "checkpoints")
+            if not found:
+                return False
+            ckpt = load_checkpoint(found[-1])
+            check_resumable(ckpt.meta, self.config, ckpt.path, self.world.size)
         self._load_state(ckpt, ema_required=True)
         self.rng.set_state(ckpt.tensors["rng.torch"])
-        self.np_rng.bit_generator.state = ckpt.meta["rng_numpy"]
-        self.log(f"resumed from {found[-1]} at iteration {self.iteration}")
+        self.np_rng.bit_generator.state = dict(ckpt.meta.rng_numpy)
+        self.log(f"resumed from {ckpt.path} at iteration {self.iteration}")
         return True
 
     def fit(self) -> RunResult:
@@ -314,7 +264,7 @@ class Trainer:
         if cfg.flips != "none":
             k = self.world.take(self.np_rng.integers(0, TRANSFORMS[cfg.flips], n))
             images = np.stack([flip(im, int(t), cfg.flips) for im, t in zip(images, k, strict=True)])
-        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        x = torch.from_numpy(from_uint8(images)).permute(0, 3, 1, 2)
         y = torch.from_numpy(self.data.labels[idx])
         return x.to(self.device), y.to(self.device)
 
@@ -385,8 +335,8 @@ class Trainer:
             self.ema.update(self.G, self.iteration)
         stats["loss_g"] = lg.item()
         if not all(math.isfinite(v) for v in stats.values()):
-            raise FloatingPointError(f"non-finite loss at iteration {self.iteration}: {stats}; "
-                                     "lower the learning rates or use --loss hinge")
+            raise DivergenceError(f"non-finite loss at iteration {self.iteration}: {stats}; "
+                                "lower the learning rates or use --loss hinge")
         return stats
 
     # -- outputs --------------------------------------------------------------------------------------------
@@ -400,7 +350,7 @@ class Trainer:
             out = torch.cat([net(z[i:i + 256].to(self.device), y[i:i + 256].to(self.device)).cpu()
                              for i in range(0, len(y), 256)])
         self.G.train()
-        return to_uint8(out.numpy())
+        return np.ascontiguousarray(to_uint8(out.numpy()).transpose(0, 2, 3, 1))
 
     def _sample_and_validate(self, epoch: int) -> dict[str, float]:
         grid = self.sample(self.fixed_z, self.fixed_y)
@@ -435,30 +385,18 @@ class Trainer:
         modules: dict[str, torch.nn.Module] = {"G": self.G, "D": self.D}
         if self.ema:
             modules["G_ema"] = self.ema.shadow
-        meta = {
-            "config": self.config.to_dict(),
-            "arch": self.config.arch,
-            "loss": self.loss_kind,
-            "classes": list(self.data.classes),
-            "channels": self.channels,
-            "images_per_class": self.data.counts(),
-            "dataset": self.data.name,
-            "dataset_license": self.data.license,
-            **({"modality": self.data.modality} if self.data.modality else {}),
-            "train_manifest_sha256": self.data.manifest_sha256(),
-            "skipped_images": len(self.data.skipped),
-            "history": self.history,
-            "rng_numpy": self.np_rng.bit_generator.state,
-            "wall_time_s": round(self.wall_time, 1),
-            "epochs_done": round(self.iteration / self.iters_per_epoch, 4),
-            "medsynth_version": __version__,
-            "torch_version": torch.__version__,
-            "device": str(self.device),
-            "world_size": self.world.size,
-        }
-        path = save_checkpoint(self.out / "checkpoints", self.iteration, modules,
-                               {"opt_g": self.opt_g, "opt_d": self.opt_d}, self.rng, meta,
-                               keep=self.config.keep_checkpoints)
+        meta = CheckpointMeta(
+            config=self.config, classes=tuple(self.data.classes), channels=self.channels,
+            iteration=self.iteration, loss=self.loss_kind, images_per_class=self.data.counts(),
+            dataset=self.data.name, dataset_license=self.data.license, modality=self.data.modality,
+            train_manifest_sha256=self.data.manifest_sha256(), skipped_images=len(self.data.skipped),
+            history=tuple(self.history), rng_numpy=self.np_rng.bit_generator.state,
+            wall_time_s=round(self.wall_time, 1), epochs_done=round(self.iteration / self.iters_per_epoch, 4),
+            medsynth_version=__version__, torch_version=torch.__version__, device=str(self.device),
+            world_size=self.world.size,
+        )
+        path = save_checkpoint(self.out / "checkpoints", modules, {"opt_g": self.opt_g, "opt_d": self.opt_d},
+                               self.rng, meta, keep=self.config.keep_checkpoints)
         self._write_plots()
         return path
 

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) float in [-1, 1] -> (N, H, W, C) uint8: the SDK's mapping, round half up of
-    (x+1)*127.5."""
-    x = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-    return x.transpose(0, 2, 3, 1)
+from medsynth._primitives import atomic_open
 
 
 def save_grid(images: np.ndarray, rows: int, path: Path, pad: int = 2) -> None:
@@ -27,7 +21,9 @@ def save_grid(images: np.ndarray, rows: int, path: Path, pad: int = 2) -> None:
         top, left = pad + r * (h + pad), pad + k * (w + pad)
         grid[top:top + h, left:left + w] = images[i]
     im = Image.fromarray(grid.squeeze(-1) if c == 1 else grid)
-    _save_atomic(im, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path) as handle:
+        im.save(handle, format="PNG")
 
 
 def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 400) -> None:
@@ -39,9 +35,9 @@ def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 400) -> None:
         with Image.open(frame) as im:
             images.append(im.convert("RGB"))
     durations = [ms_per_frame] * (len(images) - 1) + [2000]
-    tmp = path.with_suffix(".tmp.gif")
-    images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0)
-    os.replace(tmp, path)
+    with atomic_open(path) as handle:
+        images[0].save(handle, format="GIF", save_all=True, append_images=images[1:], duration=durations,
+                       loop=0)
 
 
 def save_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> None:
@@ -76,14 +72,8 @@ def save_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> N
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def _save_atomic(im: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    im.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    try:
+        with atomic_open(path) as handle:
+            fig.savefig(handle, format="png")
+    finally:
+        plt.close(fig)

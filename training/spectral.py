@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from medsynth._primitives import from_uint8
 from medsynth.metrics.spectrum import compared_bins, hann_window, mean_power_spectrum
 from medsynth.training.flips import TRANSFORMS, flip
 
@@ -56,7 +57,7 @@ def spectral_target(images: np.ndarray, labels: np.ndarray, num_classes: int, fl
     SpectralTarget
         On the CPU, on the [-1, 1] scale of the generator's output.
     """
-    scaled = images.astype(np.float32) / 127.5  # the mean is removed per image, so the offset does not matter
+    scaled = from_uint8(images)
     views = [flip(scaled, t, flips) for t in range(TRANSFORMS[flips])]
     present = [c for c in range(num_classes) if (labels == c).any()]
     power = np.mean([np.mean([mean_power_spectrum(v[labels == c]) for v in views], axis=0) for c in present],

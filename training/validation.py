@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from medsynth._primitives import from_uint8
 from medsynth.metrics.frechet import frechet_distance as frechet  # the SDK's, shared with `medsynth evaluate`
 from medsynth.training.nets.efficientnet_lite import lite_input, pretrained_efficientnet_lite0
 
@@ -30,8 +31,7 @@ class PerceptualFeatures:
         out = []
         with torch.no_grad():
             for i in range(0, len(images), batch_size):
-                x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).to(self.device)
-                x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+                x = torch.from_numpy(from_uint8(images[i:i + batch_size])).permute(0, 3, 1, 2).to(self.device)
                 out.append(self.net.pooled(lite_input(x)).double().cpu().numpy())
         return np.concatenate(out)
 

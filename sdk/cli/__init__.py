@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "send": ("medsynth.cli.send", "send", "Send a folder of synthetic DICOM files to a PACS."),
     "train": ("medsynth.training.cli", "train", "Train a class-conditional GAN (needs medsynth[train])."),
     "export": ("medsynth.export.cli", "export", "Export a training checkpoint to ONNX (needs medsynth[train])."),
-    "utility": ("medsynth.training.utility.cli", "utility",
+    "utility": ("medsynth.training.downstream.cli", "utility",
                 "Does synthetic data help a classifier? (needs medsynth[train])"),
 }
 

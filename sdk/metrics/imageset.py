@@ -14,12 +14,12 @@ import numpy as np
 
 from medsynth._npz_limits import MAX_NPZ_BYTES, load_npz
 from medsynth.errors import DataError
+from medsynth.isic import ISIC2017_CLASSES, is_isic_ground_truth, isic_class
 
 __all__ = ["ImageSet", "load_image_set", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 UNLABELLED = "all"  # the class of images in a flat folder
-_ISIC_CLASSES = ("nevus", "melanoma", "seborrheic_keratosis")
 MAX_PIXELS = 89_478_485  # Pillow's default decompression-bomb limit (Image.MAX_IMAGE_PIXELS), per image
 _PILLOW_LIMIT = threading.Lock()  # guards the temporary change of Pillow's global limit
 
@@ -129,14 +129,6 @@ def _listed(path: Path, value: str, line: int) -> Path:
     return path.parent / value
 
 
-def _flag(path: Path, row: dict[str, str], column: str, line: int) -> bool:
-    try:
-        return float(row[column]) == 1
-    except (TypeError, ValueError):
-        got = str(row[column])[:40]
-        raise DataError(f"{path}, line {line}: {column} must be 0 or 1, got {got!r}") from None
-
-
 def _from_csv(path: Path, split: str | None) -> list[tuple[Path, str]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -157,19 +149,13 @@ def _from_csv(path: Path, split: str | None) -> list[tuple[Path, str]]:
             raise DataError(f"{path} has no rows with split {split!r}")
     if {"path", "diagnosis"} <= cols:
         return [(_listed(path, r["path"], n), r["diagnosis"]) for n, r in enumerate(rows, start=2)]
-    if {"image_id", "melanoma", "seborrheic_keratosis"} <= cols:
+    if is_isic_ground_truth(cols):
         out = []
         for n, r in enumerate(rows, start=2):
-            cls = (
-                "melanoma"
-                if _flag(path, r, "melanoma", n)
-                else "seborrheic_keratosis"
-                if _flag(path, r, "seborrheic_keratosis", n)
-                else "nevus"
-            )
+            cls = isic_class(r, f"{path}, line {n}")  # the one ISIC label rule, shared with training
             image_id = _listed(path, r["image_id"], n).name
             out.append((_resolve_isic_image(path.parent, image_id), cls))
-        return sorted(out, key=lambda fc: _ISIC_CLASSES.index(fc[1]))
+        return sorted(out, key=lambda fc: ISIC2017_CLASSES.index(fc[1]))
     if {"path", "class"} <= cols:
         return [(_listed(path, r["path"], n), r["class"]) for n, r in enumerate(rows, start=2)]
     raise DataError(

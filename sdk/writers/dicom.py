@@ -1,6 +1,6 @@
 """DICOM output: one Secondary Capture Image (1.2.840.10008.5.1.4.1.1.7) per synthetic image.
 
-What each file says, as DESIGN.md lists it:
+What each file says (the Secondary Capture attributes of docs/dicom.md):
 
 * it is synthetic: Synthetic Data (0008,001C) YES, Conversion Type SYN, Image Type DERIVED\\SECONDARY,
   Burned In Annotation NO, and a Contributing Equipment item with purpose (109100, DCM, "Synthesizing

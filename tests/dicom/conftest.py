@@ -1,4 +1,4 @@
-"""Fixtures for the DICOM tests (helpers in dicom_helpers.py)."""
+"""Fixtures for the DICOM tests (helpers in helpers/dicom.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dicom_helpers import write_dicom
+from helpers.dicom import write_dicom
 
 
 @pytest.fixture

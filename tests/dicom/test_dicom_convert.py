@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from dicom_helpers import ct_slice
+from helpers.dicom import ct_slice
 from PIL import Image
 
 from medsynth.cli import main

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dicom_helpers import real_files
+from helpers.dicom import real_files
 
 from medsynth.dicom import Window, apply_window, load, read
 from medsynth.dicom.image import display

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicom_helpers import ct_slice, write_dicom
+from helpers.dicom import ct_slice, write_dicom
 
 from medsynth.dicom import Limits, Window, apply_window, list_files, load, read
 from medsynth.errors import DataError, DicomError

@@ -14,8 +14,8 @@ collect_ignore_glob = [] if HAVE_TRAIN_EXTRA else ["test_*.py"]
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """``trained(variant)``: the 2-step run of a variant (export_helpers.variants), made once per session."""
-    from export_helpers import Trained, train, variant_id
+    """``trained(variant)``: the 2-step run of a variant (helpers.export.variants), made once per session."""
+    from helpers.export import Trained, train, variant_id
 
     cache: dict[str, Trained] = {}
 
@@ -32,7 +32,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def exported(trained: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """``exported(variant)``: (Trained, ExportReport) of the default fp32 export, made once per session."""
-    from export_helpers import variant_id
+    from helpers.export import variant_id
 
     from medsynth.export import export_checkpoint
 

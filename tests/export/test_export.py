@@ -10,7 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from export_helpers import CLASSES, LATENT, SIZE, train, variant_id, variants
+from helpers.export import CLASSES, LATENT, SIZE, train, variant_id, variants
 from onnx import TensorProto, numpy_helper
 from safetensors.torch import load_file, save_file
 
@@ -20,7 +20,7 @@ from medsynth.export.onnx_export import TRAINING_ONLY_OPS
 from medsynth.model_card import ModelCard, read_card
 from medsynth.seeding import latents
 from medsynth.training.config import TrainConfig
-from medsynth.training.loop import build_networks
+from medsynth.training.nets import get_arch
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 
 VARIANTS = variants()
@@ -30,7 +30,10 @@ def reference_generator(checkpoint, prefix="G_ema", *, standing_stats=True):
     """An independent torch rebuild of the checkpoint's generator (not through medsynth.export)."""
     meta = json.loads(checkpoint.with_suffix(".json").read_text())
     config = TrainConfig.from_dict(meta["config"])
-    net, _ = build_networks(config, len(meta["classes"]), meta["channels"])
+    # straight from the architecture registry, not through the factory that export uses
+    options = {"lstm": True} if config.lstm else {}
+    net = get_arch(config.arch).build_generator(len(meta["classes"]), config.latent_dim, config.image_size,
+                                                meta["channels"], config.g_width, config.max_width, **options)
     tensors = load_file(str(checkpoint))
     net.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
     if standing_stats:

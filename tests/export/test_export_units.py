@@ -12,10 +12,16 @@ from onnx import TensorProto, helper, numpy_helper
 from medsynth.errors import DataError, ModelError
 from medsynth.export.card import build_card, intensity_from_config, looks_like_path, scrub_paths
 from medsynth.export.onnx_export import check_graph, store_weights_fp16
+from medsynth.training.checkpoint import CheckpointMeta
 
 META = {"config": {"arch": "sngan", "image_size": 32, "latent_dim": 4, "seed": 7, "window": "",
                    "data": "isic"},
         "classes": ["a", "b"], "channels": 3, "dataset": "d", "iteration": 10}
+
+
+def _meta(doc):
+    """The description ``doc`` as a checkpoint's JSON reads back."""
+    return CheckpointMeta.from_json({"format": "medsynth-checkpoint", "version": 1, **doc}, "test.json")
 
 
 @pytest.mark.parametrize("text", ["/data/isic", "~/x", "./rel", "../up", "runs/a", "C:\\data", "D:/x",
@@ -53,23 +59,23 @@ def test_intensity_from_windows():
 
 def test_card_from_a_windowed_config_carries_the_window():
     meta = {**META, "channels": 1, "config": {**META["config"], "window": "-600,1500"}}
-    card, notes = build_card(meta, name="ct", modality="ct")
+    card, notes = build_card(_meta(meta), name="ct", modality="ct")
     assert (card.modality, card.photometric) == ("CT", "MONOCHROME2")
     assert dict(card.intensity) == {"kind": "window", "center": -600.0, "width": 1500.0, "units": "HU"}
     assert notes == ["left out of the card as file locations: config data"]
 
 
 def test_card_defaults_and_bad_values():
-    card, _ = build_card(META, name="m")
+    card, _ = build_card(_meta(META), name="m")
     assert card.modality == "XC"
     assert card.description == "sngan class-conditional GAN, 32x32 RGB, trained on d"
-    assert build_card({**META, "modality": "us"}, name="m")[0].modality == "US"
+    assert build_card(_meta({**META, "modality": "us"}), name="m")[0].modality == "US"
     with pytest.raises(DataError, match="JSON-serialisable"):
-        build_card(META, name="m", metrics={"x": object()})
+        build_card(_meta(META), name="m", metrics={"x": object()})
     with pytest.raises(DataError, match="'name'"):
-        build_card(META, name=" ")
+        build_card(_meta(META), name=" ")
     with pytest.raises(DataError, match="class name"):
-        build_card({**META, "classes": ["a/b", "c"]}, name="m")
+        build_card(_meta({**META, "classes": ["a/b", "c"]}), name="m")
 
 
 def tiny_graph(*, extra_nodes=(), batch="batch", initializer=None):

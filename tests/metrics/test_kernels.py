@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import noisy_pairs, piq_score
+from helpers.metrics import noisy_pairs, piq_score
 
 from medsynth.errors import DataError
 from medsynth.metrics import gmsd, haarpsi, mdsi, ms_gmsd, ms_ssim, psnr, ssim

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from orthanc_helpers import Orthanc, missing_reason
+from helpers.orthanc import Orthanc, missing_reason
 
 from medsynth import Generator
 from medsynth.writers.run import write_run

@@ -8,7 +8,7 @@ import threading
 import pydicom
 import pytest
 from click.testing import CliRunner
-from orthanc_helpers import PASSWORD, USER
+from helpers.orthanc import PASSWORD, USER
 
 from medsynth import Generator
 from medsynth.cli import main

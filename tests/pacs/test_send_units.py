@@ -158,7 +158,7 @@ def test_missing_pynetdicom_names_the_extra(monkeypatch):
 
 
 def test_unreachable_dicomweb_is_a_send_error(tmp_path, tiny_model):
-    from orthanc_helpers import free_port
+    from helpers.orthanc import free_port
 
     out = tmp_path / "run"
     assert run("generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", out, "--format",

@@ -1,4 +1,4 @@
-"""Fixtures for the training tests (helpers in training_helpers.py): a private cache folder per test and a
+"""Fixtures for the training tests (helpers in helpers/training.py): a private cache folder per test and a
 small validation sample so that every test stays a matter of seconds on a CPU."""
 
 from __future__ import annotations

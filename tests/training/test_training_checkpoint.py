@@ -3,22 +3,25 @@ few, and refuses files that are not ours."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
+from helpers.training import tiny_config
 from safetensors.torch import save_file
-from training_helpers import tiny_config
 
 from medsynth.errors import DataError
 from medsynth.training.checkpoint import (
+    CheckpointMeta,
     list_checkpoints,
     load_checkpoint,
     resolve_checkpoint,
     restore_optimizer,
     save_checkpoint,
 )
-from medsynth.training.loop import build_networks
+from medsynth.training.nets.factory import build_networks
 
 
 def _trained_pair():
@@ -36,9 +39,9 @@ def test_round_trip_tensors_meta_optimizer_and_rng(tmp_path):
     g, d, opt = _trained_pair()
     rng = torch.Generator().manual_seed(5)
     rng_state = rng.get_state().clone()
-    meta = {"config": tiny_config().to_dict(), "classes": ["a", "b"],
-            "history": [{"epoch": 1, "loss_d": 0.5}]}
-    path = save_checkpoint(tmp_path / "ck", 7, {"G": g, "D": d}, {"opt_g": opt}, rng, meta)
+    meta = CheckpointMeta(config=tiny_config(), classes=("a", "b"), channels=3, iteration=7,
+                          history=({"epoch": 1, "loss_d": 0.5},), rng_numpy={"state": {"state": 2**100}})
+    path = save_checkpoint(tmp_path / "ck", {"G": g, "D": d}, {"opt_g": opt}, rng, meta)
     assert path.name == "ckpt-00000007.safetensors" and path.with_suffix(".json").is_file()
     assert path.read_bytes()[8:9] == b"{"  # a safetensors header, not a pickle
     ck = load_checkpoint(path)
@@ -47,8 +50,11 @@ def test_round_trip_tensors_meta_optimizer_and_rng(tmp_path):
         assert set(ck.state(prefix)) == set(state)
         for key, value in ck.state(prefix).items():
             assert torch.equal(value, state[key]), key
-    assert {k: ck.meta[k] for k in meta} == json.loads(json.dumps(meta))
-    assert ck.meta["iteration"] == 7 and ck.meta["format"] == "medsynth-checkpoint"
+    assert dataclasses.replace(ck.meta, optimizers={}) == meta
+    assert set(ck.meta.optimizers) == {"opt_g"}
+    doc = json.loads(path.with_suffix(".json").read_text())
+    assert (doc["iteration"], doc["format"], doc["version"]) == (7, "medsynth-checkpoint", 1)
+    assert doc["arch"] == "sngan"  # for readers of the untyped description
     assert torch.equal(ck.tensors["rng.torch"], rng_state)
 
     fresh = torch.optim.Adam(g.parameters(), lr=1.0)
@@ -64,7 +70,8 @@ def test_round_trip_tensors_meta_optimizer_and_rng(tmp_path):
 def test_keep_deletes_the_oldest_pairs_and_a_folder_means_its_latest(tmp_path):
     g, d, opt = _trained_pair()
     for it in (1, 2, 3):
-        save_checkpoint(tmp_path / "checkpoints", it, {"G": g}, {}, torch.Generator(), {}, keep=2)
+        meta = CheckpointMeta(config=tiny_config(), classes=("a", "b"), channels=3, iteration=it)
+        save_checkpoint(tmp_path / "checkpoints", {"G": g}, {}, torch.Generator(), meta, keep=2)
     names = [p.name for p in list_checkpoints(tmp_path / "checkpoints")]
     assert names == ["ckpt-00000002.safetensors", "ckpt-00000003.safetensors"]
     assert not (tmp_path / "checkpoints" / "ckpt-00000001.json").exists()
@@ -82,9 +89,40 @@ def test_bad_checkpoints_are_data_errors(tmp_path):
     with pytest.raises(DataError, match="is not a medsynth checkpoint"):
         load_checkpoint(lone)
     lone.with_suffix(".json").write_text(json.dumps({"format": "medsynth-checkpoint", "version": 99}))
-    with pytest.raises(DataError, match="version 99 is not supported"):
+    with pytest.raises(DataError, match="version 99 is not supported.*upgrade medsynth"):
         load_checkpoint(lone)
     lone.with_suffix(".json").write_text(json.dumps({"format": "medsynth-checkpoint", "version": 1}))
+    with pytest.raises(DataError, match="lacks config, classes, channels, iteration"):
+        load_checkpoint(lone)
+    good = CheckpointMeta(config=tiny_config(), classes=("a", "b"), channels=3, iteration=1).to_json()
+    for key, value, match in (("channels", 2, "'channels' must be 1 or 3"),
+                              ("classes", [], "'classes' must be a non-empty list"),
+                              ("history", {"a": 1}, "'history' must be list"),
+                              ("config", {**good["config"], "lr_g": "fast"}, "lr_g must be float")):
+        lone.with_suffix(".json").write_text(json.dumps({**good, key: value}))
+        with pytest.raises(DataError, match=match):
+            load_checkpoint(lone)
+    lone.with_suffix(".json").write_text(json.dumps(good))
     lone.write_bytes(b"\x80\x04not safetensors")
     with pytest.raises(DataError, match="cannot read"):
         load_checkpoint(lone)
+
+
+SHARED_RUN = Path("/work/main/runs/isic128/checkpoints/ckpt-00005952.json")  # written before CheckpointMeta
+
+
+def test_a_description_written_before_the_dataclass_still_reads():
+    """A real run's JSON (the isic2017-128 model's, from before CheckpointMeta and class_weight) reads back
+    with every value; one without a version key reads as version 1."""
+    if not SHARED_RUN.is_file():
+        pytest.skip(f"{SHARED_RUN} (a real run's checkpoint description) is not on this machine")
+    doc = json.loads(SHARED_RUN.read_text())
+    meta = CheckpointMeta.from_json(doc, str(SHARED_RUN))
+    assert meta.iteration == doc["iteration"] == 5952 and meta.classes == tuple(doc["classes"])
+    assert meta.config.arch == doc["arch"] == "projected" and meta.config.class_weight == 0.0
+    assert {k: v for k, v in meta.config.to_dict().items() if k in doc["config"]} == doc["config"]
+    assert (meta.images_per_class, meta.world_size) == (doc["images_per_class"], 1)
+    assert meta.history == tuple(doc["history"]) and meta.rng_numpy == doc["rng_numpy"]
+    assert meta.to_json() == {**doc, "config": meta.config.to_dict(), "world_size": 1}
+    unversioned = {k: v for k, v in doc.items() if k != "version"}
+    assert CheckpointMeta.from_json(unversioned, "x") == meta

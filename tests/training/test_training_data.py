@@ -7,8 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers.training import SHARED_ISIC, class_tree, isic_folder, read_shared_isic_labels, solid_png
 from PIL import Image
-from training_helpers import SHARED_ISIC, class_tree, isic_folder, read_shared_isic_labels, solid_png
 
 import medsynth.training.data.load as load_module
 from medsynth.errors import DataError

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.training import tiny_image_set
 from PIL import Image
-from training_helpers import tiny_image_set
 
 from medsynth.errors import DataError
 from medsynth.training.checkpoint import load_checkpoint
-from medsynth.training.config import TrainConfig
 from medsynth.training.distributed import SINGLE, World, world_from_env
-from medsynth.training.loop import build_networks
+from medsynth.training.nets.factory import build_networks
 
 # sngan: batch-normed generator (global statistics), R1 and the WGAN-GP penalty (double backward),
 # DiffAugment, dihedral flips and class-balanced sampling all on.
@@ -53,7 +52,7 @@ def _train(out: Path, data: Path, epochs: int, nproc: int) -> subprocess.Complet
 
 def _outputs(checkpoint: Path) -> tuple[torch.Tensor, torch.Tensor]:
     ckpt = load_checkpoint(checkpoint)
-    g, d = build_networks(TrainConfig.from_dict(ckpt.meta["config"]), 2, 3)
+    g, d = build_networks(ckpt.meta.config, 2, 3)
     g.load_state_dict(ckpt.state("G"))
     d.load_state_dict(ckpt.state("D"))
     fixed = torch.Generator().manual_seed(5)

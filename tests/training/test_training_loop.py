@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
+from helpers.training import tiny_config, tiny_image_set
 from PIL import Image
-from training_helpers import tiny_config, tiny_image_set
 
 import medsynth.training.loop as loop
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError, DataError, DivergenceError
 from medsynth.training.checkpoint import list_checkpoints
 from medsynth.training.loop import Trainer
 
@@ -101,7 +101,7 @@ def test_resume_refuses_a_different_config_and_images_of_another_size(tmp_path):
     data = tiny_image_set((4, 4))
     Trainer(tiny_config("dcgan"), data, tmp_path, log=_quiet).fit()
     other = Trainer(tiny_config("dcgan", lr_g=1e-3), data, tmp_path, log=_quiet)
-    with pytest.raises(DataError, match=r"config differs in \['lr_g'\]"):
+    with pytest.raises(ArgumentError, match=r"config differs in \['lr_g'\]"):
         other.resume()
     with pytest.raises(DataError, match="data images are 16 px but the config asks for 32"):
         Trainer(tiny_config("dcgan", image_size=32), data, tmp_path, log=_quiet)
@@ -113,5 +113,5 @@ def test_non_finite_losses_stop_the_run_with_advice(tmp_path):
     with torch.no_grad():
         for p in trainer.D.parameters():
             p.fill_(float("nan"))
-    with pytest.raises(FloatingPointError, match="non-finite loss at iteration 0"):
+    with pytest.raises(DivergenceError, match="non-finite loss at iteration 0"):
         trainer.fit()

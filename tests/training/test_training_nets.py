@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from training_helpers import ARCHS, tiny_config
+from helpers.training import ARCHS, tiny_config
 
-from medsynth.errors import DataError
-from medsynth.training.loop import build_networks
+from medsynth.errors import ArgumentError
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
 from medsynth.training.nets import arch_names, get_arch
+from medsynth.training.nets.factory import build_networks
 from medsynth.training.nets.modconv import ModulatedConv2d
 
 
 def test_registry_lists_the_architectures_and_refuses_unknown():
     assert arch_names() == sorted(ARCHS)
-    with pytest.raises(DataError,
+    with pytest.raises(ArgumentError,
                        match="unknown architecture 'biggan'.*dcgan, projected, sngan, sngan-aa, sngan-cnn"):
         get_arch("biggan")
 
@@ -57,7 +57,7 @@ def test_forward_backward_shapes_and_finite_losses(arch, lstm, size, channels):
 
 
 def test_lstm_is_refused_for_architectures_without_it():
-    with pytest.raises(DataError, match="lstm is not an option of the sngan"):
+    with pytest.raises(ArgumentError, match="lstm is not an option of the sngan"):
         build_networks(tiny_config("sngan", lstm=True), 2, 3)
 
 

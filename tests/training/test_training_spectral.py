@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from training_helpers import tiny_config, tiny_image_set
+from helpers.training import tiny_config, tiny_image_set
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError
 from medsynth.metrics.spectrum import mean_power_spectrum
 from medsynth.training.checkpoint import load_checkpoint
 from medsynth.training.loop import Trainer
@@ -60,6 +60,6 @@ def test_fine_tuning_continues_a_checkpoint_and_refuses_other_networks(tmp_path:
     assert {g["lr"] for g in tuned.opt_g.param_groups} == {1e-5}
     stats = tuned._step()
     assert stats["spectral"] > 0
-    with pytest.raises(DataError, match=r"networks differ in \['g_width'\]"):
+    with pytest.raises(ArgumentError, match=r"networks differ in \['g_width'\]"):
         Trainer(tiny_config("sngan-cnn", g_width=8, init_from=str(tmp_path / "base")), data, tmp_path / "x",
                 log=lambda _: None)

@@ -9,13 +9,13 @@ import re
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from training_helpers import class_tree
+from helpers.training import class_tree
 
 from medsynth.balance import plan_balance
 from medsynth.cli import main
 from medsynth.errors import ArgumentError
-from medsynth.training.utility.arms import ARMS, FILTERED, get_arms, synthetic_needed, training_set
-from medsynth.training.utility.classifier import (
+from medsynth.training.downstream.arms import ARMS, FILTERED, get_arms, synthetic_needed, training_set
+from medsynth.training.downstream.classifier import (
     ClassifierConfig,
     balanced_class_weights,
     predict_proba,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medsynth.errors import DataError
-from medsynth.training.utility.metrics import (
+from medsynth.errors import ArgumentError
+from medsynth.training.downstream.metrics import (
     auroc_ovr,
     balanced_accuracy,
     macro_auroc,
@@ -87,11 +87,11 @@ def test_analytic_answers():
 
 
 def test_bad_inputs_are_data_errors():
-    with pytest.raises(DataError, match="0..2"):
+    with pytest.raises(ArgumentError, match="0..2"):
         per_class_recall(np.array([0, 3]), np.array([0, 1]), 3)
-    with pytest.raises(DataError, match="same|labels"):
+    with pytest.raises(ArgumentError, match="same|labels"):
         per_class_recall(np.array([0, 1]), np.array([0]), 3)
-    with pytest.raises(DataError, match=r"\(N, K\)"):
+    with pytest.raises(ArgumentError, match=r"\(N, K\)"):
         auroc_ovr(np.array([0, 1]), np.ones(2))
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from training_helpers import class_tree
+from helpers.training import class_tree
 
 from medsynth.errors import DataError
-from medsynth.training.utility.splits import load_splits, to_model_classes
+from medsynth.training.downstream.splits import load_splits, to_model_classes
 
 
 def _npz(path, splits=("train", "val")):

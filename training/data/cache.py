@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from medsynth._primitives import atomic_open
+
 CACHE_VERSION = 1
 
 
@@ -63,9 +65,8 @@ def cached_arrays(description: Any, cache_dir: Path | None,
     arrays = build()
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, entry)
+        with atomic_open(entry) as handle:
+            np.savez(handle, **arrays)
     except OSError:
         pass  # a read-only cache folder costs speed, not correctness
     return arrays

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+from medsynth.metrics.imageset import IMAGE_SUFFIXES
 
 
 def read_class_folders(root: Path) -> list[tuple[str, str, Path]]:

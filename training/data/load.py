@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from medsynth.errors import DataError
 from medsynth.training.data.cache import cached_arrays, file_stamp
@@ -15,7 +14,7 @@ from medsynth.training.data.folders import class_folders, read_class_folders
 from medsynth.training.data.image_set import ImageSet, check_class_counts
 from medsynth.training.data.isic import ISIC_LICENSE, class_order, find_isic_csv, read_isic_labels
 from medsynth.training.data.medmnist import MEDMNIST_LICENSE, read_medmnist
-from medsynth.training.data.resize import read_image, to_channels
+from medsynth.training.data.resize import read_image, resize_square, to_channels
 
 WHOLE_SET_SPLITS = ("", "all", "train")  # what a data set without splits accepts as its split
 
@@ -98,7 +97,7 @@ def _looks_like_dicom(root: Path) -> bool:
 def _medmnist(path: Path, image_size: int, channels: int, split: str) -> ImageSet:
     images, labels = read_medmnist(path, split)
     if images.shape[1] != image_size:
-        images = np.stack([_resize(im, image_size) for im in images])
+        images = np.stack([resize_square(im, image_size) for im in images])
     if channels:
         images = to_channels(images, channels)
     n_classes = int(labels.max()) + 1
@@ -106,12 +105,6 @@ def _medmnist(path: Path, image_size: int, channels: int, split: str) -> ImageSe
     return ImageSet(images=np.ascontiguousarray(images), labels=labels,
                     classes=tuple(str(i) for i in range(n_classes)), ids=ids,
                     name=f"MedMNIST {path.stem} ({split})", license=MEDMNIST_LICENSE)
-
-
-def _resize(image: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (H, W, C) -> (size, size, C), Lanczos."""
-    im = Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
-    return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS)).reshape(size, size, -1)
 
 
 def _cached_files(rows: list[tuple[str, str, Path]], name: str, license: str, size: int, channels: int,

@@ -28,6 +28,13 @@ def read_image(path: Path, size: int, channels: int) -> np.ndarray:
     return arr.reshape(size, size, channels)
 
 
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """uint8 square (H, H, C) -> (size, size, C), Lanczos: arrays (MedMNIST, generated images) resized as
+    :func:`read_image` resizes files."""
+    im = Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
+    return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS)).reshape(size, size, -1)
+
+
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 weights, as PIL's "L" conversion
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,6 @@ def _registry() -> dict[str, Arch]:
              presets=MappingProxyType({"r1_gamma": 0.1, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0,
                                        "beta2": 0.99})),
     ]
-    archs.extend(_optional_archs())
     table: dict[str, Arch] = {}
     for arch in archs:
         if arch.name in table:
@@ -92,15 +91,11 @@ def _registry() -> dict[str, Arch]:
     return table
 
 
-def _optional_archs() -> list[Arch]:
-    return []
-
-
 def get_arch(name: str) -> Arch:
-    """The architecture called ``name``; DataError listing the known ones otherwise."""
+    """The architecture called ``name``; ArgumentError listing the known ones otherwise."""
     table = _registry()
     if name not in table:
-        raise DataError(f"unknown architecture {name!r}; choose from {', '.join(sorted(table))}")
+        raise ArgumentError(f"unknown architecture {name!r}; choose from {', '.join(sorted(table))}")
     return table[name]
 
 

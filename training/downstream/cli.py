@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from medsynth._version import __version__
-from medsynth.training.utility.arms import ARMS, DEFAULT_ARMS
-from medsynth.training.utility.classifier import NETWORKS
+from medsynth.training.downstream.arms import ARMS, DEFAULT_ARMS
+from medsynth.training.downstream.classifier import NETWORKS
 
 __all__ = ["utility"]
 
@@ -71,11 +71,11 @@ def utility(real: Path, val: Path | None, train_split: str, val_split: str, mode
     bootstrap intervals. Writes OUT/utility.json and OUT/utility.png and prints a table.
     """
     from medsynth import Generator
-    from medsynth.training.utility.arms import get_arms
-    from medsynth.training.utility.benchmark import UtilityConfig, run_utility
-    from medsynth.training.utility.classifier import recipe
-    from medsynth.training.utility.report import check_out, table, write_outputs
-    from medsynth.training.utility.splits import load_splits, to_model_classes
+    from medsynth.training.downstream.arms import get_arms
+    from medsynth.training.downstream.benchmark import UtilityConfig, run_utility
+    from medsynth.training.downstream.classifier import recipe
+    from medsynth.training.downstream.report import check_out, table, write_outputs
+    from medsynth.training.downstream.splits import load_splits, to_model_classes
 
     started = time.perf_counter()
     arm_keys = tuple(k.strip() for k in arms.split(",") if k.strip())

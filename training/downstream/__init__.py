@@ -1,9 +1,9 @@
 """The downstream-utility benchmark: does synthetic data help a classifier trained on the real data?"""
 
-from medsynth.training.utility.arms import ARMS, Arm
-from medsynth.training.utility.benchmark import UtilityConfig, run_utility
-from medsynth.training.utility.classifier import ClassifierConfig
-from medsynth.training.utility.metrics import (
+from medsynth.training.downstream.arms import ARMS, Arm
+from medsynth.training.downstream.benchmark import UtilityConfig, run_utility
+from medsynth.training.downstream.classifier import ClassifierConfig
+from medsynth.training.downstream.metrics import (
     auroc_ovr,
     balanced_accuracy,
     macro_auroc,

@@ -20,10 +20,10 @@ from medsynth.balance import plan_balance
 from medsynth.errors import ArgumentError
 from medsynth.torch import SyntheticDataset
 from medsynth.training.data import ImageSet
-from medsynth.training.data.resize import to_channels
-from medsynth.training.utility.arms import DEFAULT_ARMS, Arm, get_arms, synthetic_needed, training_set
-from medsynth.training.utility.classifier import ClassifierConfig, predict_proba, train_classifier
-from medsynth.training.utility.metrics import (
+from medsynth.training.data.resize import resize_square, to_channels
+from medsynth.training.downstream.arms import DEFAULT_ARMS, Arm, get_arms, synthetic_needed, training_set
+from medsynth.training.downstream.classifier import ClassifierConfig, predict_proba, train_classifier
+from medsynth.training.downstream.metrics import (
     auroc_ovr,
     per_class_recall,
     sensitivity_at_specificity,
@@ -41,7 +41,7 @@ class UtilityConfig:
     """What a utility run does besides the classifier recipe."""
 
     seeds: int = 3  # classifier seeds 0..seeds-1; seed s also seeds the synthetic images of its arms
-    arms: tuple[str, ...] = DEFAULT_ARMS  # which arms to run (see medsynth.training.utility.arms.ARMS)
+    arms: tuple[str, ...] = DEFAULT_ARMS  # which arms to run (see medsynth.training.downstream.arms.ARMS)
     n_boot: int = 1000  # stratified bootstrap resamples of the validation images (0: no intervals)
     filter_threshold: float = 0.0  # arm "filtered": drop synthetic images the real-trained classifier
     # assigns to another class with a probability above this (0 = no filtered arm)
@@ -119,15 +119,7 @@ def filtered_synthetic(generator: Generator, judge: torch.nn.Module, needed: dic
 def _fit(images: np.ndarray, size: int, channels: int) -> np.ndarray:
     """Generated uint8 (N, H, W, C) images at the classifier's ``size`` and ``channels``."""
     images = to_channels(images, channels)
-    return images if images.shape[1] == size else np.stack([_resize(im, size) for im in images])
-
-
-def _resize(image: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (H, W, C) -> (size, size, C), Lanczos (as real images are resized when they are read)."""
-    from PIL import Image
-
-    im = Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
-    return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS)).reshape(size, size, -1)
+    return images if images.shape[1] == size else np.stack([resize_square(im, size) for im in images])
 
 
 def _aggregate(per_seed: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from medsynth._primitives import from_uint8
 from medsynth.errors import ArgumentError
 from medsynth.training.nets.efficientnet_lite import FEATURE_DIM, lite_input, pretrained_efficientnet_lite0
 
@@ -124,7 +125,7 @@ def build_classifier(channels: int, n_classes: int, config: ClassifierConfig, im
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(127.5).sub_(1.0)
+    return torch.from_numpy(np.ascontiguousarray(from_uint8(images).transpose(0, 3, 1, 2)))
 
 
 def _dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medsynth.errors import DataError
+from medsynth.errors import ArgumentError
 
 __all__ = ["per_class_recall", "balanced_accuracy", "auroc_ovr", "macro_auroc", "stratified_resamples"]
 
@@ -18,9 +18,9 @@ __all__ = ["per_class_recall", "balanced_accuracy", "auroc_ovr", "macro_auroc", 
 def _check(y_true: np.ndarray, n_classes: int) -> np.ndarray:
     y = np.asarray(y_true)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"labels must be a 1-D integer array, got {y.dtype} {y.shape}")
+        raise ArgumentError(f"labels must be a 1-D integer array, got {y.dtype} {y.shape}")
     if len(y) and (y.min() < 0 or y.max() >= n_classes):
-        raise DataError(f"labels must lie in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
+        raise ArgumentError(f"labels must lie in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
     return y
 
 
@@ -41,12 +41,12 @@ def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
 
     Raises
     ------
-    DataError
+    ArgumentError
         Labels not 1-D integers in 0..K-1, or ``y_true`` and ``y_pred`` of different lengths.
     """
     y, p = _check(y_true, n_classes), _check(y_pred, n_classes)
     if len(y) != len(p):
-        raise DataError(f"y_true has {len(y)} labels and y_pred {len(p)}")
+        raise ArgumentError(f"y_true has {len(y)} labels and y_pred {len(p)}")
     support = np.bincount(y, minlength=n_classes).astype(np.float64)
     hits = np.bincount(y[y == p], minlength=n_classes).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -112,12 +112,12 @@ def auroc_ovr(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    DataError
+    ArgumentError
         ``scores`` not (N, K) for the N labels.
     """
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2 or s.shape[0] != len(np.asarray(y_true)):
-        raise DataError(f"scores must be (N, K) for the {len(np.asarray(y_true))} labels, got {s.shape}")
+        raise ArgumentError(f"scores must be (N, K) for the {len(np.asarray(y_true))} labels, got {s.shape}")
     n_classes = s.shape[1]
     y = _check(y_true, n_classes)
     ranks = _average_ranks(s.T)  # (K, N)
@@ -155,9 +155,9 @@ def sensitivity_at_specificity(y_true: np.ndarray, scores: np.ndarray, specifici
     """
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2 or s.shape[0] != len(np.asarray(y_true)):
-        raise DataError(f"scores must be (N, K) for the {len(np.asarray(y_true))} labels, got {s.shape}")
+        raise ArgumentError(f"scores must be (N, K) for the {len(np.asarray(y_true))} labels, got {s.shape}")
     if not 0.0 < specificity < 1.0:
-        raise DataError(f"specificity must be in (0, 1), got {specificity}")
+        raise ArgumentError(f"specificity must be in (0, 1), got {specificity}")
     y = _check(y_true, s.shape[1])
     out = np.full(s.shape[1], np.nan)
     for k in range(s.shape[1]):

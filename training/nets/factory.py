@@ -1,0 +1,58 @@
+"""The networks a :class:`~medsynth.training.config.TrainConfig` names: checked, then built.
+
+The trainer builds its networks here, and export rebuilds a checkpoint's generator here, so export depends on
+the networks and not on the training loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from medsynth.errors import ArgumentError
+from medsynth.training.augment import parse_policy
+from medsynth.training.config import TrainConfig
+from medsynth.training.nets import Arch, get_arch
+
+__all__ = ["build_networks", "check_config"]
+
+
+def check_config(config: TrainConfig) -> Arch:
+    """Check what ``config`` names before any data is read: the architecture, its options, the DiffAugment
+    policy; return the architecture.
+
+    Raises
+    ------
+    ArgumentError
+        An unknown architecture or DiffAugment policy, or an option (``lstm``, ``class_weight``) the
+        architecture does not have.
+    MissingExtraError
+        What the architecture needs beyond torch (the projected discriminator's pretrained weights) is not
+        installed.
+    """
+    arch = get_arch(config.arch)
+    arch.check_requirements()
+    if config.lstm and "lstm" not in arch.options:
+        raise ArgumentError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
+    if config.class_weight > 0 and arch.name != "projected":
+        raise ArgumentError(f"class_weight needs the pretrained features of --arch projected, not "
+                            f"{arch.name}; set it to 0 or use --arch projected")
+    parse_policy(config.diffaugment)
+    return arch
+
+
+def build_networks(config: TrainConfig, num_classes: int, channels: int) -> tuple[nn.Module, nn.Module]:
+    """The generator and discriminator ``config`` names, freshly initialised from the current torch seed.
+
+    Raises
+    ------
+    ArgumentError, MissingExtraError
+        As :func:`check_config`.
+    """
+    arch = check_config(config)
+    options: dict[str, Any] = {"lstm": True} if config.lstm else {}
+    g = arch.build_generator(num_classes, config.latent_dim, config.image_size, channels, config.g_width,
+                             config.max_width, **options)
+    d = arch.build_discriminator(num_classes, config.image_size, channels, config.d_width, config.max_width)
+    return g, d
