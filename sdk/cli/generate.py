@@ -179,7 +179,8 @@ def generate(classes: tuple[str, ...], counts: tuple[int, ...], balance_from: Pa
                 summary = write_run_on_ray(gen, plan, out, address=ray_address, fmt=fmt, seed=seed,
                                            batch_size=batch_size, workers=workers,
                                            cpus_per_worker=threads or 1,
-                                           device=device if device != "auto" else "cpu", progress=progress)
+                                           device=device if device != "auto" else "cpu", progress=progress,
+                                           wait=wait, fsync=not no_fsync)
             else:
                 summary = write_run(gen, plan, out, fmt=fmt, seed=seed, batch_size=batch_size,
                                     progress=progress, wait=wait, fsync=not no_fsync,
