@@ -109,25 +109,31 @@ def main() -> None:
     assert np.abs(fused().reshape(-1).astype(int) - reference).max() <= 1
     assert np.abs(with_numpy().reshape(-1) - reference).max() <= 1
 
-    runs = (("medsynth apply_window (uint8)", fused, 3),
-            ("medsynth float64 kernel (uint8)", float64_kernel, 3),
-            ("medsynth table (uint8)", table, 3),
-            ("pydicom modality+VOI (float64)", with_pydicom, 10),
-            ("numpy expression (uint8)", with_numpy, 3),
-            ("numba parallel copy (int16)", copy, 4))
+    runs = (
+        ("medsynth apply_window (uint8)", fused, 3),
+        ("medsynth float64 kernel (uint8)", float64_kernel, 3),
+        ("medsynth table (uint8)", table, 3),
+        ("pydicom modality+VOI (float64)", with_pydicom, 10),
+        ("numpy expression (uint8)", with_numpy, 3),
+        ("numba parallel copy (int16)", copy, 4),
+    )
     # moved: bytes read + written per pixel by the result's contract (pydicom: 2 in, 8 out)
     seconds = {name: best_time(run, args.repeats) for name, run, _ in runs}
     pydicom_s = seconds["pydicom modality+VOI (float64)"]
     copy_gbs = 4 * pixels / seconds["numba parallel copy (int16)"] / 1e9
-    print(f"batch: {args.slices} x 512 x 512 int16 CT slices ({batch.nbytes / 1e6:.0f} MB), lung window, "
-          f"numba threads {numba.get_num_threads()} ({numba.threading_layer()}), {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"batch: {args.slices} x 512 x 512 int16 CT slices ({batch.nbytes / 1e6:.0f} MB), lung window, "
+        f"numba threads {numba.get_num_threads()} ({numba.threading_layer()}), {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'method':34s} {'ms':>8s} {'Mpix/s':>8s} {'GB/s':>6s} {'vs pydicom':>11s} {'% of copy':>10s}")
     for name, _, moved in runs:
         secs = seconds[name]
         gbs = moved * pixels / secs / 1e9
-        print(f"{name:34s} {secs * 1e3:8.1f} {pixels / secs / 1e6:8.0f} {gbs:6.1f} {pydicom_s / secs:10.1f}x "
-              f"{100 * gbs / copy_gbs:9.0f}%")
+        print(
+            f"{name:34s} {secs * 1e3:8.1f} {pixels / secs / 1e6:8.0f} {gbs:6.1f} {pydicom_s / secs:10.1f}x "
+            f"{100 * gbs / copy_gbs:9.0f}%"
+        )
 
 
 if __name__ == "__main__":

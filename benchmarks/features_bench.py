@@ -73,8 +73,10 @@ def main() -> None:
             ort_rate, ort_out = _best_rate(ort_run, args.n, args.repeats)
             torch_rate, torch_out = _best_rate(torch_run, args.n, args.repeats)
             rows.append((size, ort_rate, torch_rate, float(np.abs(ort_out - torch_out).max())))
-    print(f"EfficientNet-Lite0 pooled features, batch {args.batch}, {args.n} images per pass, best of "
-          f"{args.repeats}; torch {torch.__version__} with {torch.get_num_threads()} threads")
+    print(
+        f"EfficientNet-Lite0 pooled features, batch {args.batch}, {args.n} images per pass, best of "
+        f"{args.repeats}; torch {torch.__version__} with {torch.get_num_threads()} threads"
+    )
     print(f"{'side':>5}  {'onnxruntime feat/s':>18}  {'torch eager feat/s':>18}  {'ratio':>6}  max |diff|")
     for size, ort_rate, torch_rate, diff in rows:
         ratio = ort_rate / torch_rate

@@ -46,11 +46,17 @@ class DCGANGenerator(nn.Module):
         self.embed = nn.Embedding(classes, LATENT)
         layers = int(np.log2(size)) - 2  # up-sampling blocks after the 4x4 stem: 4 for 64x64
         width = ngf * 2 ** (layers - 1)  # 512 at 64x64, 1024 at 128x128 (as in DCGAN)
-        blocks: list[nn.Module] = [nn.ConvTranspose2d(LATENT, width, 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(width), nn.ReLU(True)]
+        blocks: list[nn.Module] = [
+            nn.ConvTranspose2d(LATENT, width, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        ]
         for _ in range(layers - 1):
-            blocks += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
-                       nn.ReLU(True)]
+            blocks += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
             width //= 2
         blocks += [nn.ConvTranspose2d(width, 3, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*blocks)
@@ -81,15 +87,33 @@ def build(size: int, folder: Path) -> tuple[DCGANGenerator, Path]:
     model.eval()
     path = folder / f"dcgan{size}.onnx"
     z, label = torch.randn(2, LATENT), torch.zeros(2, dtype=torch.int64)
-    torch.onnx.export(model, (z, label), str(path), input_names=["z", "label"], output_names=["image"],
-                      dynamic_axes={"z": {0: "batch"}, "label": {0: "batch"}, "image": {0: "batch"}},
-                      opset_version=17, dynamo=False)
+    torch.onnx.export(
+        model,
+        (z, label),
+        str(path),
+        input_names=["z", "label"],
+        output_names=["image"],
+        dynamic_axes={"z": {0: "batch"}, "label": {0: "batch"}, "image": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
     proto = onnx.load(str(path))
     proto.ir_version = min(proto.ir_version, 10)
-    card = ModelCard(schema_version=1, name=f"bench-dcgan{size}", arch="dcgan", classes=CLASSES,
-                     latent_dim=LATENT, image_size=size, channels=3, photometric="RGB", modality="XC",
-                     intensity={"kind": "display"}, license="Apache-2.0",
-                     intended_use="Benchmark only; random weights.", medsynth_version="0.1.0")
+    card = ModelCard(
+        schema_version=1,
+        name=f"bench-dcgan{size}",
+        arch="dcgan",
+        classes=CLASSES,
+        latent_dim=LATENT,
+        image_size=size,
+        channels=3,
+        photometric="RGB",
+        modality="XC",
+        intensity={"kind": "display"},
+        license="Apache-2.0",
+        intended_use="Benchmark only; random weights.",
+        medsynth_version="0.1.0",
+    )
     stamp_card(proto, card)
     onnx.save(proto, str(path))
     return model, path
@@ -106,8 +130,9 @@ def best_rate(run, images: int, repeats: int) -> float:
     return images / best
 
 
-def throughput(sizes: list[int], batches: list[int], folder: Path, threads: int, peak: float,
-               quick: bool) -> list[dict[str, object]]:
+def throughput(
+    sizes: list[int], batches: list[int], folder: Path, threads: int, peak: float, quick: bool
+) -> list[dict[str, object]]:
     torch.set_num_threads(threads)
     rows = []
     for size in sizes:
@@ -118,14 +143,16 @@ def throughput(sizes: list[int], batches: list[int], folder: Path, threads: int,
             calls = max(1, (8 if quick else 64) // batch) if batch < 64 else 1
             n = batch * calls
             repeats = 2 if quick else (3 if size * batch <= 64 * 64 else 2)
+
             def sdk_run(gen: Generator = gen, n: int = n, batch: int = batch) -> None:
                 gen.generate(n, "melanoma", seed=0, batch_size=batch)
 
             z = torch.randn(batch, LATENT)
             label = torch.ones(batch, dtype=torch.int64)
 
-            def eager(model: nn.Module = model, z: torch.Tensor = z, label: torch.Tensor = label,
-                      calls: int = calls) -> None:
+            def eager(
+                model: nn.Module = model, z: torch.Tensor = z, label: torch.Tensor = label, calls: int = calls
+            ) -> None:
                 with torch.inference_mode():
                     for _ in range(calls):
                         model(z, label)
@@ -134,11 +161,23 @@ def throughput(sizes: list[int], batches: list[int], folder: Path, threads: int,
 
             ref = best_rate(eager, n, repeats)
             gflop = flops / 1e9
-            rows.append({"size": size, "batch": batch, "sdk_img_s": sdk, "torch_img_s": ref,
-                         "ratio": sdk / ref, "sdk_gflops": sdk * gflop, "peak_fraction": sdk * gflop / peak,
-                         "torch_peak_fraction": ref * gflop / peak, "gflop_per_image": gflop})
-            print(f"  {size}x{size} batch {batch}: sdk {sdk:8.1f} img/s, torch eager {ref:8.1f} img/s",
-                  flush=True)
+            rows.append(
+                {
+                    "size": size,
+                    "batch": batch,
+                    "sdk_img_s": sdk,
+                    "torch_img_s": ref,
+                    "ratio": sdk / ref,
+                    "sdk_gflops": sdk * gflop,
+                    "peak_fraction": sdk * gflop / peak,
+                    "torch_peak_fraction": ref * gflop / peak,
+                    "gflop_per_image": gflop,
+                }
+            )
+            print(
+                f"  {size}x{size} batch {batch}: sdk {sdk:8.1f} img/s, torch eager {ref:8.1f} img/s",
+                flush=True,
+            )
     return rows
 
 
@@ -153,12 +192,35 @@ def cli_overhead(path: Path, n: int, threads: int) -> dict[str, float]:
         write_run(gen, {"melanoma": n}, Path(tmp) / "out", seed=0, batch_size=64)
         in_process = time.perf_counter() - start
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "from medsynth.cli import main; main()", "generate", "--model",
-                        str(path), "--class", "melanoma", "--n", str(n), "--out", str(Path(tmp) / "cli"),
-                        "--threads", str(threads), "--quiet"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from medsynth.cli import main; main()",
+                "generate",
+                "--model",
+                str(path),
+                "--class",
+                "melanoma",
+                "--n",
+                str(n),
+                "--out",
+                str(Path(tmp) / "cli"),
+                "--threads",
+                str(threads),
+                "--quiet",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         cli = time.perf_counter() - start
-    return {"n": n, "inference_s": inference, "write_run_s": in_process, "cli_s": cli,
-            "overhead": in_process / inference - 1.0}
+    return {
+        "n": n,
+        "inference_s": inference,
+        "write_run_s": in_process,
+        "cli_s": cli,
+        "overhead": in_process / inference - 1.0,
+    }
 
 
 _COLD = """
@@ -176,12 +238,15 @@ print({"import_s": t1 - t0, "first_image_s": t2 - t0, "torch_imported": "torch" 
 def cold_start(path: Path, repeats: int) -> dict[str, object]:
     runs = []
     for _ in range(repeats):
-        done = subprocess.run([sys.executable, "-c", _COLD, str(path)], capture_output=True, text=True,
-                              check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _COLD, str(path)], capture_output=True, text=True, check=True
+        )
         runs.append(eval(done.stdout.strip().splitlines()[-1]))  # noqa: S307 - our own dict literal
-    return {"import_s": float(np.median([r["import_s"] for r in runs])),
-            "first_image_s": float(np.median([r["first_image_s"] for r in runs])),
-            "torch_imported": any(r["torch_imported"] for r in runs)}
+    return {
+        "import_s": float(np.median([r["import_s"] for r in runs])),
+        "first_image_s": float(np.median([r["first_image_s"] for r in runs])),
+        "torch_imported": any(r["torch_imported"] for r in runs),
+    }
 
 
 def main() -> None:
@@ -197,26 +262,36 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="medsynth-bench-"))
     try:
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
-              f"threads {args.threads}, torch {torch.__version__}, peak {args.peak_gflops:.0f} GFLOP/s fp32",
-              flush=True)
+        print(
+            f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
+            f"threads {args.threads}, torch {torch.__version__}, peak {args.peak_gflops:.0f} GFLOP/s fp32",
+            flush=True,
+        )
         rows = throughput(args.sizes, args.batches, folder, args.threads, args.peak_gflops, args.quick)
         print("\n1. Generator.generate (onnxruntime) vs the same network in torch eager")
-        print(f"{'size':>7} {'batch':>5} {'GFLOP/img':>9} {'sdk img/s':>10} {'torch img/s':>11} {'ratio':>6} "
-              f"{'sdk %peak':>9} {'torch %peak':>11}")
+        print(
+            f"{'size':>7} {'batch':>5} {'GFLOP/img':>9} {'sdk img/s':>10} {'torch img/s':>11} {'ratio':>6} "
+            f"{'sdk %peak':>9} {'torch %peak':>11}"
+        )
         for r in rows:
-            print(f"{r['size']:>4}x{r['size']:<3} {r['batch']:>4} {r['gflop_per_image']:>9.3f} "
-                  f"{r['sdk_img_s']:>10.1f} {r['torch_img_s']:>11.1f} {r['ratio']:>5.2f}x "
-                  f"{100 * r['peak_fraction']:>8.1f}% {100 * r['torch_peak_fraction']:>10.1f}%")
+            print(
+                f"{r['size']:>4}x{r['size']:<3} {r['batch']:>4} {r['gflop_per_image']:>9.3f} "
+                f"{r['sdk_img_s']:>10.1f} {r['torch_img_s']:>11.1f} {r['ratio']:>5.2f}x "
+                f"{100 * r['peak_fraction']:>8.1f}% {100 * r['torch_peak_fraction']:>10.1f}%"
+            )
         model64 = folder / f"dcgan{args.sizes[0]}.onnx"
         cli = cli_overhead(model64, args.cli_n, args.threads)
         side = args.sizes[0]
-        print(f"\n2. {cli['n']} images {side}x{side}: pure inference {cli['inference_s']:.2f} s, "
-              f"write_run PNG+manifest {cli['write_run_s']:.2f} s (+{100 * cli['overhead']:.1f}%), "
-              f"whole `medsynth generate` process {cli['cli_s']:.2f} s")
+        print(
+            f"\n2. {cli['n']} images {side}x{side}: pure inference {cli['inference_s']:.2f} s, "
+            f"write_run PNG+manifest {cli['write_run_s']:.2f} s (+{100 * cli['overhead']:.1f}%), "
+            f"whole `medsynth generate` process {cli['cli_s']:.2f} s"
+        )
         cold = cold_start(model64, 3 if args.quick else 5)
-        print(f"\n3. cold start (median of fresh processes): import medsynth {cold['import_s']:.3f} s "
-              f"(torch imported: {cold['torch_imported']}), first image {cold['first_image_s']:.3f} s")
+        print(
+            f"\n3. cold start (median of fresh processes): import medsynth {cold['import_s']:.3f} s "
+            f"(torch imported: {cold['torch_imported']}), first image {cold['first_image_s']:.3f} s"
+        )
         if args.json:
             args.json.write_text(json.dumps({"throughput": rows, "cli": cli, "cold": cold}, indent=2))
     finally:

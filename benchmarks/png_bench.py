@@ -54,8 +54,17 @@ def images_of(gen: Generator, n: int, seed: int) -> tuple[np.ndarray, list[Image
     for class_index, count in enumerate(per_class):
         if count:
             images.append(gen.generate_indices(class_index, range(count), seed))
-            metas += [ImageMeta(card=gen.card, class_name=gen.classes[class_index], class_index=class_index,
-                                seed=seed, index=i, model_sha256=gen.sha256) for i in range(count)]
+            metas += [
+                ImageMeta(
+                    card=gen.card,
+                    class_name=gen.classes[class_index],
+                    class_index=class_index,
+                    seed=seed,
+                    index=i,
+                    model_sha256=gen.sha256,
+                )
+                for i in range(count)
+            ]
     return np.concatenate(images), metas
 
 
@@ -76,16 +85,30 @@ def fpng_encoder() -> Callable[[np.ndarray], bytes] | None:
 
 def encode_table(gen: Generator, n: int, repeats: int, batch_size: int) -> None:
     images, metas = images_of(gen, n, seed=0)
-    infer = best_of(repeats, lambda: [gen.generate_indices(0, range(k, min(k + batch_size, n)), 1)
-                                      for k in range(0, n, batch_size)]) / n
+    infer = (
+        best_of(
+            repeats,
+            lambda: [
+                gen.generate_indices(0, range(k, min(k + batch_size, n)), 1) for k in range(0, n, batch_size)
+            ],
+        )
+        / n
+    )
     rows: list[tuple[str, float, float]] = []
     for level in range(10):
         writer = PngWriter(compression=level)
         sizes = [len(writer.encode(image, meta)) for image, meta in zip(images, metas, strict=True)]
-        seconds = best_of(repeats, lambda w=writer: [w.encode(im, m) for im, m in zip(images, metas,
-                                                                                    strict=True)]) / n
-        rows.append((f"pillow {level}" + (" (default)" if level == DEFAULT_PNG_COMPRESSION else ""),
-                     seconds, float(np.mean(sizes))))
+        seconds = (
+            best_of(repeats, lambda w=writer: [w.encode(im, m) for im, m in zip(images, metas, strict=True)])
+            / n
+        )
+        rows.append(
+            (
+                f"pillow {level}" + (" (default)" if level == DEFAULT_PNG_COMPRESSION else ""),
+                seconds,
+                float(np.mean(sizes)),
+            )
+        )
     fpng = fpng_encoder()
     if fpng is not None:
         sizes = [len(fpng(image)) for image in images]
@@ -93,13 +116,19 @@ def encode_table(gen: Generator, n: int, repeats: int, batch_size: int) -> None:
         rows.append(("fpng (no text chunks)", seconds, float(np.mean(sizes))))
     base_time, base_size = rows[6][1], rows[6][2]
     raw = images[0].size
-    print(f"\n## Encode, {gen.card.name} ({gen.card.image_size} px, {gen.card.channels} ch), {n} images, "
-          f"best of {repeats}; inference {infer * 1e3:.3f} ms/image (batch {batch_size}), raw {raw} B/image")
-    print(f"{'encoder':<24}{'ms/image':>10}{'x level 6':>11}{'x infer':>9}{'KB/image':>10}{'x raw':>8}"
-          f"{'x level 6 size':>16}")
+    print(
+        f"\n## Encode, {gen.card.name} ({gen.card.image_size} px, {gen.card.channels} ch), {n} images, "
+        f"best of {repeats}; inference {infer * 1e3:.3f} ms/image (batch {batch_size}), raw {raw} B/image"
+    )
+    print(
+        f"{'encoder':<24}{'ms/image':>10}{'x level 6':>11}{'x infer':>9}{'KB/image':>10}{'x raw':>8}"
+        f"{'x level 6 size':>16}"
+    )
     for name, seconds, size in rows:
-        print(f"{name:<24}{seconds * 1e3:>10.3f}{seconds / base_time:>11.2f}{seconds / infer:>9.2f}"
-              f"{size / 1024:>10.2f}{size / raw:>8.3f}{size / base_size:>16.3f}")
+        print(
+            f"{name:<24}{seconds * 1e3:>10.3f}{seconds / base_time:>11.2f}{seconds / infer:>9.2f}"
+            f"{size / 1024:>10.2f}{size / raw:>8.3f}{size / base_size:>16.3f}"
+        )
     if fpng is None:
         print("fpng: not installed (pip install fpng), not measured")
 
@@ -115,8 +144,9 @@ def end_to_end_table(gen: Generator, n: int, repeats: int, batch_size: int, fsyn
             saved = run_module._WRITER_NICENESS
             run_module._WRITER_NICENESS = niceness
             try:
-                return write_run(gen, plan, out, fmt=fmt, seed=0, batch_size=batch_size, fsync=fsync,
-                                 png_compression=level)
+                return write_run(
+                    gen, plan, out, fmt=fmt, seed=0, batch_size=batch_size, fsync=fsync, png_compression=level
+                )
             finally:
                 run_module._WRITER_NICENESS = saved
 
@@ -129,17 +159,21 @@ def end_to_end_table(gen: Generator, n: int, repeats: int, batch_size: int, fsyn
 
     default_nice = run_module._WRITER_NICENESS
     try:
-        cases = [("inference only (no writing)", infer),
-                 ("npz (peer)", one("npz", None, default_nice)),
-                 (f"png level {DEFAULT_PNG_COMPRESSION} (default)", one("png", None, default_nice)),
-                 (f"png level {DEFAULT_PNG_COMPRESSION}, writer not niced", one("png", None, 0)),
-                 ("png level 6 (before the option)", one("png", 6, default_nice))]
+        cases = [
+            ("inference only (no writing)", infer),
+            ("npz (peer)", one("npz", None, default_nice)),
+            (f"png level {DEFAULT_PNG_COMPRESSION} (default)", one("png", None, default_nice)),
+            (f"png level {DEFAULT_PNG_COMPRESSION}, writer not niced", one("png", None, 0)),
+            ("png level 6 (before the option)", one("png", 6, default_nice)),
+        ]
         times = [(name, best_of(repeats, action)) for name, action in cases]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     base, npz = times[0][1], times[1][1]
-    print(f"\n## End to end, write_run of {n} images ({gen.card.name}), batch {batch_size}, "
-          f"fsync {'on' if fsync else 'off'}, best of {repeats}, {os.cpu_count()} CPUs")
+    print(
+        f"\n## End to end, write_run of {n} images ({gen.card.name}), batch {batch_size}, "
+        f"fsync {'on' if fsync else 'off'}, best of {repeats}, {os.cpu_count()} CPUs"
+    )
     print(f"{'run':<40}{'s':>8}{'img/s':>9}{'x npz':>8}{'x inference':>13}")
     for name, seconds in times:
         print(f"{name:<40}{seconds:>8.2f}{n / seconds:>9.0f}{seconds / npz:>8.2f}{seconds / base:>13.2f}")

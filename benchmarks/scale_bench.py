@@ -34,8 +34,11 @@ from medsynth.writers.run import write_run  # noqa: E402
 
 
 def _tree(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def main() -> None:
@@ -59,8 +62,15 @@ def main() -> None:
         for workers in (1, 2):
             out = root / f"ray-{workers}"
             start = time.perf_counter()
-            write_run_on_ray(None, plan, out, fmt=args.format, workers=workers, cpus_per_worker=1,
-                             batch_size=args.batch_size)
+            write_run_on_ray(
+                None,
+                plan,
+                out,
+                fmt=args.format,
+                workers=workers,
+                cpus_per_worker=1,
+                batch_size=args.batch_size,
+            )
             rows.append((f"Ray, {workers} worker(s) x 1 CPU", time.perf_counter() - start))
             assert _tree(out) == reference, "the Ray folder differs from the one-process folder"
         ray.shutdown()
@@ -68,8 +78,10 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     base = rows[0][1]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{args.n} images, {args.format}, batch {args.batch_size}, bundled model, {os.cpu_count()} cores; "
-          f"load average {load}")
+    print(
+        f"{args.n} images, {args.format}, batch {args.batch_size}, bundled model, {os.cpu_count()} cores; "
+        f"load average {load}"
+    )
     print(f"{'run':<32} {'wall s':>8} {'img/s':>8} {'vs 1 process, 1 thread':>24}")
     for label, seconds in rows:
         print(f"{label:<32} {seconds:8.2f} {args.n / seconds:8.1f} {base / seconds:23.2f}x")

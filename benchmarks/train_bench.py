@@ -35,10 +35,20 @@ def child(arch: str, mode: str, iterations: int, threads: int) -> dict[str, floa
 
     rng = np.random.default_rng(0)
     n = 256
-    data = ImageSet(images=rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8),
-                    labels=np.arange(n) % 3, classes=("a", "b", "c"), ids=tuple(map(str, range(n))))
-    values = {**get_arch(arch).presets, "arch": arch, "image_size": 64, "batch_size": 64, "threads": threads,
-              "ema_start": 0}
+    data = ImageSet(
+        images=rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8),
+        labels=np.arange(n) % 3,
+        classes=("a", "b", "c"),
+        ids=tuple(map(str, range(n))),
+    )
+    values = {
+        **get_arch(arch).presets,
+        "arch": arch,
+        "image_size": 64,
+        "batch_size": 64,
+        "threads": threads,
+        "ema_start": 0,
+    }
     if mode == "bare":
         values.update(diffaugment="", ema_decay=0.0)
     config = TrainConfig(**values)
@@ -53,8 +63,12 @@ def child(arch: str, mode: str, iterations: int, threads: int) -> dict[str, floa
         seconds = time.perf_counter() - start
         params = sum(p.numel() for net in (trainer.G, trainer.D) for p in net.parameters())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
-    return {"its": iterations / seconds, "maxrss_mb": peak_mb, "params_m": params / 1e6,
-            "n_critic": config.n_critic}
+    return {
+        "its": iterations / seconds,
+        "maxrss_mb": peak_mb,
+        "params_m": params / 1e6,
+        "n_critic": config.n_critic,
+    }
 
 
 def main() -> None:
@@ -67,21 +81,37 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child[0], args.child[1], args.iterations, args.threads)))
         return
-    print(f"training at 64x64, batch 64, torch threads {args.threads}, {args.iterations} timed iterations "
-          "after 1 warm-up, each in a fresh process")
-    print(f"{'arch':<10} {'n_critic':>8} {'params (M)':>10} {'it/s':>8} {'peer it/s':>10} {'ratio':>6} "
-          f"{'peak RSS (MB)':>14} {'peer RSS':>9}")
+    print(
+        f"training at 64x64, batch 64, torch threads {args.threads}, {args.iterations} timed iterations "
+        "after 1 warm-up, each in a fresh process"
+    )
+    print(
+        f"{'arch':<10} {'n_critic':>8} {'params (M)':>10} {'it/s':>8} {'peer it/s':>10} {'ratio':>6} "
+        f"{'peak RSS (MB)':>14} {'peer RSS':>9}"
+    )
     for arch in args.archs.split(","):
         results = {}
         for mode in ("full", "bare"):
-            cmd = [sys.executable, __file__, "--child", arch, mode, "--iterations", str(args.iterations),
-                   "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                arch,
+                mode,
+                "--iterations",
+                str(args.iterations),
+                "--threads",
+                str(args.threads),
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
             results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
         full, bare = results["full"], results["bare"]
-        print(f"{arch:<10} {full['n_critic']:>8} {full['params_m']:>10.2f} {full['its']:>8.3f} "
-              f"{bare['its']:>10.3f} {full['its'] / bare['its']:>6.2f} {full['maxrss_mb']:>14.0f} "
-              f"{bare['maxrss_mb']:>9.0f}", flush=True)
+        print(
+            f"{arch:<10} {full['n_critic']:>8} {full['params_m']:>10.2f} {full['its']:>8.3f} "
+            f"{bare['its']:>10.3f} {full['its'] / bare['its']:>6.2f} {full['maxrss_mb']:>14.0f} "
+            f"{bare['maxrss_mb']:>9.0f}",
+            flush=True,
+        )
     print("peer = the same loop without DiffAugment and generator EMA; ratio = it/s / peer it/s")
 
 

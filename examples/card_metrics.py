@@ -1,6 +1,6 @@
 """Condense the metrics.json of `medsynth evaluate` into the small `metrics` object of a model card.
 
-    python examples/card_metrics.py runs/isic2017-64/eval/metrics.json --out card_metrics.json
+python examples/card_metrics.py runs/isic2017-64/eval/metrics.json --out card_metrics.json
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def _distribution(entry: dict[str, Any]) -> dict[str, Any]:
     if "kid" in entry:
         out["kid"] = round(float(entry["kid"]["mean"]), 5)
     if "prdc" in entry:
-        out["prdc"] = {k: round(float(entry["prdc"][k]), 3) for k in ("precision", "recall", "density", "coverage")}
+        out["prdc"] = {
+            k: round(float(entry["prdc"][k]), 3) for k in ("precision", "recall", "density", "coverage")
+        }
     if entry.get("c2st"):
         out["c2st_auc"] = {
             space: {"auc": _interval(e["auc"]), "floor": _interval((e.get("floor") or {}).get("auc"))}

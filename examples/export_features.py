@@ -46,8 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=ROOT / "sdk" / "features" / "efficientnet-lite0.onnx")
     p.add_argument("--size", type=int, default=FEATURE_INPUT_SIZE, help="static input side")
-    p.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "data" / "isic2017" / "labels.csv",
-                   help="real images for the parity check (any layout medsynth evaluate reads)")
+    p.add_argument(
+        "--images",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "isic2017" / "labels.csv",
+        help="real images for the parity check (any layout medsynth evaluate reads)",
+    )
     p.add_argument("--split", default="val", help="split of a labels.csv given as --images")
     p.add_argument("--n", type=int, default=32, help="images per class for the parity check")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs error fp32 ONNX vs torch")
@@ -62,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     fp32 = _onnx_features(model, images)
     err32 = float(np.abs(fp32 - reference).max())
     scale = float(np.abs(reference).max())
-    print(f"{len(images)} real images ({args.images}, {args.split}) at {args.size}x{args.size}; "
-          f"features up to {scale:.3g}")
+    print(
+        f"{len(images)} real images ({args.images}, {args.split}) at {args.size}x{args.size}; "
+        f"features up to {scale:.3g}"
+    )
     print(f"fp32 ONNX vs torch: max abs error {err32:.3g} (tolerance {args.tolerance:g})")
     if not err32 <= args.tolerance:
         print("FAIL: the fp32 graph does not match torch", file=sys.stderr)
@@ -73,14 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     store_weights_fp16(half)
     fp16 = _onnx_features(half, images)
     err16 = float(np.abs(fp16 - fp32).max())
-    print(f"fp16-stored weights vs fp32: max abs error {err16:.3g}, "
-          f"vs torch {np.abs(fp16 - reference).max():.3g} (tolerance {args.fp16_tolerance:g})")
+    print(
+        f"fp16-stored weights vs fp32: max abs error {err16:.3g}, "
+        f"vs torch {np.abs(fp16 - reference).max():.3g} (tolerance {args.fp16_tolerance:g})"
+    )
     chosen, kind = (half, "fp16") if err16 <= args.fp16_tolerance else (model, "fp32")
     data = chosen.SerializeToString()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out, data)
-    print(f"wrote {args.out} ({kind} weights, {len(data) / 1e6:.2f} MB), "
-          f"sha256 {hashlib.sha256(data).hexdigest()}")
+    print(
+        f"wrote {args.out} ({kind} weights, {len(data) / 1e6:.2f} MB), "
+        f"sha256 {hashlib.sha256(data).hexdigest()}"
+    )
     return 0
 
 

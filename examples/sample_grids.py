@@ -1,6 +1,6 @@
 """One sample grid per class of a medsynth ONNX generator, as PNG files (the pictures in the README).
 
-    python examples/sample_grids.py sdk/models/isic2017-64.onnx --out docs/images [--rows 4 --cols 8 --seed 0]
+python examples/sample_grids.py sdk/models/isic2017-64.onnx --out docs/images [--rows 4 --cols 8 --seed 0]
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ def grid(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> np.ndarray:
     out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, dtype=np.uint8)
     for i in range(min(n, rows * cols)):
         r, k = divmod(i, cols)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + k * (w + pad):pad + k * (w + pad) + w] = images[i]
+        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = (
+            images[i]
+        )
     return out
 
 

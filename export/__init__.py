@@ -12,5 +12,12 @@ from medsynth.export.exporter import ExportReport, export_checkpoint
 from medsynth.export.onnx_export import IR_VERSION, OPSET
 from medsynth.export.parity import FP16_TOLERANCE, FP32_TOLERANCE, ParityResult
 
-__all__ = ["export_checkpoint", "ExportReport", "ParityResult", "OPSET", "IR_VERSION", "FP32_TOLERANCE",
-           "FP16_TOLERANCE"]
+__all__ = [
+    "export_checkpoint",
+    "ExportReport",
+    "ParityResult",
+    "OPSET",
+    "IR_VERSION",
+    "FP32_TOLERANCE",
+    "FP16_TOLERANCE",
+]

@@ -33,8 +33,12 @@ def looks_like_path(text: str) -> bool:
     """
     if "://" in text:
         return False
-    return (text.startswith(("/", "~", "./", "../")) or bool(_DRIVE.match(text)) or "\\" in text
-            or ("/" in text and " " not in text))
+    return (
+        text.startswith(("/", "~", "./", "../"))
+        or bool(_DRIVE.match(text))
+        or "\\" in text
+        or ("/" in text and " " not in text)
+    )
 
 
 def scrub_paths(value: Any, *, where: str = "") -> tuple[Any, list[str]]:
@@ -104,8 +108,10 @@ def intensity_from_config(window: str, modality: str) -> tuple[dict[str, Any], l
         return {"kind": "display"}, []
     parsed = parse_window(window)
     if not isinstance(parsed, Window):
-        note = (f"the training window was {parsed!r} (not one fixed window), so the card's intensity is "
-                "'display'; pass a window to carry one")
+        note = (
+            f"the training window was {parsed!r} (not one fixed window), so the card's intensity is "
+            "'display'; pass a window to carry one"
+        )
         return {"kind": "display"}, [note]
     intensity: dict[str, Any] = {"kind": "window", "center": parsed.center, "width": parsed.width}
     if modality == "CT":
@@ -115,10 +121,17 @@ def intensity_from_config(window: str, modality: str) -> tuple[dict[str, Any], l
     return intensity, []
 
 
-def build_card(meta: CheckpointMeta, *, name: str, description: str | None = None,
-               license: str = DEFAULT_LICENSE, modality: str | None = None,
-               intensity: Mapping[str, Any] | None = None, metrics: Mapping[str, Any] | None = None,
-               export_info: Mapping[str, Any] | None = None) -> tuple[ModelCard, list[str]]:
+def build_card(
+    meta: CheckpointMeta,
+    *,
+    name: str,
+    description: str | None = None,
+    license: str = DEFAULT_LICENSE,
+    modality: str | None = None,
+    intensity: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    export_info: Mapping[str, Any] | None = None,
+) -> tuple[ModelCard, list[str]]:
     """Build the model card of a checkpoint from its JSON description.
 
     Parameters
@@ -185,15 +198,27 @@ def build_card(meta: CheckpointMeta, *, name: str, description: str | None = Non
     arch, size = config.arch, config.image_size
     if description is None:
         data = provenance.get("dataset") or "an unnamed data set"
-        description = (f"{arch} class-conditional GAN, {size}x{size} {PHOTOMETRIC.get(channels, '?')}, "
-                       f"trained on {data}")
+        description = (
+            f"{arch} class-conditional GAN, {size}x{size} {PHOTOMETRIC.get(channels, '?')}, trained on {data}"
+        )
     try:
         card = ModelCard(
-            schema_version=SCHEMA_VERSION, name=name, description=description, arch=arch,
-            classes=meta.classes, latent_dim=config.latent_dim, image_size=size,
-            channels=channels, photometric=PHOTOMETRIC.get(channels, ""), modality=modality,
-            intensity=dict(intensity), provenance=provenance, metrics=dict(metrics or {}),
-            medsynth_version=__version__, license=license, intended_use=INTENDED_USE,
+            schema_version=SCHEMA_VERSION,
+            name=name,
+            description=description,
+            arch=arch,
+            classes=meta.classes,
+            latent_dim=config.latent_dim,
+            image_size=size,
+            channels=channels,
+            photometric=PHOTOMETRIC.get(channels, ""),
+            modality=modality,
+            intensity=dict(intensity),
+            provenance=provenance,
+            metrics=dict(metrics or {}),
+            medsynth_version=__version__,
+            license=license,
+            intended_use=INTENDED_USE,
         )
     except ValueError as exc:  # ModelError from the card's validation
         raise DataError(f"cannot build the model card: {exc}") from exc

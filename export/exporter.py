@@ -1,5 +1,4 @@
-"""``export_checkpoint``: a training checkpoint -> a checked, self-describing ONNX file, written atomically.
-"""
+"""``export_checkpoint``: a training checkpoint -> a checked, self-describing ONNX file, written atomically."""
 
 from __future__ import annotations
 
@@ -43,13 +42,22 @@ class ExportReport:
     notes: tuple[str, ...]  # things the user should know (dropped path-like config values, intensity choice)
 
 
-def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], *,
-                      name: str | None = None, fp16: bool = False, metrics: Mapping[str, Any] | None = None,
-                      description: str | None = None, license: str = DEFAULT_LICENSE,
-                      modality: str | None = None, intensity: Mapping[str, Any] | None = None,
-                      weights: str = "auto", batch_sizes: tuple[int, ...] = BATCH_SIZES,
-                      parity_seed: int | None = None,
-                      log: Callable[[str], None] | None = None) -> ExportReport:
+def export_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    fp16: bool = False,
+    metrics: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    license: str = DEFAULT_LICENSE,
+    modality: str | None = None,
+    intensity: Mapping[str, Any] | None = None,
+    weights: str = "auto",
+    batch_sizes: tuple[int, ...] = BATCH_SIZES,
+    parity_seed: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ExportReport:
     """Export a training checkpoint to a self-describing ONNX generator and verify it.
 
     The generator (EMA weights when the checkpoint has them) gets standing batch-norm statistics, is
@@ -117,10 +125,24 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
     model = export_onnx(gen.net, cfg.latent_dim, len(gen.classes))
     if fp16:
         store_weights_fp16(model)
-    export_info = {"exporter": EXPORTER, "opset": OPSET, "ir_version": IR_VERSION, "weights": gen.weights,
-                   "weights_dtype": "float16" if fp16 else "float32", "torch_version": torch.__version__}
-    card, notes = build_card(ckpt.meta, name=name or out.stem, description=description, license=license,
-                             modality=modality, intensity=intensity, metrics=metrics, export_info=export_info)
+    export_info = {
+        "exporter": EXPORTER,
+        "opset": OPSET,
+        "ir_version": IR_VERSION,
+        "weights": gen.weights,
+        "weights_dtype": "float16" if fp16 else "float32",
+        "torch_version": torch.__version__,
+    }
+    card, notes = build_card(
+        ckpt.meta,
+        name=name or out.stem,
+        description=description,
+        license=license,
+        modality=modality,
+        intensity=intensity,
+        metrics=metrics,
+        export_info=export_info,
+    )
     stamp_card(model, card)
     data = model.SerializeToString()
 
@@ -134,15 +156,29 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike
             raise ModelError(f"{out}: the card read back from the file differs from the one written")
         del session
         say(f"checking onnxruntime against torch at batch sizes {', '.join(map(str, batch_sizes))}")
-        parity = check_parity(gen.net, check, latent_dim=cfg.latent_dim, num_classes=len(gen.classes),
-                              tolerance=FP16_TOLERANCE if fp16 else FP32_TOLERANCE, batch_sizes=batch_sizes,
-                              seed=parity_seed)
+        parity = check_parity(
+            gen.net,
+            check,
+            latent_dim=cfg.latent_dim,
+            num_classes=len(gen.classes),
+            tolerance=FP16_TOLERANCE if fp16 else FP32_TOLERANCE,
+            batch_sizes=batch_sizes,
+            seed=parity_seed,
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out, data)
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from exc
-    return ExportReport(path=out, checkpoint=ckpt.path, card=card, parity=parity, weights=gen.weights,
-                        fp16=fp16, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                        seconds=time.monotonic() - start, notes=tuple(notes))
-
+    return ExportReport(
+        path=out,
+        checkpoint=ckpt.path,
+        card=card,
+        parity=parity,
+        weights=gen.weights,
+        fp16=fp16,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        seconds=time.monotonic() - start,
+        notes=tuple(notes),
+    )

@@ -81,15 +81,24 @@ def export_feature_extractor(net: EfficientNetLite0, size: int) -> onnx.ModelPro
     if size < 32 or size % 2:
         raise ModelError(f"the feature extractor's input size must be even and at least 32, got {size}")
     module = PooledFeatures(net).eval()
-    example = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8,
-                            generator=torch.Generator().manual_seed(0))
+    example = torch.randint(
+        0, 256, (2, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
     batch = torch.export.Dim(BATCH, min=1, max=MAX_BATCH)
     try:
         with _quiet_exporter(), torch.no_grad():
-            program = torch.onnx.export(module, (example,), dynamo=True, opset_version=EXPORT_OPSET,
-                                        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                        dynamic_shapes=({0: batch},), optimize=True, verbose=False,
-                                        external_data=False)
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                opset_version=EXPORT_OPSET,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=({0: batch},),
+                optimize=True,
+                verbose=False,
+                external_data=False,
+            )
     except Exception as exc:  # torch raises many untyped exporter errors
         raise ModelError(f"torch could not export the feature extractor: {_first_line(exc)}") from exc
     if program is None:  # pragma: no cover - dynamo=True always returns a program
@@ -119,20 +128,30 @@ def check_feature_graph(model: onnx.ModelProto, size: int) -> None:
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise ModelError(f"the feature graph fails onnx.checker: {_first_line(exc)}") from exc
     if model.ir_version != IR_VERSION or _default_opset(model) != OPSET:
-        raise ModelError(f"the feature graph has IR version {model.ir_version} and opset "
-                         f"{_default_opset(model)}; medsynth writes IR {IR_VERSION}, opset {OPSET}")
+        raise ModelError(
+            f"the feature graph has IR version {model.ir_version} and opset "
+            f"{_default_opset(model)}; medsynth writes IR {IR_VERSION}, opset {OPSET}"
+        )
     have_in = [_signature(v) for v in model.graph.input]
     have_out = [_signature(v) for v in model.graph.output]
     if have_in != [(INPUT_NAME, TensorProto.UINT8, 4)] or have_out != [(OUTPUT_NAME, TensorProto.FLOAT, 2)]:
-        raise ModelError(f"the feature graph's inputs {have_in} / outputs {have_out} are not "
-                         "image uint8 [N, 3, H, W] -> features float32 [N, D]")
-    dims = [d.dim_value if d.HasField("dim_value") else d.dim_param
-            for d in model.graph.input[0].type.tensor_type.shape.dim]
-    out_dims = [d.dim_value if d.HasField("dim_value") else d.dim_param
-                for d in model.graph.output[0].type.tensor_type.shape.dim]
+        raise ModelError(
+            f"the feature graph's inputs {have_in} / outputs {have_out} are not "
+            "image uint8 [N, 3, H, W] -> features float32 [N, D]"
+        )
+    dims = [
+        d.dim_value if d.HasField("dim_value") else d.dim_param
+        for d in model.graph.input[0].type.tensor_type.shape.dim
+    ]
+    out_dims = [
+        d.dim_value if d.HasField("dim_value") else d.dim_param
+        for d in model.graph.output[0].type.tensor_type.shape.dim
+    ]
     if dims != [BATCH, 3, size, size] or out_dims != [BATCH, FEATURE_DIM]:
-        raise ModelError(f"the feature graph's shapes are {dims} -> {out_dims}, expected "
-                         f"[{BATCH}, 3, {size}, {size}] -> [{BATCH}, {FEATURE_DIM}]")
+        raise ModelError(
+            f"the feature graph's shapes are {dims} -> {out_dims}, expected "
+            f"[{BATCH}, 3, {size}, {size}] -> [{BATCH}, {FEATURE_DIM}]"
+        )
 
 
 def torch_features(net: EfficientNetLite0, images: np.ndarray, batch_size: int = 32) -> np.ndarray:

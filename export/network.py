@@ -71,8 +71,10 @@ def load_generator(ckpt: Checkpoint, *, weights: str = "auto") -> LoadedGenerato
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise DataError(f"{ckpt.path}: the {prefix} tensors do not fit the {config.arch!r} generator its "
-                        f"config describes ({first})") from exc
+        raise DataError(
+            f"{ckpt.path}: the {prefix} tensors do not fit the {config.arch!r} generator its "
+            f"config describes ({first})"
+        ) from exc
     net.float()
     recompute_batchnorm_stats(net, len(classes), config.latent_dim, seed=config.seed)
     net.eval()

@@ -29,13 +29,34 @@ MAX_BATCH = 1 << 16  # upper bound torch.export needs for the symbolic batch siz
 FP16_MIN_ELEMENTS = 16  # smaller float initializers (scalars, epsilons) stay float32 under --fp16
 
 # Reductions whose ``axes`` became an input (and which got ``noop_with_empty_axes``) in opset 18.
-_REDUCE_AXES_ATTRIBUTE_IN_17 = frozenset({"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
-                                          "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+_REDUCE_AXES_ATTRIBUTE_IN_17 = frozenset(
+    {
+        "ReduceMean",
+        "ReduceMax",
+        "ReduceMin",
+        "ReduceProd",
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceLogSum",
+        "ReduceLogSumExp",
+        "ReduceSumSquare",
+    }
+)
 
 # Ops that only make sense while training, or that make a generator non-deterministic.
-TRAINING_ONLY_OPS = frozenset({"Dropout", "RandomNormal", "RandomNormalLike", "RandomUniform",
-                               "RandomUniformLike", "Bernoulli", "Multinomial", "Gradient",
-                               "SoftmaxCrossEntropyLoss"})
+TRAINING_ONLY_OPS = frozenset(
+    {
+        "Dropout",
+        "RandomNormal",
+        "RandomNormalLike",
+        "RandomUniform",
+        "RandomUniformLike",
+        "Bernoulli",
+        "Multinomial",
+        "Gradient",
+        "SoftmaxCrossEntropyLoss",
+    }
+)
 
 
 def export_onnx(net: torch.nn.Module, latent_dim: int, num_classes: int) -> onnx.ModelProto:
@@ -68,13 +89,22 @@ def export_onnx(net: torch.nn.Module, latent_dim: int, num_classes: int) -> onnx
     batch = torch.export.Dim(BATCH, min=1, max=MAX_BATCH)
     try:
         with _quiet_exporter():
-            program = torch.onnx.export(net, (z, label), dynamo=True, opset_version=EXPORT_OPSET,
-                                        input_names=["z", "label"], output_names=["image"],
-                                        dynamic_shapes=({0: batch}, {0: batch}), optimize=True, verbose=False,
-                                        external_data=False)
+            program = torch.onnx.export(
+                net,
+                (z, label),
+                dynamo=True,
+                opset_version=EXPORT_OPSET,
+                input_names=["z", "label"],
+                output_names=["image"],
+                dynamic_shapes=({0: batch}, {0: batch}),
+                optimize=True,
+                verbose=False,
+                external_data=False,
+            )
     except Exception as exc:  # torch raises many untyped exporter errors
-        raise ModelError(f"torch could not export the {type(net).__name__} generator to ONNX: "
-                         f"{_first_line(exc)}") from exc
+        raise ModelError(
+            f"torch could not export the {type(net).__name__} generator to ONNX: {_first_line(exc)}"
+        ) from exc
     if program is None:  # pragma: no cover - dynamo=True always returns a program
         raise ModelError("torch returned no ONNX program")
     model = pin_versions(program.model_proto, "exported graph")
@@ -118,25 +148,32 @@ def check_graph(model: onnx.ModelProto) -> None:
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise ModelError(f"the exported graph fails onnx.checker: {_first_line(exc)}") from exc
     if model.ir_version != IR_VERSION or _default_opset(model) != OPSET:
-        raise ModelError(f"the graph has IR version {model.ir_version} and opset {_default_opset(model)}; "
-                         f"medsynth writes IR {IR_VERSION}, opset {OPSET}")
+        raise ModelError(
+            f"the graph has IR version {model.ir_version} and opset {_default_opset(model)}; "
+            f"medsynth writes IR {IR_VERSION}, opset {OPSET}"
+        )
     want_in = [("z", TensorProto.FLOAT, 2), ("label", TensorProto.INT64, 1)]
     have_in = [_signature(v) for v in model.graph.input]
     have_out = [_signature(v) for v in model.graph.output]
     if have_in != want_in or have_out != [("image", TensorProto.FLOAT, 4)]:
-        raise ModelError(f"the graph's inputs {have_in} / outputs {have_out} are not the contract's "
-                         "z float32 [N, latent_dim], label int64 [N] -> image float32 [N, C, H, W]")
+        raise ModelError(
+            f"the graph's inputs {have_in} / outputs {have_out} are not the contract's "
+            "z float32 [N, latent_dim], label int64 [N] -> image float32 [N, C, H, W]"
+        )
     for value in (*model.graph.input, *model.graph.output):
         first = value.type.tensor_type.shape.dim[0]
         if first.HasField("dim_value"):
-            raise ModelError(f"'{value.name}' has a fixed batch size {first.dim_value}; the batch axis "
-                             "must be dynamic")
+            raise ModelError(
+                f"'{value.name}' has a fixed batch size {first.dim_value}; the batch axis must be dynamic"
+            )
     for node in _all_nodes(model.graph):
         if node.domain not in ("", "ai.onnx"):
             raise ModelError(f"node {node.name!r} is {node.domain}::{node.op_type}, not a standard ONNX op")
         if node.op_type in TRAINING_ONLY_OPS:
-            raise ModelError(f"node {node.name!r} is a training-only op ({node.op_type}); export the "
-                             "generator in eval mode without random ops")
+            raise ModelError(
+                f"node {node.name!r} is a training-only op ({node.op_type}); export the "
+                "generator in eval mode without random ops"
+            )
         if node.op_type == "BatchNormalization":
             training = any(a.name == "training_mode" and a.i != 0 for a in node.attribute)
             if training or len([o for o in node.output if o]) > 1:
@@ -172,8 +209,15 @@ def store_weights_fp16(model: onnx.ModelProto) -> int:
             continue
         half_name = _fresh(f"{tensor.name}_fp16", taken)
         kept.append(numpy_helper.from_array(array.astype(np.float16), half_name))
-        casts.append(helper.make_node("Cast", [half_name], [tensor.name], to=TensorProto.FLOAT,
-                                      name=_fresh(f"cast_{tensor.name}", taken)))
+        casts.append(
+            helper.make_node(
+                "Cast",
+                [half_name],
+                [tensor.name],
+                to=TensorProto.FLOAT,
+                name=_fresh(f"cast_{tensor.name}", taken),
+            )
+        )
         converted += 1
     del graph.initializer[:]
     graph.initializer.extend(kept)
@@ -209,8 +253,10 @@ def _drop_opset18_reduce_attribute(model: onnx.ModelProto) -> None:
         for attr in list(node.attribute):
             if attr.name == "noop_with_empty_axes":
                 if attr.i != 0:
-                    raise ModelError(f"node {node.name!r} ({node.op_type}) needs noop_with_empty_axes=1, "
-                                     f"which opset {OPSET} cannot express")
+                    raise ModelError(
+                        f"node {node.name!r} ({node.op_type}) needs noop_with_empty_axes=1, "
+                        f"which opset {OPSET} cannot express"
+                    )
                 node.attribute.remove(attr)
 
 

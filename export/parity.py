@@ -31,8 +31,16 @@ class ParityResult:
         return max(err for _, err in self.errors)
 
 
-def check_parity(net: torch.nn.Module, path: Path, *, latent_dim: int, num_classes: int, tolerance: float,
-                 batch_sizes: tuple[int, ...] = BATCH_SIZES, seed: int | None = None) -> ParityResult:
+def check_parity(
+    net: torch.nn.Module,
+    path: Path,
+    *,
+    latent_dim: int,
+    num_classes: int,
+    tolerance: float,
+    batch_sizes: tuple[int, ...] = BATCH_SIZES,
+    seed: int | None = None,
+) -> ParityResult:
     """Run ``path`` with onnxruntime (through medsynth's session factory) and ``net`` with torch, compare.
 
     Parameters
@@ -78,13 +86,16 @@ def check_parity(net: torch.nn.Module, path: Path, *, latent_dim: int, num_class
             message = str(exc).strip()[:300]
             raise ModelError(f"{path}: onnxruntime failed on a batch of {n}: {message}") from exc
         if got.shape != want.shape:
-            raise ModelError(f"{path}: onnxruntime returned shape {got.shape} for a batch of {n}, torch "
-                             f"{want.shape}")
+            raise ModelError(
+                f"{path}: onnxruntime returned shape {got.shape} for a batch of {n}, torch {want.shape}"
+            )
         if not np.isfinite(got).all():
             raise ModelError(f"{path}: onnxruntime returned NaN or infinite values for a batch of {n}")
         errors.append((n, float(np.abs(got.astype(np.float64) - want).max())))
         if errors[-1][1] > tolerance:
             measured = ", ".join(f"batch {b}: {e:.3g}" for b, e in errors)
-            raise ModelError(f"parity check failed: onnxruntime differs from torch by more than "
-                             f"{tolerance:g} ({measured}; input seed {seed}); the ONNX file was not written")
+            raise ModelError(
+                f"parity check failed: onnxruntime differs from torch by more than "
+                f"{tolerance:g} ({measured}; input seed {seed}); the ONNX file was not written"
+            )
     return ParityResult(errors=tuple(errors), tolerance=tolerance, seed=seed)

@@ -18,5 +18,6 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name is not None and exc.name.split(".")[0] != module.split(".")[0]:
             raise  # the module is there but one of its own imports is broken: show that
-        raise MissingExtraError(f'{purpose} needs {module}, which is not installed: '
-                                f'pip install "medsynth[{extra}]"') from exc
+        raise MissingExtraError(
+            f'{purpose} needs {module}, which is not installed: pip install "medsynth[{extra}]"'
+        ) from exc

@@ -24,8 +24,17 @@ __all__ = ["MAX_NPZ_BYTES", "check_npz", "load_npz"]
 MAX_NPZ_BYTES = 4 << 30  # default bound on the arrays of one archive, uncompressed
 _MAX_MEMBERS = 1024
 # What zipfile and numpy raise for damaged archives: bad headers, unsupported or encrypted members, bad data.
-_DAMAGED = (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, KeyError,
-            struct.error, zlib.error)
+_DAMAGED = (
+    OSError,
+    ValueError,
+    zipfile.BadZipFile,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    KeyError,
+    struct.error,
+    zlib.error,
+)
 
 
 def _gib(n: int) -> str:
@@ -57,8 +66,10 @@ def check_npz(path: Path, *, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, tuple[
     try:
         archive = zipfile.ZipFile(path)
     except _DAMAGED as exc:
-        raise DataError(f"{path} is not an NPZ archive ({exc}); pass a file written by numpy.savez or "
-                        "medsynth generate --format npz") from exc
+        raise DataError(
+            f"{path} is not an NPZ archive ({exc}); pass a file written by numpy.savez or "
+            "medsynth generate --format npz"
+        ) from exc
     arrays: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
     with archive:
         members = archive.infolist()
@@ -68,8 +79,10 @@ def check_npz(path: Path, *, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, tuple[
             raise DataError(f"{path} has {len(members)} members; an NPZ image set has a handful of arrays")
         declared = sum(info.file_size for info in members)
         if declared > max_bytes:
-            raise DataError(f"{path} would inflate to {_gib(declared)}, above the limit of "
-                            f"{_gib(max_bytes)}; raise it (--max-npz-bytes) if you mean it")
+            raise DataError(
+                f"{path} would inflate to {_gib(declared)}, above the limit of "
+                f"{_gib(max_bytes)}; raise it (--max-npz-bytes) if you mean it"
+            )
         total = 0
         for info in members:
             if not info.filename.endswith(".npy"):
@@ -85,28 +98,36 @@ def check_npz(path: Path, *, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, tuple[
                         raise ValueError(f".npy format version {version} is not supported")
                     header_size = handle.tell()
             except _DAMAGED as exc:
-                raise DataError(f"{path}: member {info.filename[:100]!r} has no readable .npy header "
-                                f"({exc})") from exc
+                raise DataError(
+                    f"{path}: member {info.filename[:100]!r} has no readable .npy header ({exc})"
+                ) from exc
             del fortran
             if dtype.hasobject:
-                raise DataError(f"{path}: array {info.filename[:100]!r} holds Python objects; medsynth reads "
-                                "numeric and string arrays only")
+                raise DataError(
+                    f"{path}: array {info.filename[:100]!r} holds Python objects; medsynth reads "
+                    "numeric and string arrays only"
+                )
             size = int(np.prod(shape, dtype=object)) * dtype.itemsize
             total += size
             if total > max_bytes:
-                raise DataError(f"{path}: its arrays claim {_gib(total)} or more (array "
-                                f"{info.filename[:100]!r} has shape {tuple(shape)[:8]}), above the limit of "
-                                f"{_gib(max_bytes)}; raise it (--max-npz-bytes) if you mean it")
+                raise DataError(
+                    f"{path}: its arrays claim {_gib(total)} or more (array "
+                    f"{info.filename[:100]!r} has shape {tuple(shape)[:8]}), above the limit of "
+                    f"{_gib(max_bytes)}; raise it (--max-npz-bytes) if you mean it"
+                )
             if header_size + size != info.file_size:
-                raise DataError(f"{path}: array {info.filename[:100]!r} claims shape {tuple(shape)[:8]} "
-                                f"({size} bytes) but the member holds {info.file_size - header_size}; the "
-                                "file is corrupt")
+                raise DataError(
+                    f"{path}: array {info.filename[:100]!r} claims shape {tuple(shape)[:8]} "
+                    f"({size} bytes) but the member holds {info.file_size - header_size}; the "
+                    "file is corrupt"
+                )
             arrays[info.filename[:-4]] = (tuple(shape), dtype)
     return arrays
 
 
-def load_npz(path: Path, names: Mapping[str, bool], *,
-             max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+def load_npz(
+    path: Path, names: Mapping[str, bool], *, max_bytes: int = MAX_NPZ_BYTES
+) -> dict[str, np.ndarray]:
     """Check ``path`` with :func:`check_npz`, then load the named arrays.
 
     Parameters
@@ -131,8 +152,10 @@ def load_npz(path: Path, names: Mapping[str, bool], *,
     arrays = check_npz(path, max_bytes=max_bytes)
     missing = [name for name, required in names.items() if required and name not in arrays]
     if missing:
-        raise DataError(f"{path} has no {', '.join(repr(m) for m in missing)} array (it has "
-                        f"{', '.join(sorted(arrays))[:300]})")
+        raise DataError(
+            f"{path} has no {', '.join(repr(m) for m in missing)} array (it has "
+            f"{', '.join(sorted(arrays))[:300]})"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: np.asarray(data[name]) for name in names if name in arrays}

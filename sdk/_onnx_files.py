@@ -99,7 +99,7 @@ def _fields(data: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
             size, pos = _varint(data, pos)
             if pos + size > len(data):
                 raise _Truncated
-            yield number, wire, data[pos:pos + size]
+            yield number, wire, data[pos : pos + size]
             pos += size
         elif wire == 5:
             pos += 4
@@ -146,13 +146,20 @@ def _walk(data: memoryview, kind: str, depth: int, found: list[dict[str, str]]) 
 
 def _inside(folder: Path, location: str, source: Path) -> Path:
     """Resolve one location; refuse absolute paths, drive letters, ``..`` and links that leave ``folder``."""
-    bad = (not location or "\0" in location or PurePosixPath(location).is_absolute()
-           or PureWindowsPath(location).is_absolute() or PureWindowsPath(location).drive
-           or ".." in PureWindowsPath(location).parts)
+    bad = (
+        not location
+        or "\0" in location
+        or PurePosixPath(location).is_absolute()
+        or PureWindowsPath(location).is_absolute()
+        or PureWindowsPath(location).drive
+        or ".." in PureWindowsPath(location).parts
+    )
     resolved = (folder / location).resolve()
     if bad or not resolved.is_relative_to(folder.resolve()):
-        raise ModelError(f"{source}: external data location {location!r} lies outside the model's folder "
-                         f"{folder}; a model's weight files must sit in its own folder")
+        raise ModelError(
+            f"{source}: external data location {location!r} lies outside the model's folder "
+            f"{folder}; a model's weight files must sit in its own folder"
+        )
     return resolved
 
 
@@ -200,8 +207,10 @@ def model_files(path: Path) -> ModelFiles:
                 assert isinstance(value, memoryview)
                 _walk(value, _CHILDREN["model"][number], 1, found)
     except _Truncated:
-        raise ModelError(f"{path} is not a model onnxruntime can load (its protobuf is truncated or "
-                         "corrupt); re-export or re-download it") from None
+        raise ModelError(
+            f"{path} is not a model onnxruntime can load (its protobuf is truncated or "
+            "corrupt); re-export or re-download it"
+        ) from None
     except ModelError as exc:
         raise ModelError(f"{path}: {exc}") from None
     folder = path.parent
@@ -212,12 +221,16 @@ def model_files(path: Path) -> ModelFiles:
         offset = _int_entry(entries, "offset", path) or 0
         length = _int_entry(entries, "length", path)
         if not target.is_file():
-            raise ModelError(f"{path}: external data file {location!r} is missing from {folder}; copy the "
-                             "model together with its weight files")
+            raise ModelError(
+                f"{path}: external data file {location!r} is missing from {folder}; copy the "
+                "model together with its weight files"
+            )
         if offset + (length or 0) > target.stat().st_size:
-            raise ModelError(f"{path}: external data file {location!r} is shorter than the model says "
-                             f"(offset {offset} + length {length or 0} > {target.stat().st_size} bytes); "
-                             "the weight file is truncated")
+            raise ModelError(
+                f"{path}: external data file {location!r} is shorter than the model says "
+                f"(offset {offset} + length {length or 0} > {target.stat().st_size} bytes); "
+                "the weight file is truncated"
+            )
         external.append(ExternalFile(location=location, path=target, offset=offset, length=length))
     return ModelFiles(path=path, ir_version=ir_version, external=tuple(external))
 
@@ -252,4 +265,3 @@ def model_sha256(files: ModelFiles) -> str:
         raise ModelError(f"cannot read the files of model {files.path}: {exc.strerror or exc}") from exc
     text = "\n".join(["medsynth-model-files-v1", *lines]) + "\n"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-

@@ -131,9 +131,11 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
     ort = _onnxruntime()
     available = ort.get_available_providers()
     if device == "cuda" and _CUDA not in available:
-        raise DeviceError(f"device 'cuda' asked for but this onnxruntime has no CUDA provider (it has "
-                          f"{', '.join(available)}); install medsynth[gpu] (onnxruntime-gpu) "
-                          "or use --device cpu")
+        raise DeviceError(
+            f"device 'cuda' asked for but this onnxruntime has no CUDA provider (it has "
+            f"{', '.join(available)}); install medsynth[gpu] (onnxruntime-gpu) "
+            "or use --device cpu"
+        )
     want_cuda = device == "cuda" or (device == "auto" and _CUDA in available)
     providers = [_CUDA, _CPU] if want_cuda else [_CPU]
 
@@ -155,23 +157,30 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
     except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidProtobuf/... errors
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if device == "cuda" and "CUDA" in message:
-            raise DeviceError(f"device 'cuda' asked for but the CUDA session for {path} failed: "
-                              f"{message}") from exc
-        raise ModelError(f"{path} is not a model onnxruntime can load (onnxruntime {ort.__version__}: "
-                         f"{message}); "
-                         f"{_ir_hint(files)}") from exc
+            raise DeviceError(
+                f"device 'cuda' asked for but the CUDA session for {path} failed: {message}"
+            ) from exc
+        raise ModelError(
+            f"{path} is not a model onnxruntime can load (onnxruntime {ort.__version__}: "
+            f"{message}); "
+            f"{_ir_hint(files)}"
+        ) from exc
 
     got = session.get_providers()
     got_cuda = bool(got) and got[0] == _CUDA
     if device == "cuda" and not got_cuda:
-        raise DeviceError(f"device 'cuda' asked for but the session for {path} runs on {', '.join(got)}"
-                          f"{_reason(logged)}; check the CUDA and cuDNN libraries onnxruntime-gpu needs, "
-                          "or use --device cpu")
+        raise DeviceError(
+            f"device 'cuda' asked for but the session for {path} runs on {', '.join(got)}"
+            f"{_reason(logged)}; check the CUDA and cuDNN libraries onnxruntime-gpu needs, "
+            "or use --device cpu"
+        )
     return Session(session=session, device="cuda" if got_cuda else "cpu", threads=threads, files=files)
 
 
 def _ir_hint(files: ModelFiles) -> str:
     if files.ir_version is None:
         return "the file has no IR version; is it an ONNX model?"
-    return (f"the file has ONNX IR version {files.ir_version} (medsynth exports IR 10, which onnxruntime "
-            ">= 1.18 reads); if onnxruntime is older than the model, upgrade it: pip install -U onnxruntime")
+    return (
+        f"the file has ONNX IR version {files.ir_version} (medsynth exports IR 10, which onnxruntime "
+        ">= 1.18 reads); if onnxruntime is older than the model, upgrade it: pip install -U onnxruntime"
+    )

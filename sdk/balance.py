@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-
 from medsynth._primitives import is_integer
 from medsynth.errors import ArgumentError, DataError
 from medsynth.isic import ISIC2017_ONE_HOT, is_isic_ground_truth, isic_class
@@ -56,8 +55,9 @@ def plan_balance(counts: Mapping[str, int], target: str | int | Mapping[str, int
             raise ArgumentError(f"count of class {name!r} must be a non-negative integer, got {count!r}")
     if isinstance(target, str):
         if target != "max":
-            raise ArgumentError(f"target must be 'max', a non-negative integer or a class -> total mapping, "
-                                f"got {target!r}")
+            raise ArgumentError(
+                f"target must be 'max', a non-negative integer or a class -> total mapping, got {target!r}"
+            )
         if not counts:
             raise ArgumentError("target 'max' needs at least one class count")
         top = max(int(c) for c in counts.values())
@@ -67,11 +67,14 @@ def plan_balance(counts: Mapping[str, int], target: str | int | Mapping[str, int
             if not _is_count(total):
                 raise ArgumentError(f"target of class {name!r} must be a non-negative integer, got {total!r}")
         names = list(counts) + [name for name in target if name not in counts]
-        return {name: max(0, int(target.get(name, 0)) - int(counts.get(name, 0))) if name in target else 0
-                for name in names}
+        return {
+            name: max(0, int(target.get(name, 0)) - int(counts.get(name, 0))) if name in target else 0
+            for name in names
+        }
     if not _is_count(target):
-        raise ArgumentError(f"target must be 'max', a non-negative integer or a class -> total mapping, "
-                            f"got {target!r}")
+        raise ArgumentError(
+            f"target must be 'max', a non-negative integer or a class -> total mapping, got {target!r}"
+        )
     return {name: max(0, int(target) - int(count)) for name, count in counts.items()}
 
 
@@ -104,13 +107,17 @@ def read_label_counts(path: Path, column: str) -> Counter[str]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             if reader.fieldnames is None:
-                raise DataError(f"labels file {path} is empty; it needs a header row with a {column!r} "
-                                "column")
-            one_hot = is_isic_ground_truth(reader.fieldnames) and (column not in reader.fieldnames
-                                                                    or column in ISIC2017_ONE_HOT)
+                raise DataError(
+                    f"labels file {path} is empty; it needs a header row with a {column!r} column"
+                )
+            one_hot = is_isic_ground_truth(reader.fieldnames) and (
+                column not in reader.fieldnames or column in ISIC2017_ONE_HOT
+            )
             if not one_hot and column not in reader.fieldnames:
-                raise DataError(f"labels file {path} has no column {column!r}; its columns are "
-                                f"{', '.join(reader.fieldnames)}. Pass --label-column with one of them")
+                raise DataError(
+                    f"labels file {path} has no column {column!r}; its columns are "
+                    f"{', '.join(reader.fieldnames)}. Pass --label-column with one of them"
+                )
             counts: Counter[str] = Counter()
             for line, row in enumerate(reader, start=2):
                 if one_hot:
@@ -162,6 +169,8 @@ def counts_by_class(counts: Mapping[str, int], card: ModelCard, *, source: str) 
             unknown.append(value)
     if unknown:
         names = shorten_list(sorted(unknown)[:20], len(unknown), more="fix the labels or choose their model")
-        raise DataError(f"labels file {source} has classes the model '{card.name}' does not know: "
-                        f"{names}; the model's classes are {card.classes_text()}")
+        raise DataError(
+            f"labels file {source} has classes the model '{card.name}' does not know: "
+            f"{names}; the model's classes are {card.classes_text()}"
+        )
     return {name: by_class[name] for name in card.classes if name in by_class}

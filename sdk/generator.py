@@ -50,8 +50,12 @@ def _resolve(name_or_path: str | os.PathLike[str] | None) -> tuple[Path, str | N
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL
     text = os.fspath(name_or_path)
-    looks_like_path = (isinstance(name_or_path, os.PathLike) or text.endswith(".onnx") or os.sep in text
-                       or (os.altsep is not None and os.altsep in text))
+    looks_like_path = (
+        isinstance(name_or_path, os.PathLike)
+        or text.endswith(".onnx")
+        or os.sep in text
+        or (os.altsep is not None and os.altsep in text)
+    )
     if looks_like_path or Path(text).exists():
         return Path(text), None
     entry = REGISTRY.get(text)
@@ -68,8 +72,12 @@ class Generator:
         self._sha256 = sha256
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike[str] | None = None, device: str = "auto",
-             threads: int | None = None) -> Generator:
+    def load(
+        cls,
+        name_or_path: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+    ) -> Generator:
         """Load a bundled model by name, or any conforming ONNX file by path.
 
         Parameters
@@ -104,8 +112,10 @@ class Generator:
         card = card_from_session(session.session, source=str(path))
         sha256 = model_sha256(session.files)
         if want_sha256 is not None and sha256 != want_sha256:
-            raise ModelError(f"bundled model file {path} has sha256 {sha256}, expected {want_sha256}; the "
-                             "install is damaged, reinstall medsynth")
+            raise ModelError(
+                f"bundled model file {path} has sha256 {sha256}, expected {want_sha256}; the "
+                "install is damaged, reinstall medsynth"
+            )
         return cls(session, card, path, sha256)
 
     # -- what the model is --------------------------------------------------------------------------
@@ -136,8 +146,10 @@ class Generator:
         return self._session.device
 
     def __repr__(self) -> str:
-        return (f"Generator(name={self._card.name!r}, classes={list(self.classes)}, "
-                f"size={self._card.image_size}, device={self.device!r}, path={str(self._path)!r})")
+        return (
+            f"Generator(name={self._card.name!r}, classes={list(self.classes)}, "
+            f"size={self._card.image_size}, device={self.device!r}, path={str(self._path)!r})"
+        )
 
     # -- generation ---------------------------------------------------------------------------------
     def generate_indices(self, cls: str | int, indices: Iterable[int], seed: int = 0) -> np.ndarray:
@@ -184,19 +196,24 @@ class Generator:
         card = self._card
         want = (len(rows), card.channels, card.image_size, card.image_size)
         if out.shape != want:
-            raise ModelError(f"{self._path}: the model returned images of shape {out.shape}, the card says "
-                             f"{want}; the model does not follow its own card")
+            raise ModelError(
+                f"{self._path}: the model returned images of shape {out.shape}, the card says "
+                f"{want}; the model does not follow its own card"
+            )
         finite = np.isfinite(out).reshape(len(rows), -1).all(axis=1)
         if not finite.all():
             bad = rows[~finite][:5].tolist()
-            raise ModelError(f"{self._path}: the model returned NaN or infinite values for class "
-                             f"{card.classes[class_index]!r} (indices {bad}); the model is broken, "
-                             "re-export it")
+            raise ModelError(
+                f"{self._path}: the model returned NaN or infinite values for class "
+                f"{card.classes[class_index]!r} (indices {bad}); the model is broken, "
+                "re-export it"
+            )
         # [-1, 1] -> [0, 255], round half to even, NCHW -> NHWC.
         return np.ascontiguousarray(to_uint8(out).transpose(0, 2, 3, 1))
 
-    def stream(self, n: int, cls: str | int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-               start: int = 0) -> Iterator[Batch]:
+    def stream(
+        self, n: int, cls: str | int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, start: int = 0
+    ) -> Iterator[Batch]:
         """Yield ``n`` images of class ``cls`` in batches of at most ``batch_size``.
 
         Parameters
@@ -231,8 +248,10 @@ class Generator:
         check_seed(seed)
         start = check_int("start", start, low=0, high=MAX_INDEX)
         if start + n - 1 > MAX_INDEX:
-            raise ArgumentError(f"start + n must stay within {MAX_INDEX + 1} (image indices are int64), got "
-                                f"start {start} and n {n}")
+            raise ArgumentError(
+                f"start + n must stay within {MAX_INDEX + 1} (image indices are int64), got "
+                f"start {start} and n {n}"
+            )
         return self._batches(n, self._card.class_index(cls), seed, batch_size, start)
 
     def _batches(self, n: int, class_index: int, seed: int, batch_size: int, start: int) -> Iterator[Batch]:
@@ -241,8 +260,9 @@ class Generator:
             images = self.generate_indices(class_index, rows.tolist(), seed)
             yield Batch(images=images, labels=np.full(len(rows), class_index, dtype=np.int64), indices=rows)
 
-    def generate(self, n: int, cls: str | int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-                 start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def generate(
+        self, n: int, cls: str | int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, start: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``n`` images of class ``cls`` and their labels, in one array.
 
         Parameters
@@ -268,6 +288,6 @@ class Generator:
         labels = np.empty(n, dtype=np.int64)
         for batch in self.stream(n, cls, seed=seed, batch_size=batch_size, start=start):
             rows = batch.indices - start
-            images[rows[0]:rows[-1] + 1] = batch.images
-            labels[rows[0]:rows[-1] + 1] = batch.labels
+            images[rows[0] : rows[-1] + 1] = batch.images
+            labels[rows[0] : rows[-1] + 1] = batch.labels
         return images, labels

@@ -48,9 +48,12 @@ def isic_class(row: Mapping[str, str | None], where: str) -> str:
         try:
             flags.append(float(text) >= 0.5)
         except ValueError as exc:
-            raise DataError(f"{where}: {column!r} is {text!r}, not 0 or 1 (ISIC ground truth has one 0/1 "
-                            "column per diagnosis)") from exc
+            raise DataError(
+                f"{where}: {column!r} is {text!r}, not 0 or 1 (ISIC ground truth has one 0/1 "
+                "column per diagnosis)"
+            ) from exc
     if all(flags):
-        raise DataError(f"{where}: both melanoma and seborrheic_keratosis are 1; a ground-truth row has one "
-                        "diagnosis")
+        raise DataError(
+            f"{where}: both melanoma and seborrheic_keratosis are 1; a ground-truth row has one diagnosis"
+        )
     return next((name for name, flag in zip(ISIC2017_ONE_HOT, flags, strict=True) if flag), "nevus")

@@ -40,8 +40,21 @@ METADATA_KEY = "medsynth"
 SCHEMA_VERSION = 1
 
 _INTENSITY_KINDS = ("display", "window")
-_REQUIRED = ("schema_version", "name", "arch", "classes", "latent_dim", "image_size", "channels",
-             "photometric", "modality", "intensity", "license", "intended_use", "medsynth_version")
+_REQUIRED = (
+    "schema_version",
+    "name",
+    "arch",
+    "classes",
+    "latent_dim",
+    "image_size",
+    "channels",
+    "photometric",
+    "modality",
+    "intensity",
+    "license",
+    "intended_use",
+    "medsynth_version",
+)
 _OPTIONAL = ("description", "provenance", "metrics")
 
 # Bounds on what a card may claim, checked before anything is allocated from it.
@@ -53,8 +66,14 @@ MAX_LATENT_DIM = 1 << 16
 MAX_IMAGE_SIZE = 4096
 # Names a class may not take: the files of the run folder layout, and the device names Windows reserves.
 _LAYOUT_NAMES = {"manifest.csv", "images.npz", "metrics.json", "report.html"}
-_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
-                    *(f"lpt{i}" for i in range(1, 10))}
+_WINDOWS_DEVICES = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(1, 10)),
+    *(f"lpt{i}" for i in range(1, 10)),
+}
 _UNSAFE_CHARS = set('/\\:*?"<>|')
 
 
@@ -141,20 +160,25 @@ class ModelCard:
             type or value.
         """
         if isinstance(text, str) and len(text) > MAX_CARD_BYTES:
-            raise ModelError(f"{source}: the '{METADATA_KEY}' metadata is {len(text)} characters, more than "
-                             f"a model card may hold ({MAX_CARD_BYTES})")
+            raise ModelError(
+                f"{source}: the '{METADATA_KEY}' metadata is {len(text)} characters, more than "
+                f"a model card may hold ({MAX_CARD_BYTES})"
+            )
         _check_depth(text, source=source)
         try:
             doc = json.loads(text)
         except (TypeError, ValueError, RecursionError) as exc:
             raise ModelError(f"{source}: the '{METADATA_KEY}' metadata is not valid JSON ({exc})") from exc
         if not isinstance(doc, dict):
-            raise ModelError(f"{source}: the '{METADATA_KEY}' metadata must be a JSON object, "
-                             f"got {type(doc).__name__}")
+            raise ModelError(
+                f"{source}: the '{METADATA_KEY}' metadata must be a JSON object, got {type(doc).__name__}"
+            )
         version = doc.get("schema_version")
         if "schema_version" in doc and (type(version) is not int or version != SCHEMA_VERSION):
-            raise ModelError(f"{source}: unsupported model card schema_version {version!r}; this medsynth "
-                             f"reads version {SCHEMA_VERSION}. Upgrade medsynth or re-export the model.")
+            raise ModelError(
+                f"{source}: unsupported model card schema_version {version!r}; this medsynth "
+                f"reads version {SCHEMA_VERSION}. Upgrade medsynth or re-export the model."
+            )
         missing = [key for key in _REQUIRED if key not in doc]
         if missing:
             raise ModelError(f"{source}: the model card lacks required field(s) {', '.join(missing)}")
@@ -165,8 +189,9 @@ class ModelCard:
             raise ModelError(f"{source}: model card field 'classes' must be a list of names, got {classes!r}")
         for key, default in (("provenance", {}), ("metrics", {}), ("intensity", None)):
             if key in known and not isinstance(known[key], dict):
-                raise ModelError(f"{source}: model card field '{key}' must be a JSON object, "
-                                 f"got {known[key]!r}")
+                raise ModelError(
+                    f"{source}: model card field '{key}' must be a JSON object, got {known[key]!r}"
+                )
             if default is not None:
                 known.setdefault(key, default)
         values = {**known, "classes": tuple(classes), "extra": extra}
@@ -203,8 +228,9 @@ class ModelCard:
             The name or index is not one of the model's classes; the message lists them.
         """
         if isinstance(cls, bool) or not isinstance(cls, (str, int)):
-            raise UnknownClassError(f"class must be a name or an index, got {repr(cls)[:80]}; "
-                                    f"{self._class_list()}")
+            raise UnknownClassError(
+                f"class must be a name or an index, got {repr(cls)[:80]}; {self._class_list()}"
+            )
         if isinstance(cls, str):
             if cls in self.classes:
                 return self.classes.index(cls)
@@ -221,8 +247,11 @@ class ModelCard:
     def classes_text(self, limit: int = 20) -> str:
         """The classes as ``0=name, 1=name, ...`` for a message: the first ``limit``, then how many more
         and where to see them all (``medsynth info MODEL`` lists every class)."""
-        return shorten_list([f"{i}={name}" for i, name in enumerate(self.classes[:limit])], len(self.classes),
-                            more="medsynth info MODEL lists them all")
+        return shorten_list(
+            [f"{i}={name}" for i, name in enumerate(self.classes[:limit])],
+            len(self.classes),
+            more="medsynth info MODEL lists them all",
+        )
 
     def replace(self, **changes: Any) -> ModelCard:
         """Return a copy with some fields changed (validated like a new card)."""
@@ -247,8 +276,10 @@ def _check_depth(text: object, *, source: str) -> None:
         elif ch in "[{":
             depth += 1
             if depth > MAX_CARD_DEPTH:
-                raise ModelError(f"{source}: the '{METADATA_KEY}' metadata nests deeper than "
-                                 f"{MAX_CARD_DEPTH} levels; a model card is a shallow JSON object")
+                raise ModelError(
+                    f"{source}: the '{METADATA_KEY}' metadata nests deeper than "
+                    f"{MAX_CARD_DEPTH} levels; a model card is a shallow JSON object"
+                )
         elif ch in "]}":
             depth -= 1
 
@@ -268,7 +299,7 @@ def _check_class_names(names: Sequence[Any], *, source: str) -> None:
         elif not name.isprintable():
             why = "has a character that is not printable (a newline, tab or control character)"
         elif any(ch in _UNSAFE_CHARS for ch in name) or "\0" in name:
-            why = "has a path separator or a character Windows forbids in file names (/ \\ : * ? \" < > |)"
+            why = 'has a path separator or a character Windows forbids in file names (/ \\ : * ? " < > |)'
         elif name.startswith(".") or name in (".", ".."):
             why = "starts with a dot (hidden or special folder name)"
         elif name != name.strip() or name.endswith("."):
@@ -276,12 +307,16 @@ def _check_class_names(names: Sequence[Any], *, source: str) -> None:
         elif name.casefold() in _LAYOUT_NAMES or name.split(".")[0].casefold() in _WINDOWS_DEVICES:
             why = "is a reserved file name"
         if why:
-            raise ModelError(f"{source}: model card class name {shown} {why}; class names become folder and "
-                             "file names of the output and must be safe as one")
+            raise ModelError(
+                f"{source}: model card class name {shown} {why}; class names become folder and "
+                "file names of the output and must be safe as one"
+            )
         key = name.casefold()
         if key in folded and folded[key] != name:
-            raise ModelError(f"{source}: model card class names {folded[key]!r} and {name!r} differ only in "
-                             "case; they would share one folder on case-insensitive file systems")
+            raise ModelError(
+                f"{source}: model card class names {folded[key]!r} and {name!r} differ only in "
+                "case; they would share one folder on case-insensitive file systems"
+            )
         folded[key] = name
 
 
@@ -297,8 +332,10 @@ def _validate(values: Mapping[str, Any], *, source: str) -> None:
         return isinstance(value, int) and not isinstance(value, bool)
 
     if not is_int(card.schema_version) or card.schema_version != SCHEMA_VERSION:
-        raise ModelError(f"{source}: unsupported model card schema_version {card.schema_version!r}; this "
-                         f"medsynth reads version {SCHEMA_VERSION}. Upgrade medsynth or re-export the model.")
+        raise ModelError(
+            f"{source}: unsupported model card schema_version {card.schema_version!r}; this "
+            f"medsynth reads version {SCHEMA_VERSION}. Upgrade medsynth or re-export the model."
+        )
     for name in ("name", "arch", "modality", "license", "intended_use", "medsynth_version"):
         value = getattr(card, name)
         if not isinstance(value, str) or not value.strip():
@@ -327,20 +364,25 @@ def _validate(values: Mapping[str, Any], *, source: str) -> None:
 def _validate_intensity(card: SimpleNamespace, *, source: str) -> None:
     intensity = card.intensity
     if not isinstance(intensity, Mapping) or intensity.get("kind") not in _INTENSITY_KINDS:
-        raise ModelError(f"{source}: model card field 'intensity' must be an object with 'kind' one of "
-                         f"{', '.join(_INTENSITY_KINDS)}, got {_thaw(intensity)!r}")
+        raise ModelError(
+            f"{source}: model card field 'intensity' must be an object with 'kind' one of "
+            f"{', '.join(_INTENSITY_KINDS)}, got {_thaw(intensity)!r}"
+        )
     if intensity["kind"] == "window":
         for key in ("center", "width"):
             value = intensity.get(key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ModelError(f"{source}: model card intensity window needs a finite number '{key}', "
-                                 f"got {value!r}")
+                raise ModelError(
+                    f"{source}: model card intensity window needs a finite number '{key}', got {value!r}"
+                )
         if intensity["width"] <= 0:
-            raise ModelError(f"{source}: model card intensity window 'width' must be > 0, "
-                             f"got {intensity['width']!r}")
+            raise ModelError(
+                f"{source}: model card intensity window 'width' must be > 0, got {intensity['width']!r}"
+            )
         if "units" in intensity and not isinstance(intensity["units"], str):
-            raise ModelError(f"{source}: model card intensity 'units' must be a string, "
-                             f"got {intensity['units']!r}")
+            raise ModelError(
+                f"{source}: model card intensity 'units' must be a string, got {intensity['units']!r}"
+            )
 
 
 # -- reading from and writing to model files -----------------------------------------------------------
@@ -370,12 +412,16 @@ def card_from_session(session: onnxruntime.InferenceSession, *, source: str) -> 
         for arg in (*inputs, *outputs):
             arg.name, arg.shape, arg.type  # noqa: B018 - decode now, inside the try
     except UnicodeDecodeError as exc:
-        raise ModelError(f"{source}: the ONNX metadata or graph names are not valid UTF-8 ({exc.reason} at "
-                         f"byte {exc.start}); the file is damaged, re-export or re-download it") from exc
+        raise ModelError(
+            f"{source}: the ONNX metadata or graph names are not valid UTF-8 ({exc.reason} at "
+            f"byte {exc.start}); the file is damaged, re-export or re-download it"
+        ) from exc
     if METADATA_KEY not in metadata:
-        raise ModelError(f"{source}: no '{METADATA_KEY}' model card in the ONNX metadata; this is not a "
-                         "medsynth generator. Export it with 'medsynth export' or stamp a card with "
-                         "medsynth.model_card.stamp_card")
+        raise ModelError(
+            f"{source}: no '{METADATA_KEY}' model card in the ONNX metadata; this is not a "
+            "medsynth generator. Export it with 'medsynth export' or stamp a card with "
+            "medsynth.model_card.stamp_card"
+        )
     card = ModelCard.from_json(metadata[METADATA_KEY], source=source)
     check_card_against_graph(card, inputs, outputs, source=source)
     return card
@@ -435,8 +481,9 @@ class _ValueInfo(Protocol):
     def type(self) -> str: ...
 
 
-def check_card_against_graph(card: ModelCard, inputs: Sequence[_ValueInfo], outputs: Sequence[_ValueInfo], *,
-                             source: str) -> None:
+def check_card_against_graph(
+    card: ModelCard, inputs: Sequence[_ValueInfo], outputs: Sequence[_ValueInfo], *, source: str
+) -> None:
     """Refuse a graph whose inputs/outputs break the contract or disagree with the card.
 
     Parameters
@@ -466,20 +513,27 @@ def check_card_against_graph(card: ModelCard, inputs: Sequence[_ValueInfo], outp
     for kind, args, name, dtype, dims in expected:
         if name not in args:
             have = ", ".join(sorted(args))
-            raise ModelError(f"{source}: the graph has no {kind} named '{name}' (it has {have}); "
-                             "a medsynth generator takes z and label and returns image")
+            raise ModelError(
+                f"{source}: the graph has no {kind} named '{name}' (it has {have}); "
+                "a medsynth generator takes z and label and returns image"
+            )
         arg = args[name]
         if arg.type != dtype:
             raise ModelError(f"{source}: {kind} '{name}' is {arg.type}, the contract needs {dtype}")
         shape = list(arg.shape)
         if len(shape) != len(dims):
-            raise ModelError(f"{source}: {kind} '{name}' has shape {shape}, "
-                             f"the contract needs rank {len(dims)}")
+            raise ModelError(
+                f"{source}: {kind} '{name}' has shape {shape}, the contract needs rank {len(dims)}"
+            )
         for axis, (got, want) in enumerate(zip(shape, dims, strict=True)):
             if want is not None and isinstance(got, int) and got != want:
-                raise ModelError(f"{source}: {kind} '{name}' has dimension {axis} = {got} but the model card "
-                                 f"says {want} (shape {shape}); the card and the graph disagree")
+                raise ModelError(
+                    f"{source}: {kind} '{name}' has dimension {axis} = {got} but the model card "
+                    f"says {want} (shape {shape}); the card and the graph disagree"
+                )
     extra_inputs = sorted(set(by_name_in) - {"z", "label"})
     if extra_inputs:
-        raise ModelError(f"{source}: the graph has extra input(s) {', '.join(extra_inputs)}; a medsynth "
-                         "generator takes only z and label")
+        raise ModelError(
+            f"{source}: the graph has extra input(s) {', '.join(extra_inputs)}; a medsynth "
+            "generator takes only z and label"
+        )

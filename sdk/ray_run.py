@@ -88,14 +88,17 @@ class _Worker:
         self.threads = max(1, int(cpus))
         self.generator = Generator.load(path, device=device, threads=self.threads)
         if self.generator.sha256 != sha256:
-            raise ModelError(f"the model a Ray worker received has sha256 {self.generator.sha256}, the "
-                             f"driver's has {sha256}; the transfer is damaged, run again")
+            raise ModelError(
+                f"the model a Ray worker received has sha256 {self.generator.sha256}, the "
+                f"driver's has {sha256}; the transfer is damaged, run again"
+            )
 
     def images(self, item: _Item, seed: int) -> np.ndarray:
         return self.generator.generate_indices(item.class_index, item.indices, seed)
 
-    def write(self, item: _Item, seed: int, out: str, fmt: str, run_id: str,
-              fsync: bool) -> list[tuple[str, int, str]]:
+    def write(
+        self, item: _Item, seed: int, out: str, fmt: str, run_id: str, fsync: bool
+    ) -> list[tuple[str, int, str]]:
         """Write the item's files into ``out`` (replacing any); return (path, size, sha256) of each."""
         writer = load_writer(fmt)
         if not isinstance(writer, FileWriter):
@@ -106,15 +109,23 @@ class _Worker:
         records = []
         with write_options(run_id=run_id, fsync=fsync):  # the driver's run id in temp names
             for i, image in zip(item.indices, images, strict=True):
-                meta = ImageMeta(card=gen.card, class_name=name, class_index=item.class_index, seed=seed,
-                                 index=i, model_sha256=gen.sha256)
+                meta = ImageMeta(
+                    card=gen.card,
+                    class_name=name,
+                    class_index=item.class_index,
+                    seed=seed,
+                    index=i,
+                    model_sha256=gen.sha256,
+                )
                 path = f"{name}/{image_file_name(name, i, writer.suffix)}"
                 try:
                     data = writer.write(Path(out) / path, image, meta)
                 except OSError as exc:
-                    raise OutputError(f"a Ray worker on {socket.gethostname()} cannot write {out}/{path}: "
-                                      f"{exc.strerror or exc}; --out must be storage shared by every "
-                                      "node") from exc
+                    raise OutputError(
+                        f"a Ray worker on {socket.gethostname()} cannot write {out}/{path}: "
+                        f"{exc.strerror or exc}; --out must be storage shared by every "
+                        "node"
+                    ) from exc
                 records.append((path, len(data), hashlib.sha256(data).hexdigest()))
         return records
 
@@ -126,8 +137,9 @@ class _Pool:
     itself.
     """
 
-    def __init__(self, ray: Any, actors: list[Any], call: Callable[[Any, _Item], Any],
-                 timeout_s: float | None) -> None:
+    def __init__(
+        self, ray: Any, actors: list[Any], call: Callable[[Any, _Item], Any], timeout_s: float | None
+    ) -> None:
         self.ray, self.call, self.timeout_s = ray, call, timeout_s
         self.actors = deque(actors)
         self.capacity = 2 * len(actors)
@@ -149,9 +161,11 @@ class _Pool:
         try:
             return item, self.ray.get(ref, timeout=self.timeout_s)
         except self.ray.exceptions.GetTimeoutError:
-            raise MedsynthError(f"a Ray worker took more than {self.timeout_s} s over {len(item.indices)} "
-                                f"images of class index {item.class_index}; the cluster may lack free CPUs "
-                                "(see 'ray status'). Run again to resume") from None
+            raise MedsynthError(
+                f"a Ray worker took more than {self.timeout_s} s over {len(item.indices)} "
+                f"images of class index {item.class_index}; the cluster may lack free CPUs "
+                "(see 'ray status'). Run again to resume"
+            ) from None
         except self.ray.exceptions.RayTaskError as exc:
             if isinstance(exc.cause, MedsynthError):
                 raise exc.cause from None
@@ -178,7 +192,8 @@ class _RayImages(Generator):
                     continue
                 item, images = next(self._results)
                 self._rows.setdefault(item.class_index, deque()).extend(
-                    zip(item.indices, images, strict=True))
+                    zip(item.indices, images, strict=True)
+                )
             if queue[0][0] != i:
                 raise RuntimeError(f"image {i} of class {class_index} was not among the Ray results")
             out.append(queue.popleft()[1])
@@ -189,9 +204,11 @@ class _RayImages(Generator):
 
 def _items(todo: Mapping[int, Sequence[int]], batch_size: int) -> list[_Item]:
     """The work items of ``todo`` (class index -> image indices), one batch each, in class-index order."""
-    return [_Item(class_index, tuple(indices[first:first + batch_size]))
-            for class_index, indices in sorted(todo.items())
-            for first in range(0, len(indices), batch_size)]
+    return [
+        _Item(class_index, tuple(indices[first : first + batch_size]))
+        for class_index, indices in sorted(todo.items())
+        for first in range(0, len(indices), batch_size)
+    ]
 
 
 def _check_reachable(address: str) -> None:
@@ -202,8 +219,10 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as exc:
-        raise ArgumentError(f"cannot connect to the Ray cluster at {address!r} ({exc.strerror or exc}); "
-                            "start one with 'ray start --head' or check the address") from exc
+        raise ArgumentError(
+            f"cannot connect to the Ray cluster at {address!r} ({exc.strerror or exc}); "
+            "start one with 'ray start --head' or check the address"
+        ) from exc
 
 
 def _connect(ray: Any, address: str | None) -> None:
@@ -214,17 +233,21 @@ def _connect(ray: Any, address: str | None) -> None:
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise ArgumentError(f"cannot connect to the Ray cluster at {address!r} ({exc}); start one with "
-                            "'ray start --head' or pass --ray host:port or ray://host:port") from exc
+        raise ArgumentError(
+            f"cannot connect to the Ray cluster at {address!r} ({exc}); start one with "
+            "'ray start --head' or pass --ray host:port or ray://host:port"
+        ) from exc
 
 
-def _start_actors(ray: Any, local: Generator, workers: int | None, cpus_per_worker: int,
-                  device: str) -> list[Any]:
+def _start_actors(
+    ray: Any, local: Generator, workers: int | None, cpus_per_worker: int, device: str
+) -> list[Any]:
     gpus = 1 if device == "cuda" else 0
     if workers is None:
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus_per_worker)
-    actor_class = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus, max_restarts=_RETRIES,
-                             max_task_retries=_RETRIES)(_Worker)
+    actor_class = ray.remote(
+        num_cpus=cpus_per_worker, num_gpus=gpus, max_restarts=_RETRIES, max_task_retries=_RETRIES
+    )(_Worker)
     model_ref = ray.put(local.path.read_bytes())
     # The reference travels inside a list, so that Ray hands it over instead of the bytes and a restarted
     # actor can fetch them again while the driver holds the reference (through the actors' arguments).
@@ -241,12 +264,23 @@ def _verified(path: Path, record: FileRecord | None) -> bool:
         return False
 
 
-def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Mapping[str | int, int],
-                     out: str | os.PathLike[str], *, address: str | None = "auto", fmt: str = "png",
-                     seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None,
-                     cpus_per_worker: int = 1, device: str = "cpu",
-                     progress: Callable[[int, int], None] | None = None, wait: bool = False,
-                     fsync: bool = True, item_timeout_s: float | None = None) -> RunSummary:
+def write_run_on_ray(
+    model: str | os.PathLike[str] | Generator | None,
+    plan: Mapping[str | int, int],
+    out: str | os.PathLike[str],
+    *,
+    address: str | None = "auto",
+    fmt: str = "png",
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    cpus_per_worker: int = 1,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    wait: bool = False,
+    fsync: bool = True,
+    item_timeout_s: float | None = None,
+) -> RunSummary:
     """Generate ``plan`` into ``out`` on a Ray cluster; the result is that of :func:`write_run`.
 
     Parameters
@@ -303,9 +337,11 @@ def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Map
     for name, value in (("workers", workers), ("cpus_per_worker", cpus_per_worker)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
             raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
-    if item_timeout_s is not None and (isinstance(item_timeout_s, bool)
-                                       or not isinstance(item_timeout_s, (int, float))
-                                       or not item_timeout_s > 0):
+    if item_timeout_s is not None and (
+        isinstance(item_timeout_s, bool)
+        or not isinstance(item_timeout_s, (int, float))
+        or not item_timeout_s > 0
+    ):
         raise ArgumentError(f"item_timeout_s must be a positive number of seconds, got {item_timeout_s!r}")
     ray = _ray()
     local = model if isinstance(model, Generator) else Generator.load(model, device="cpu", threads=1)
@@ -313,9 +349,12 @@ def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Map
     writer = load_writer(fmt)
     check_seed(seed)
     batch_size = check_int("batch_size", batch_size, low=1, high=MAX_BATCH_SIZE)
-    counts = {local.card.class_index(cls): check_int(f"the number of images of class {str(cls)[:80]!r}", n,
-                                                     low=0, high=MAX_INDEX)
-              for cls, n in plan.items()}
+    counts = {
+        local.card.class_index(cls): check_int(
+            f"the number of images of class {str(cls)[:80]!r}", n, low=0, high=MAX_INDEX
+        )
+        for cls, n in plan.items()
+    }
     first = min((c for c, n in counts.items() if n > 0), default=None)
     if first is None or len(counts) < len(plan):  # no images, or a class twice: write_run says so
         return write_run(local, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, wait=wait, fsync=fsync)
@@ -325,21 +364,55 @@ def write_run_on_ray(model: str | os.PathLike[str] | Generator | None, plan: Map
         try:
             pool = _Pool(ray, actors, lambda actor, item: actor.images.remote(item, seed), item_timeout_s)
             todo = {c: range(n) for c, n in counts.items() if n > 0}
-            return write_run(_RayImages(local, pool.run(_items(todo, batch_size))), plan, out, fmt=fmt,
-                             seed=seed, batch_size=batch_size, progress=progress, wait=wait, fsync=fsync)
+            return write_run(
+                _RayImages(local, pool.run(_items(todo, batch_size))),
+                plan,
+                out,
+                fmt=fmt,
+                seed=seed,
+                batch_size=batch_size,
+                progress=progress,
+                wait=wait,
+                fsync=fsync,
+            )
         finally:
             for actor in actors:
                 ray.kill(actor)
     with run_lock(out, wait=wait, reentrant=True) as lock:  # one writer for the whole run, lent to write_run
-        return _files(ray, local, plan, counts, first, out, fmt, seed, batch_size, progress, fsync,
-                      lock.run_id, lambda: _start_actors(ray, local, workers, cpus_per_worker, device),
-                      item_timeout_s)
+        return _files(
+            ray,
+            local,
+            plan,
+            counts,
+            first,
+            out,
+            fmt,
+            seed,
+            batch_size,
+            progress,
+            fsync,
+            lock.run_id,
+            lambda: _start_actors(ray, local, workers, cpus_per_worker, device),
+            item_timeout_s,
+        )
 
 
-def _files(ray: Any, local: Generator, plan: Mapping[str | int, int], counts: Mapping[int, int], first: int,
-           out: Path, fmt: str, seed: int, batch_size: int, progress: Callable[[int, int], None] | None,
-           fsync: bool, run_id: str, start_actors: Callable[[], list[Any]],
-           item_timeout_s: float | None) -> RunSummary:
+def _files(
+    ray: Any,
+    local: Generator,
+    plan: Mapping[str | int, int],
+    counts: Mapping[int, int],
+    first: int,
+    out: Path,
+    fmt: str,
+    seed: int,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+    fsync: bool,
+    run_id: str,
+    start_actors: Callable[[], list[Any]],
+    item_timeout_s: float | None,
+) -> RunSummary:
     """Per-image formats, under the run lock: the actors write the files, the driver journals them, then
     ``write_run`` verifies them and writes the manifest."""
     earlier = read_journal(out)  # a killed run's records: the first write_run below removes the journal
@@ -380,9 +453,12 @@ def _files(ray: Any, local: Generator, plan: Mapping[str | int, int], counts: Ma
                 raise OutputError(f"cannot write to output folder {out}: {exc.strerror or exc}") from exc
             actors = start_actors()
             try:
-                pool = _Pool(ray, actors,
-                             lambda actor, item: actor.write.remote(item, seed, str(out), fmt, run_id, fsync),
-                             item_timeout_s)
+                pool = _Pool(
+                    ray,
+                    actors,
+                    lambda actor, item: actor.write.remote(item, seed, str(out), fmt, run_id, fsync),
+                    item_timeout_s,
+                )
                 for _, batch in pool.run(_items(todo, batch_size)):
                     for path, size, sha256 in batch:
                         journal.add(path, size, sha256)
@@ -397,14 +473,22 @@ def _files(ray: Any, local: Generator, plan: Mapping[str | int, int], counts: Ma
         journal.close(remove=False)
     unseen = [path for path, size, _ in made if not _visible(out / path, size)]
     if unseen:
-        raise OutputError(f"{len(unseen)} images the Ray workers wrote are not in {out} as the driver sees "
-                          f"it (e.g. {unseen[0]}); --out must be storage shared by every node, or use "
-                          "--format npz")
+        raise OutputError(
+            f"{len(unseen)} images the Ray workers wrote are not in {out} as the driver sees "
+            f"it (e.g. {unseen[0]}); --out must be storage shared by every node, or use "
+            "--format npz"
+        )
     # Every file is in the journal now: write_run verifies them all, makes none, writes the manifest last.
     summary = write_run(local, plan, out, fmt=fmt, seed=seed, batch_size=batch_size, fsync=fsync)
     written = boot.written + len(made) + summary.written
-    return RunSummary(out=summary.out, format=summary.format, per_class=summary.per_class, written=written,
-                      skipped=summary.total - written, manifest=summary.manifest)
+    return RunSummary(
+        out=summary.out,
+        format=summary.format,
+        per_class=summary.per_class,
+        written=written,
+        skipped=summary.total - written,
+        manifest=summary.manifest,
+    )
 
 
 def _visible(path: Path, size: int) -> bool:

@@ -51,7 +51,7 @@ BUNDLED: tuple[BundledModel, ...] = (
         name="isic2017-128",
         file_name="isic2017-128.onnx",
         description="ISIC 2017 dermoscopy, 128x128 RGB: nevus, melanoma, seborrheic_keratosis (projected GAN with "
-                    "class guidance, CPU-trained; not the default: see the README)",
+        "class guidance, CPU-trained; not the default: see the README)",
         sha256="9517dbf91ca5ab959b90a2d3ea12b9c9fd4865ab64518cec3f65a00999deec15",
     ),
 )
@@ -106,14 +106,19 @@ class Registry:
         if name in self._entries:
             return self._entries[name]
         # Every command names its own model argument (generate --model, info MODEL), so the hint names none.
-        how = ("give the path of a medsynth ONNX generator file instead (Python: Generator.load(PATH); "
-               "medsynth models lists the bundled ones)")
+        how = (
+            "give the path of a medsynth ONNX generator file instead (Python: Generator.load(PATH); "
+            "medsynth models lists the bundled ones)"
+        )
         if not self._entries and name == DEFAULT_MODEL:
-            raise ModelError(f"no bundled model is installed yet (the default model {name!r} is not part of "
-                             f"this install); {how}")
+            raise ModelError(
+                f"no bundled model is installed yet (the default model {name!r} is not part of "
+                f"this install); {how}"
+            )
         known = ", ".join(sorted(self._entries)) or "none installed yet"
-        raise ModelError(f"no model file and no bundled model named {name!r} (bundled models: {known}); "
-                         f"{how}")
+        raise ModelError(
+            f"no model file and no bundled model named {name!r} (bundled models: {known}); {how}"
+        )
 
     def path(self, entry: BundledModel) -> Path:
         """Return the installed file of ``entry``.
@@ -125,8 +130,10 @@ class Registry:
         """
         path = self._folder / entry.file_name
         if not path.is_file():
-            raise ModelError(f"bundled model {entry.name!r} is registered but its file {path} is missing; "
-                             "reinstall medsynth")
+            raise ModelError(
+                f"bundled model {entry.name!r} is registered but its file {path} is missing; "
+                "reinstall medsynth"
+            )
         return path
 
 

@@ -34,8 +34,9 @@ try:
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without torch
     if exc.name != "torch":
         raise
-    raise MissingExtraError('medsynth.torch needs PyTorch, which is not installed: pip install torch '
-                            '(or "medsynth[train]")') from exc
+    raise MissingExtraError(
+        'medsynth.torch needs PyTorch, which is not installed: pip install torch (or "medsynth[train]")'
+    ) from exc
 
 __all__ = ["SyntheticDataset", "balance_dataset"]
 
@@ -82,9 +83,14 @@ class SyntheticDataset(Dataset[tuple[Any, int]]):
         A negative or non-integer count, a class given twice, a bad seed or batch size.
     """
 
-    def __init__(self, generator: Generator, counts: Mapping[str | int, int], seed: int = 0,
-                 transform: Callable[[torch.Tensor], Any] | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        counts: Mapping[str | int, int],
+        seed: int = 0,
+        transform: Callable[[torch.Tensor], Any] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
         check_seed(seed)
         if not is_integer(batch_size) or batch_size <= 0:
             raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -93,8 +99,9 @@ class SyntheticDataset(Dataset[tuple[Any, int]]):
         for cls, n in counts.items():
             index = card.class_index(cls)
             if not is_integer(n) or n < 0:
-                raise ArgumentError(f"the number of images of class {cls!r} must be a non-negative integer, "
-                                    f"got {n!r}")
+                raise ArgumentError(
+                    f"the number of images of class {cls!r} must be a non-negative integer, got {n!r}"
+                )
             if any(index == seen for seen, _ in self._parts):
                 raise ArgumentError(f"class {card.classes[index]!r} appears twice in counts")
             self._parts.append((index, int(n)))
@@ -124,8 +131,10 @@ class SyntheticDataset(Dataset[tuple[Any, int]]):
             threads = None if self._owner == os.getpid() else _WORKER_THREADS
             gen = Generator.load(self._path, device=self._device, threads=threads)
             if gen.sha256 != self._sha256:
-                raise ModelError(f"{self._path} changed since the dataset was made (sha256 {gen.sha256}, was "
-                                 f"{self._sha256}); its images would differ, rebuild the dataset")
+                raise ModelError(
+                    f"{self._path} changed since the dataset was made (sha256 {gen.sha256}, was "
+                    f"{self._sha256}); its images would differ, rebuild the dataset"
+                )
             self._generator, self._owner, self._block = gen, os.getpid(), None
         return self._generator
 
@@ -167,7 +176,7 @@ class SyntheticDataset(Dataset[tuple[Any, int]]):
         for part, indices in by_part.items():
             wanted = sorted(set(indices))
             for first in range(0, len(wanted), self.batch_size):
-                chunk = wanted[first:first + self.batch_size]
+                chunk = wanted[first : first + self.batch_size]
                 made = self._gen().generate_indices(self._parts[part][0], chunk, self.seed)
                 images.update(((part, index), image) for index, image in zip(chunk, made, strict=True))
         return [self._item(images[(part, index)], part) for part, index in located]
@@ -201,9 +210,14 @@ class _Concat(ConcatDataset[Any]):
         return out
 
 
-def balance_dataset(real_dataset: Dataset[Any], labels: Sequence[str | int], generator: Generator,
-                    target: str | int | Mapping[str, int] = "max", seed: int = 0,
-                    transform: Callable[[torch.Tensor], Any] | None = None) -> ConcatDataset[Any]:
+def balance_dataset(
+    real_dataset: Dataset[Any],
+    labels: Sequence[str | int],
+    generator: Generator,
+    target: str | int | Mapping[str, int] = "max",
+    seed: int = 0,
+    transform: Callable[[torch.Tensor], Any] | None = None,
+) -> ConcatDataset[Any]:
     """The real dataset topped up with synthetic images to the target counts, as one dataset.
 
     The synthetic part is :func:`medsynth.plan_balance` of the real counts, made by ``generator``: its items
@@ -245,8 +259,9 @@ def balance_dataset(real_dataset: Dataset[Any], labels: Sequence[str | int], gen
     except TypeError:
         size = None
     if size is not None and size != len(labels):
-        raise ArgumentError(f"labels has {len(labels)} entries but the real dataset has {size} items; give "
-                            "one label per item")
+        raise ArgumentError(
+            f"labels has {len(labels)} entries but the real dataset has {size} items; give one label per item"
+        )
     names: list[str] = []
     unknown: set[str] = set()
     for label in labels:
@@ -259,8 +274,10 @@ def balance_dataset(real_dataset: Dataset[Any], labels: Sequence[str | int], gen
             unknown.add(repr(label) if not isinstance(label, str) else label)
     if unknown:
         names = shorten_list(sorted(unknown)[:20], len(unknown), more="fix the labels or choose their model")
-        raise UnknownClassError(f"the real labels have classes the model '{card.name}' does not know: "
-                                f"{names}; the model's classes are {card.classes_text()}")
+        raise UnknownClassError(
+            f"the real labels have classes the model '{card.name}' does not know: "
+            f"{names}; the model's classes are {card.classes_text()}"
+        )
     real = Counter(names)
     need = plan_balance({name: real[name] for name in card.classes if name in real}, target)
     synthetic = SyntheticDataset(generator, need, seed=seed, transform=transform)

@@ -21,8 +21,13 @@ def onnx_models() -> SimpleNamespace:
 
     (They are importable too, from :mod:`helpers.models`.)
     """
-    return SimpleNamespace(make_card=make_card, tiny_weights=tiny_weights, build_model=build_model,
-                           reference_images=reference_images, hidden=HIDDEN)
+    return SimpleNamespace(
+        make_card=make_card,
+        tiny_weights=tiny_weights,
+        build_model=build_model,
+        reference_images=reference_images,
+        hidden=HIDDEN,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +54,14 @@ def tiny_model(model_factory: ModelFactory) -> Path:
 @pytest.fixture(scope="session")
 def grey_model(model_factory: ModelFactory) -> Path:
     """A valid 2-class 8x8 MONOCHROME2 tiny generator file trained, nominally, on a CT window."""
-    card = make_card(name="tiny-grey", classes=("normal", "pneumonia"), channels=1, photometric="MONOCHROME2",
-                     modality="CT", intensity={"kind": "window", "center": 40, "width": 400, "units": "HU"})
+    card = make_card(
+        name="tiny-grey",
+        classes=("normal", "pneumonia"),
+        channels=1,
+        photometric="MONOCHROME2",
+        modality="CT",
+        intensity={"kind": "window", "center": 40, "width": 400, "units": "HU"},
+    )
     return model_factory("grey", card=card)
 
 

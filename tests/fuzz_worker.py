@@ -27,12 +27,12 @@ def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
             buffer[int(rng.integers(0, len(buffer)))] = int(rng.integers(0, 256))
     elif kind == "integer":
         value = int(rng.choice([0, 1, 0x7F, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]))
-        buffer[at:at + 4] = value.to_bytes(4, "little")
+        buffer[at : at + 4] = value.to_bytes(4, "little")
     elif kind == "delete":
-        del buffer[at:at + int(rng.integers(1, 64))]
+        del buffer[at : at + int(rng.integers(1, 64))]
     elif kind == "duplicate":
         length = int(rng.integers(1, 64))
-        buffer[at:at] = buffer[at:at + length]
+        buffer[at:at] = buffer[at : at + length]
     elif kind == "truncate":
         del buffer[at:]
     else:
@@ -41,8 +41,28 @@ def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
 
 
 def mutate_text(text: str, rng: np.random.Generator) -> tuple[str, str]:
-    pieces = ['"', "{", "}", "[", "]", ",", ":", "-1", "1e999", "null", "true", "\\u0000", "/", "..", "\n",
-              "CON", "9" * 30, '"classes": []', '"latent_dim": 1000000000', '"a:b"']
+    pieces = [
+        '"',
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "-1",
+        "1e999",
+        "null",
+        "true",
+        "\\u0000",
+        "/",
+        "..",
+        "\n",
+        "CON",
+        "9" * 30,
+        '"classes": []',
+        '"latent_dim": 1000000000',
+        '"a:b"',
+    ]
     at = int(rng.integers(0, len(text)))
     if rng.random() < 0.5:
         piece = pieces[int(rng.integers(len(pieces)))]
@@ -73,8 +93,12 @@ def run(seed: int, budget_s: float, work: Path) -> dict[str, object]:
     Image.fromarray(np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)).save(png)
     png_bytes = png.read_bytes()
     npz = work / "seed.npz"
-    np.savez(npz, images=np.zeros((2, 8, 8, 3), np.uint8), labels=np.array([0, 1]),
-             class_names=np.array(["a", "b"]))
+    np.savez(
+        npz,
+        images=np.zeros((2, 8, 8, 3), np.uint8),
+        labels=np.array([0, 1]),
+        class_names=np.array(["a", "b"]),
+    )
     npz_bytes = npz.read_bytes()
     (work / "img").mkdir(exist_ok=True)
     (work / "img" / "0.png").write_bytes(png_bytes)
@@ -90,16 +114,24 @@ def run(seed: int, budget_s: float, work: Path) -> dict[str, object]:
         except MedsynthError:
             pass
         except Exception as exc:  # noqa: BLE001 - the point: anything else is a failure
-            failures.append({"kind": kind, "mutation": how, "error": f"{type(exc).__name__}: {exc}"[:300],
-                             "where": traceback.format_exc().splitlines()[-3][:200]})
+            failures.append(
+                {
+                    "kind": kind,
+                    "mutation": how,
+                    "error": f"{type(exc).__name__}: {exc}"[:300],
+                    "where": traceback.format_exc().splitlines()[-3][:200],
+                }
+            )
 
     def cli_info(path: Path) -> None:
         result = runner.invoke(main, ["info", str(path)])
-        if result.exit_code not in (0, 2) or (result.exception and not isinstance(result.exception,
-                                                                                   SystemExit)):
+        if result.exit_code not in (0, 2) or (
+            result.exception and not isinstance(result.exception, SystemExit)
+        ):
             raise RuntimeError(f"exit {result.exit_code}: {result.exception!r}")
-        if result.exit_code == 2 and not (result.output.startswith("Error: ")
-                                          and result.output.count("\n") == 1):
+        if result.exit_code == 2 and not (
+            result.output.startswith("Error: ") and result.output.count("\n") == 1
+        ):
             raise RuntimeError(f"not one error line: {result.output[:200]!r}")
 
     start = time.process_time()

@@ -23,8 +23,9 @@ CLASSES = ("nevus", "melanoma", "seborrheic_keratosis")
 BUNDLED = {"isic2017-64": 64, "isic2017-128": 128}  # name -> image size
 # the known defect of isic2017-128 (issue 11): thin straight strokes on plain skin, visible at 4x, which put
 # the power of a few frequencies far above the real images' (peak ratio 28 against the val split)
-LINE_ARTEFACTS = pytest.mark.xfail(strict=True, reason="isic2017-128 paints straight strokes on the skin "
-                                   "(spectral peak ratio 28, issue 11)")
+LINE_ARTEFACTS = pytest.mark.xfail(
+    strict=True, reason="isic2017-128 paints straight strokes on the skin (spectral peak ratio 28, issue 11)"
+)
 
 
 @pytest.fixture(scope="module", params=list(BUNDLED))
@@ -87,15 +88,18 @@ def test_every_class_is_produced_and_varied(per_class_stats: dict[str, np.ndarra
         assert stats[:, :3].mean(1).std() > 3.0, cls
 
 
-SK_CONTRAST = pytest.mark.xfail(strict=True, reason="isic2017-128's seborrheic keratoses have more red "
-                                "contrast than its nevi; real ones have less (Welch t 15.6, 150 of each; "
-                                "issue 11)")
+SK_CONTRAST = pytest.mark.xfail(
+    strict=True,
+    reason="isic2017-128's seborrheic keratoses have more red "
+    "contrast than its nevi; real ones have less (Welch t 15.6, 150 of each; "
+    "issue 11)",
+)
 
 
 def test_conditioning_changes_the_images(per_class_stats: dict[str, np.ndarray]) -> None:
     """Every pair of classes differs in colour statistics far beyond sampling noise (Welch t, 150 images)."""
     for i, a in enumerate(CLASSES):
-        for b in CLASSES[i + 1:]:
+        for b in CLASSES[i + 1 :]:
             x, y = per_class_stats[a], per_class_stats[b]
             t = (x.mean(0) - y.mean(0)) / np.sqrt(x.var(0) / len(x) + y.var(0) / len(y))
             assert np.abs(t).max() > 5.0, (a, b, t)
@@ -120,9 +124,12 @@ def real_train(gen: Generator) -> dict[str, np.ndarray]:
     return {c: np.stack(v) for c, v in real.items()}
 
 
-def test_class_differences_follow_the_real_data(per_class_stats: dict[str, np.ndarray],
-                                                real_train: dict[str, np.ndarray], gen: Generator,
-                                                request: pytest.FixtureRequest) -> None:
+def test_class_differences_follow_the_real_data(
+    per_class_stats: dict[str, np.ndarray],
+    real_train: dict[str, np.ndarray],
+    gen: Generator,
+    request: pytest.FixtureRequest,
+) -> None:
     """Oracle: the real ISIC images. Where two real classes differ clearly in a colour statistic, the
     synthetic classes differ in the same direction."""
     if gen.card.name == "isic2017-128":
@@ -130,7 +137,7 @@ def test_class_differences_follow_the_real_data(per_class_stats: dict[str, np.nd
     real_stats = {c: _colour_stats(v) for c, v in real_train.items()}
     checked = 0
     for i, a in enumerate(CLASSES):
-        for b in CLASSES[i + 1:]:
+        for b in CLASSES[i + 1 :]:
             x, y = real_stats[a], real_stats[b]
             t_real = (x.mean(0) - y.mean(0)) / np.sqrt(x.var(0) / len(x) + y.var(0) / len(y))
             d_syn = per_class_stats[a].mean(0) - per_class_stats[b].mean(0)
@@ -142,16 +149,18 @@ def test_class_differences_follow_the_real_data(per_class_stats: dict[str, np.nd
 
 def test_generate_without_model_uses_the_bundled_one(tmp_path: Path) -> None:
     out = tmp_path / "synthetic"
-    result = CliRunner().invoke(main, ["generate", "--class", "melanoma", "--n", "5", "--out", str(out),
-                                       "--quiet"])
+    result = CliRunner().invoke(
+        main, ["generate", "--class", "melanoma", "--n", "5", "--out", str(out), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     assert len(list((out / "melanoma").glob("*.png"))) == 5
     manifest = (out / "manifest.csv").read_text().splitlines()
     assert len(manifest) == 6 and REGISTRY.get(DEFAULT_MODEL).sha256 in manifest[1]
 
 
-def test_no_periodic_artefact_in_the_power_spectrum(gen: Generator, real_train: dict[str, np.ndarray],
-                                                     request: pytest.FixtureRequest) -> None:
+def test_no_periodic_artefact_in_the_power_spectrum(
+    gen: Generator, real_train: dict[str, np.ndarray], request: pytest.FixtureRequest
+) -> None:
     """Oracle: the real images' mean power spectrum. The first bundled model painted a dot lattice with
     34x the real power at (1/4, 1/4) cycles/pixel; real against real stays below 2 (metrics.spectrum)."""
     from medsynth.metrics.spectrum import spectral_comparison

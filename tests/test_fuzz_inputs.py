@@ -28,16 +28,26 @@ def test_mutated_inputs_raise_only_medsynth_errors(tmp_path):
     seed = int(os.environ.get("MEDSYNTH_FUZZ_SEED", time.time_ns() % 2**32))
     worker = Path(__file__).with_name("fuzz_worker.py")
     try:
-        done = subprocess.run([sys.executable, str(worker), str(seed), str(CPU_BUDGET_S), str(tmp_path)],
-                              capture_output=True, text=True, timeout=WALL_LIMIT_S, check=False)
+        done = subprocess.run(
+            [sys.executable, str(worker), str(seed), str(CPU_BUDGET_S), str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=WALL_LIMIT_S,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"fuzz seed {seed}: the worker hung (over {WALL_LIMIT_S} s); replay with "
-                    f"MEDSYNTH_FUZZ_SEED={seed}")
-    assert done.returncode == 0, (f"fuzz seed {seed}: the worker died (code {done.returncode}); replay with "
-                                  f"MEDSYNTH_FUZZ_SEED={seed}\n{done.stderr[-3000:]}")
+        pytest.fail(
+            f"fuzz seed {seed}: the worker hung (over {WALL_LIMIT_S} s); replay with "
+            f"MEDSYNTH_FUZZ_SEED={seed}"
+        )
+    assert done.returncode == 0, (
+        f"fuzz seed {seed}: the worker died (code {done.returncode}); replay with "
+        f"MEDSYNTH_FUZZ_SEED={seed}\n{done.stderr[-3000:]}"
+    )
     report = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"fuzz seed {seed}: {report['counts']}")
-    assert not report["failures"], (f"fuzz seed {seed} (MEDSYNTH_FUZZ_SEED={seed} replays it): "
-                                    f"{report['n_failures']} failures, first: "
-                                    + json.dumps(report["failures"][:5], indent=1))
+    assert not report["failures"], (
+        f"fuzz seed {seed} (MEDSYNTH_FUZZ_SEED={seed} replays it): "
+        f"{report['n_failures']} failures, first: " + json.dumps(report["failures"][:5], indent=1)
+    )
     assert min(report["counts"].values()) >= MINIMUM_PER_KIND, report["counts"]

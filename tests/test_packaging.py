@@ -14,8 +14,21 @@ import pytest
 tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "numba", "pydicom", "onnx", "onnxruntime", "PIL", "scipy", "matplotlib", "sklearn",
-         "skimage", "safetensors", "yaml", "ray")
+HEAVY = (
+    "torch",
+    "numba",
+    "pydicom",
+    "onnx",
+    "onnxruntime",
+    "PIL",
+    "scipy",
+    "matplotlib",
+    "sklearn",
+    "skimage",
+    "safetensors",
+    "yaml",
+    "ray",
+)
 
 
 def _config():
@@ -24,8 +37,10 @@ def _config():
 
 def _package_of(folder: Path, package_dir: dict[str, str]) -> str:
     """The import name of a source folder under the package-dir mapping."""
-    best = max((name for name, where in package_dir.items() if folder.is_relative_to(ROOT / where)),
-               key=lambda name: len(package_dir[name]))
+    best = max(
+        (name for name, where in package_dir.items() if folder.is_relative_to(ROOT / where)),
+        key=lambda name: len(package_dir[name]),
+    )
     rest = folder.relative_to(ROOT / package_dir[best]).parts
     return ".".join((best, *rest))
 
@@ -52,8 +67,17 @@ def test_built_wheel_contains_every_package(tmp_path):
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (ROOT / name).is_file():
             shutil.copy(ROOT / name, source / name)
-    build = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--skip-dependency-check",
-             "--outdir", str(tmp_path / "dist"), str(source)]
+    build = [
+        sys.executable,
+        "-m",
+        "build",
+        "--wheel",
+        "--no-isolation",
+        "--skip-dependency-check",
+        "--outdir",
+        str(tmp_path / "dist"),
+        str(source),
+    ]
     built = subprocess.run(build, capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     # The licence is an SPDX expression (PEP 639), not the deprecated table.
@@ -88,16 +112,20 @@ def test_import_medsynth_is_light():
 
 
 def test_cli_help_imports_no_command_and_no_heavy_library():
-    loaded = _modules_after("from click.testing import CliRunner\nfrom medsynth.cli import main\n"
-                            "assert CliRunner().invoke(main, ['--help']).exit_code == 0")
+    loaded = _modules_after(
+        "from click.testing import CliRunner\nfrom medsynth.cli import main\n"
+        "assert CliRunner().invoke(main, ['--help']).exit_code == 0"
+    )
     assert not {name for name in HEAVY if name in loaded}
     assert not {name for name in loaded if name.startswith(("medsynth.training", "medsynth.export"))}
 
 
 def test_python_m_medsynth_is_the_cli_and_imports_no_torch():
-    probe = ("import runpy, sys\nsys.argv = ['medsynth', '--help']\ntry:\n"
-             "    runpy.run_module('medsynth', run_name='__main__')\nexcept SystemExit as exit_:\n"
-             "    assert exit_.code == 0, exit_.code")
+    probe = (
+        "import runpy, sys\nsys.argv = ['medsynth', '--help']\ntry:\n"
+        "    runpy.run_module('medsynth', run_name='__main__')\nexcept SystemExit as exit_:\n"
+        "    assert exit_.code == 0, exit_.code"
+    )
     loaded = _modules_after(probe)
     assert "medsynth.cli" in loaded
     assert not {name for name in HEAVY if name in loaded}

@@ -36,12 +36,12 @@ def _rand(n: int, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def _color(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     n = x.shape[0]
-    x = x + (_rand(n, x, g) - 0.5)                                      # brightness
+    x = x + (_rand(n, x, g) - 0.5)  # brightness
     if x.shape[1] == 3:
         mean = x.mean(dim=1, keepdim=True)
-        x = (x - mean) * (_rand(n, x, g) * 2) + mean                    # saturation
+        x = (x - mean) * (_rand(n, x, g) * 2) + mean  # saturation
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_rand(n, x, g) + 0.5) + mean                   # contrast
+    return (x - mean) * (_rand(n, x, g) + 0.5) + mean  # contrast
 
 
 def _translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> torch.Tensor:

@@ -69,8 +69,14 @@ class CheckpointMeta:
     def to_json(self) -> dict[str, Any]:
         """The JSON document (with ``format``, ``version`` and, for older readers, ``arch``)."""
         doc: dict[str, Any] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        doc.update(config=self.config.to_dict(), classes=list(self.classes), history=list(self.history),
-                   format=FORMAT, version=VERSION, arch=self.config.arch)
+        doc.update(
+            config=self.config.to_dict(),
+            classes=list(self.classes),
+            history=list(self.history),
+            format=FORMAT,
+            version=VERSION,
+            arch=self.config.arch,
+        )
         if not self.modality:
             del doc["modality"]
         return doc
@@ -89,13 +95,19 @@ class CheckpointMeta:
             raise DataError(f"{source} is not a medsynth checkpoint description")
         version = doc.get("version", 1)  # the first descriptions had no version key
         if version != VERSION:
-            raise DataError(f"{source}: checkpoint version {version} is not supported (expected {VERSION}); "
-                            + ("upgrade medsynth to read it" if isinstance(version, int) and version > VERSION
-                               else "it was not written by a medsynth trainer"))
+            raise DataError(
+                f"{source}: checkpoint version {version} is not supported (expected {VERSION}); "
+                + (
+                    "upgrade medsynth to read it"
+                    if isinstance(version, int) and version > VERSION
+                    else "it was not written by a medsynth trainer"
+                )
+            )
         missing = [key for key in _REQUIRED if key not in doc]
         if missing:
-            raise DataError(f"{source} lacks {', '.join(missing)}; it was not written by the medsynth "
-                            "trainer")
+            raise DataError(
+                f"{source} lacks {', '.join(missing)}; it was not written by the medsynth trainer"
+            )
         if not isinstance(doc["config"], dict):
             raise DataError(f"{source}: 'config' must be a mapping, got {type(doc['config']).__name__}")
         try:
@@ -121,17 +133,42 @@ class CheckpointMeta:
 
 
 _JSON_KINDS: dict[str, type] = {
-    "channels": int, "iteration": int, "loss": str, "images_per_class": dict, "dataset": str,
-    "dataset_license": str, "modality": str, "train_manifest_sha256": str, "skipped_images": int,
-    "history": list, "rng_numpy": dict, "wall_time_s": float, "epochs_done": float, "medsynth_version": str,
-    "torch_version": str, "device": str, "world_size": int, "optimizers": dict,
+    "channels": int,
+    "iteration": int,
+    "loss": str,
+    "images_per_class": dict,
+    "dataset": str,
+    "dataset_license": str,
+    "modality": str,
+    "train_manifest_sha256": str,
+    "skipped_images": int,
+    "history": list,
+    "rng_numpy": dict,
+    "wall_time_s": float,
+    "epochs_done": float,
+    "medsynth_version": str,
+    "torch_version": str,
+    "device": str,
+    "world_size": int,
+    "optimizers": dict,
 }
 
 
 # what a resumed run may change: how long it runs and what it writes, never what it computes
-MUTABLE_ON_RESUME = frozenset({"epochs", "max_iterations", "max_minutes", "checkpoint_every",
-                               "keep_checkpoints", "sample_every", "early_stop_patience", "threads", "extra",
-                               "val_features"})
+MUTABLE_ON_RESUME = frozenset(
+    {
+        "epochs",
+        "max_iterations",
+        "max_minutes",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "sample_every",
+        "early_stop_patience",
+        "threads",
+        "extra",
+        "val_features",
+    }
+)
 
 
 def check_resumable(meta: CheckpointMeta, config: TrainConfig, source: Path, world_size: int) -> None:
@@ -149,9 +186,11 @@ def check_resumable(meta: CheckpointMeta, config: TrainConfig, source: Path, wor
     if diff:
         raise ArgumentError(f"cannot resume {source}: its config differs in {diff}; use a new --out folder")
     if meta.world_size != world_size:
-        raise ArgumentError(f"cannot resume {source}: it was trained by {meta.world_size} process(es), this "
-                            f"run has {world_size}; resume with the same number of processes in all "
-                            "(torchrun --nnodes x --nproc-per-node) or use a new --out folder")
+        raise ArgumentError(
+            f"cannot resume {source}: it was trained by {meta.world_size} process(es), this "
+            f"run has {world_size}; resume with the same number of processes in all "
+            "(torchrun --nnodes x --nproc-per-node) or use a new --out folder"
+        )
 
 
 @dataclass(frozen=True)
@@ -165,15 +204,21 @@ class Checkpoint:
     def state(self, prefix: str) -> dict[str, torch.Tensor]:
         """The tensors under ``prefix.`` with the prefix removed (a module's state_dict)."""
         p = prefix + "."
-        return {k[len(p):]: v for k, v in self.tensors.items() if k.startswith(p)}
+        return {k[len(p) :]: v for k, v in self.tensors.items() if k.startswith(p)}
 
 
 def checkpoint_name(iteration: int) -> str:
     return f"ckpt-{iteration:08d}.safetensors"
 
 
-def save_checkpoint(folder: Path, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                    rng: torch.Generator, meta: CheckpointMeta, keep: int = 0) -> Path:
+def save_checkpoint(
+    folder: Path,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    rng: torch.Generator,
+    meta: CheckpointMeta,
+    keep: int = 0,
+) -> Path:
     """Write ``ckpt-<meta.iteration>.safetensors`` and its ``.json`` atomically; keep the newest ``keep``
     (0 = all). The optimisers' param groups are stored in the description, their state in the tensors."""
     folder.mkdir(parents=True, exist_ok=True)

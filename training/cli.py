@@ -56,8 +56,9 @@ def _config_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def resolve_config(flags: dict[str, Any], config_path: Path | None,
-                   resumed: dict[str, Any] | None) -> TrainConfig:
+def resolve_config(
+    flags: dict[str, Any], config_path: Path | None, resumed: dict[str, Any] | None
+) -> TrainConfig:
     """The run's config from the flags given (None = not given), the YAML file and a resumed checkpoint's.
 
     Parameters
@@ -94,13 +95,27 @@ def resolve_config(flags: dict[str, Any], config_path: Path | None,
 
 
 @click.command(name="train")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Run folder: checkpoints/ (.safetensors + .json), samples/, curves.png, progress.gif.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="YAML file of config keys (the flag names with underscores); flags override it.")
-@click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Continue from the newest checkpoint in --out (its config is the base; changing anything "
-                   "but the run length and output settings is refused).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder: checkpoints/ (.safetensors + .json), samples/, curves.png, progress.gif.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML file of config keys (the flag names with underscores); flags override it.",
+)
+@click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Continue from the newest checkpoint in --out (its config is the base; changing anything "
+    "but the run length and output settings is refused).",
+)
 @_config_options
 def train(out: Path, config_path: Path | None, resume: bool, **flags: Any) -> None:
     """Train a class-conditional GAN on --data into --out.
@@ -113,8 +128,10 @@ def train(out: Path, config_path: Path | None, resume: bool, **flags: Any) -> No
     """
     found = list_checkpoints(out / "checkpoints")
     if found and not resume:
-        raise OutputError(f"{out} holds checkpoints of an earlier run ({found[-1].name}); pass --resume to "
-                          "continue it or choose a new --out")
+        raise OutputError(
+            f"{out} holds checkpoints of an earlier run ({found[-1].name}); pass --resume to "
+            "continue it or choose a new --out"
+        )
     ckpt = load_checkpoint(found[-1]) if found else None  # read once: its config here, its state in resume
     config = resolve_config(flags, config_path, ckpt.meta.config.to_dict() if ckpt else None)
     check_config(config)
@@ -137,18 +154,32 @@ def _train(config: TrainConfig, out: Path, ckpt: Checkpoint | None, world: World
 
     if not world.is_main:
         world.barrier()  # rank 0 reads the data first and fills the cache; the others then read the cache
-    data = load_image_set(config.data, image_size=config.image_size, channels=config.channels,
-                          split=config.split, window=config.window, progress=echo)
+    data = load_image_set(
+        config.data,
+        image_size=config.image_size,
+        channels=config.channels,
+        split=config.split,
+        window=config.window,
+        progress=echo,
+    )
     val = None
     if config.val_split:
-        val = load_image_set(config.data, image_size=config.image_size, channels=config.channels,
-                             split=config.val_split, window=config.window, progress=echo)
+        val = load_image_set(
+            config.data,
+            image_size=config.image_size,
+            channels=config.channels,
+            split=config.val_split,
+            window=config.window,
+            progress=echo,
+        )
     if world.is_main:
         world.barrier()
     counts = ", ".join(f"{name} {n}" for name, n in data.counts().items())
-    echo(f"data: {data.name}: {len(data.images)} images ({counts})"
-         + (f"; {len(data.skipped)} unreadable skipped" if data.skipped else "")
-         + (f"; validation against {len(val.images)} images of split {config.val_split}" if val else ""))
+    echo(
+        f"data: {data.name}: {len(data.images)} images ({counts})"
+        + (f"; {len(data.skipped)} unreadable skipped" if data.skipped else "")
+        + (f"; validation against {len(val.images)} images of split {config.val_split}" if val else "")
+    )
     trainer = Trainer(config, data, out, val=val, log=echo, world=world)
     if ckpt is not None:
         trainer.resume(ckpt)
@@ -161,15 +192,21 @@ def _summary(result: RunResult) -> None:
     """Print where everything went."""
     out = result.out_dir
     grids = sorted((out / "samples").glob("epoch-*.png"))
-    click.echo(f"trained {result.iterations} iterations ({result.epochs_done:.2f} epochs) in "
-               f"{result.wall_time_s / 60:.1f} min; stopped: {result.stopped_because}")
+    click.echo(
+        f"trained {result.iterations} iterations ({result.epochs_done:.2f} epochs) in "
+        f"{result.wall_time_s / 60:.1f} min; stopped: {result.stopped_because}"
+    )
     meta = result.checkpoint.with_suffix(".json").name
     click.echo(f"checkpoint   {result.checkpoint} (with {meta} beside it)")
     if grids:
-        click.echo(f"samples      {out / 'samples'}/ ({len(grids)} grids, {grids[0].name} .. "
-                   f"{grids[-1].name}; one row per class)")
-    for name, what in (("curves.png", "D(x), D(G(z)) and losses per epoch"),
-                       ("progress.gif", "the sample grids in order")):
+        click.echo(
+            f"samples      {out / 'samples'}/ ({len(grids)} grids, {grids[0].name} .. "
+            f"{grids[-1].name}; one row per class)"
+        )
+    for name, what in (
+        ("curves.png", "D(x), D(G(z)) and losses per epoch"),
+        ("progress.gif", "the sample grids in order"),
+    ):
         if (out / name).is_file():
             click.echo(f"{name.split('.')[0]:<12} {out / name} ({what})")
     click.echo(f"export with  medsynth export {result.checkpoint} --out model.onnx")

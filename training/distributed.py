@@ -117,8 +117,10 @@ class World:
             ``global_batch`` is not a multiple of the world size.
         """
         if global_batch % self.size:
-            raise DataError(f"batch_size {global_batch} does not split over {self.size} processes; use a "
-                            f"multiple of {self.size} (batch_size is the global batch)")
+            raise DataError(
+                f"batch_size {global_batch} does not split over {self.size} processes; use a "
+                f"multiple of {self.size} (batch_size is the global batch)"
+            )
         return global_batch // self.size
 
     def take(self, rows: T) -> T:
@@ -127,7 +129,7 @@ class World:
             return rows
         n = len(rows)  # type: ignore[arg-type]
         b = n // self.size
-        return rows[self.rank * b:(self.rank + 1) * b]  # type: ignore[index]
+        return rows[self.rank * b : (self.rank + 1) * b]  # type: ignore[index]
 
     def draw(self, fn: Callable[[int], T], n_local: int) -> T:
         """``fn(n)`` draws ``n`` per-row random values; draw them for the global batch, keep this rank's."""
@@ -242,8 +244,10 @@ def world_from_env(device: str, environ: Mapping[str, str] | None = None) -> Wor
     backend = "nccl" if device.startswith("cuda") else "gloo"
     if backend == "nccl":
         if torch.cuda.device_count() <= world.local_rank:
-            raise DataError(f"local rank {world.local_rank} needs a GPU but this machine has "
-                            f"{torch.cuda.device_count()}; use --nproc-per-node at most the GPU count")
+            raise DataError(
+                f"local rank {world.local_rank} needs a GPU but this machine has "
+                f"{torch.cuda.device_count()}; use --nproc-per-node at most the GPU count"
+            )
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group(backend=backend, rank=world.rank, world_size=world.size)
     return world

@@ -69,11 +69,20 @@ class Trainer:
     trains on its rows of every global batch, and only rank 0 writes files and logs.
     """
 
-    def __init__(self, config: TrainConfig, data: ImageSet, out_dir: Path, *, val: ImageSet | None = None,
-                 log: Callable[[str], None] = print, world: World | None = None) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: ImageSet,
+        out_dir: Path,
+        *,
+        val: ImageSet | None = None,
+        log: Callable[[str], None] = print,
+        world: World | None = None,
+    ) -> None:
         if data.images.shape[1] != config.image_size:
-            raise DataError(f"data images are {data.images.shape[1]} px but the config asks for "
-                            f"{config.image_size}")
+            raise DataError(
+                f"data images are {data.images.shape[1]} px but the config asks for {config.image_size}"
+            )
         self.world = world or SINGLE
         self.world.local_batch(config.batch_size)  # refuses a global batch that does not split
         self.config, self.data, self.val = config, data, val
@@ -136,11 +145,14 @@ class Trainer:
         shape = ("arch", "image_size", "latent_dim", "g_width", "d_width", "max_width", "lstm")
         diff = sorted(k for k in shape if getattr(saved, k) != getattr(self.config, k))
         if diff:
-            raise ArgumentError(f"cannot start from {ckpt.path}: its networks differ in {diff}; "
-                                "give the same values")
+            raise ArgumentError(
+                f"cannot start from {ckpt.path}: its networks differ in {diff}; give the same values"
+            )
         if ckpt.meta.classes != tuple(self.data.classes):
-            raise DataError(f"cannot start from {ckpt.path}: it was trained on classes "
-                            f"{list(ckpt.meta.classes)}, the data has {list(self.data.classes)}")
+            raise DataError(
+                f"cannot start from {ckpt.path}: it was trained on classes "
+                f"{list(ckpt.meta.classes)}, the data has {list(self.data.classes)}"
+            )
         self._load_state(ckpt, ema_required=False)
         cfg = self.config
         for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
@@ -154,10 +166,13 @@ class Trainer:
         rng = torch.Generator().manual_seed(self.config.seed + 5)
         augment = (lambda t: diff_augment(t, self.policy, rng)) if self.policy else (lambda t: t)
         features = cast(FeatureDiscriminator, self.D).features
-        probe, accuracy = fit_class_probe(features, self.data.images, self.data.labels, self.num_classes,
-                                          augment, device=self.device)
-        self.log(f"class probe: balanced accuracy {accuracy:.3f} on the training images "
-                 f"(chance {1 / self.num_classes:.3f})")
+        probe, accuracy = fit_class_probe(
+            features, self.data.images, self.data.labels, self.num_classes, augment, device=self.device
+        )
+        self.log(
+            f"class probe: balanced accuracy {accuracy:.3f} on the training images "
+            f"(chance {1 / self.num_classes:.3f})"
+        )
         return probe
 
     def _load_state(self, ckpt: Checkpoint, *, ema_required: bool) -> None:
@@ -216,8 +231,12 @@ class Trainer:
             out_of_time = bool(cfg.max_minutes) and self.world.from_main(elapsed_min >= cfg.max_minutes)
             if at_epoch_end or self.iteration == total or out_of_time:
                 epoch = self.iteration / self.iters_per_epoch
-                record = dict(sums.mean(), epoch=round(epoch, 4), iteration=self.iteration,
-                              wall_time_s=round(time.monotonic() - start_wall, 1))
+                record = dict(
+                    sums.mean(),
+                    epoch=round(epoch, 4),
+                    iteration=self.iteration,
+                    wall_time_s=round(time.monotonic() - start_wall, 1),
+                )
                 sums = _Running()
                 ep = int(round(epoch))
                 if at_epoch_end and ep % cfg.sample_every == 0 or self.iteration == total or out_of_time:
@@ -225,8 +244,11 @@ class Trainer:
                         main = self._sample_and_validate(ep) if self.world.is_main else None
                     record.update(self.world.from_main(main))  # the same history on every rank
                 self.history.append(record)
-                bar.set_postfix(d_real=f"{record['d_real']:.2f}", d_fake=f"{record['d_fake']:.2f}",
-                                **({"fd": f"{record['val_metric']:.4f}"} if "val_metric" in record else {}))
+                bar.set_postfix(
+                    d_real=f"{record['d_real']:.2f}",
+                    d_fake=f"{record['d_fake']:.2f}",
+                    **({"fd": f"{record['val_metric']:.4f}"} if "val_metric" in record else {}),
+                )
                 self.wall_time = time.monotonic() - start_wall
                 last = self.iteration == total or out_of_time
                 if (at_epoch_end and ep % cfg.checkpoint_every == 0) or last or self._plateau():
@@ -244,10 +266,12 @@ class Trainer:
         if self.world.is_main:
             self._write_plots()
         self.world.barrier()
-        self.log(f"{self.iteration - start_iter} iterations in {self.wall_time / 60:.1f} min; "
-                 f"stopped: {stop}")
-        return RunResult(self.out, ckpt_path, self.iteration, self.iteration / self.iters_per_epoch,
-                         self.wall_time, stop)
+        self.log(
+            f"{self.iteration - start_iter} iterations in {self.wall_time / 60:.1f} min; stopped: {stop}"
+        )
+        return RunResult(
+            self.out, ckpt_path, self.iteration, self.iteration / self.iters_per_epoch, self.wall_time, stop
+        )
 
     # -- one iteration --------------------------------------------------------------------------------------
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,8 +279,9 @@ class Trainer:
         cfg, n = self.config, self.config.batch_size
         if cfg.balanced:
             classes = self.np_rng.integers(0, self.num_classes, n)
-            idx = np.array([self._by_class[c][self.np_rng.integers(0, len(self._by_class[c]))]
-                            for c in classes])
+            idx = np.array(
+                [self._by_class[c][self.np_rng.integers(0, len(self._by_class[c]))] for c in classes]
+            )
         else:
             idx = self.np_rng.integers(0, len(self.data.images), n)
         idx = self.world.take(idx)
@@ -335,8 +360,10 @@ class Trainer:
             self.ema.update(self.G, self.iteration)
         stats["loss_g"] = lg.item()
         if not all(math.isfinite(v) for v in stats.values()):
-            raise DivergenceError(f"non-finite loss at iteration {self.iteration}: {stats}; "
-                                "lower the learning rates or use --loss hinge")
+            raise DivergenceError(
+                f"non-finite loss at iteration {self.iteration}: {stats}; "
+                "lower the learning rates or use --loss hinge"
+            )
         return stats
 
     # -- outputs --------------------------------------------------------------------------------------------
@@ -347,8 +374,12 @@ class Trainer:
             recompute_batchnorm_stats(net, self.num_classes, self.config.latent_dim, seed=self.config.seed)
         net.eval()
         with torch.no_grad():
-            out = torch.cat([net(z[i:i + 256].to(self.device), y[i:i + 256].to(self.device)).cpu()
-                             for i in range(0, len(y), 256)])
+            out = torch.cat(
+                [
+                    net(z[i : i + 256].to(self.device), y[i : i + 256].to(self.device)).cpu()
+                    for i in range(0, len(y), 256)
+                ]
+            )
         self.G.train()
         return np.ascontiguousarray(to_uint8(out.numpy()).transpose(0, 2, 3, 1))
 
@@ -386,17 +417,34 @@ class Trainer:
         if self.ema:
             modules["G_ema"] = self.ema.shadow
         meta = CheckpointMeta(
-            config=self.config, classes=tuple(self.data.classes), channels=self.channels,
-            iteration=self.iteration, loss=self.loss_kind, images_per_class=self.data.counts(),
-            dataset=self.data.name, dataset_license=self.data.license, modality=self.data.modality,
-            train_manifest_sha256=self.data.manifest_sha256(), skipped_images=len(self.data.skipped),
-            history=tuple(self.history), rng_numpy=self.np_rng.bit_generator.state,
-            wall_time_s=round(self.wall_time, 1), epochs_done=round(self.iteration / self.iters_per_epoch, 4),
-            medsynth_version=__version__, torch_version=torch.__version__, device=str(self.device),
+            config=self.config,
+            classes=tuple(self.data.classes),
+            channels=self.channels,
+            iteration=self.iteration,
+            loss=self.loss_kind,
+            images_per_class=self.data.counts(),
+            dataset=self.data.name,
+            dataset_license=self.data.license,
+            modality=self.data.modality,
+            train_manifest_sha256=self.data.manifest_sha256(),
+            skipped_images=len(self.data.skipped),
+            history=tuple(self.history),
+            rng_numpy=self.np_rng.bit_generator.state,
+            wall_time_s=round(self.wall_time, 1),
+            epochs_done=round(self.iteration / self.iters_per_epoch, 4),
+            medsynth_version=__version__,
+            torch_version=torch.__version__,
+            device=str(self.device),
             world_size=self.world.size,
         )
-        path = save_checkpoint(self.out / "checkpoints", modules, {"opt_g": self.opt_g, "opt_d": self.opt_d},
-                               self.rng, meta, keep=self.config.keep_checkpoints)
+        path = save_checkpoint(
+            self.out / "checkpoints",
+            modules,
+            {"opt_g": self.opt_g, "opt_d": self.opt_d},
+            self.rng,
+            meta,
+            keep=self.config.keep_checkpoints,
+        )
         self._write_plots()
         return path
 
@@ -426,5 +474,13 @@ def _silent(_: str) -> None:
 def _progress(total: int, done: int, *, disable: bool = False) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, unit="it", desc="training", file=sys.stderr, dynamic_ncols=True,
-                mininterval=2.0, disable=disable)
+    return tqdm(
+        total=total,
+        initial=done,
+        unit="it",
+        desc="training",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=2.0,
+        disable=disable,
+    )

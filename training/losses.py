@@ -37,8 +37,13 @@ def r1_penalty(score_fn: Callable[[torch.Tensor], torch.Tensor], real: torch.Ten
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
-def gradient_penalty(score_fn: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator, alpha: torch.Tensor | None = None) -> torch.Tensor:
+def gradient_penalty(
+    score_fn: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator,
+    alpha: torch.Tensor | None = None,
+) -> torch.Tensor:
     """WGAN-GP penalty (Gulrajani et al. 2017): (||grad D(x_hat)|| - 1)^2 on random interpolates.
 
     ``alpha`` (N, 1, 1, 1) are the interpolation weights; by default drawn from ``generator``.

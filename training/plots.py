@@ -19,7 +19,7 @@ def save_grid(images: np.ndarray, rows: int, path: Path, pad: int = 2) -> None:
     for i in range(rows * cols):
         r, k = divmod(i, cols)
         top, left = pad + r * (h + pad), pad + k * (w + pad)
-        grid[top:top + h, left:left + w] = images[i]
+        grid[top : top + h, left : left + w] = images[i]
     im = Image.fromarray(grid.squeeze(-1) if c == 1 else grid)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path) as handle:
@@ -36,8 +36,9 @@ def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 400) -> None:
             images.append(im.convert("RGB"))
     durations = [ms_per_frame] * (len(images) - 1) + [2000]
     with atomic_open(path) as handle:
-        images[0].save(handle, format="GIF", save_all=True, append_images=images[1:], duration=durations,
-                       loop=0)
+        images[0].save(
+            handle, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0
+        )
 
 
 def save_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> None:

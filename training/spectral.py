@@ -60,8 +60,9 @@ def spectral_target(images: np.ndarray, labels: np.ndarray, num_classes: int, fl
     scaled = from_uint8(images)
     views = [flip(scaled, t, flips) for t in range(TRANSFORMS[flips])]
     present = [c for c in range(num_classes) if (labels == c).any()]
-    power = np.mean([np.mean([mean_power_spectrum(v[labels == c]) for v in views], axis=0) for c in present],
-                    axis=0)
+    power = np.mean(
+        [np.mean([mean_power_spectrum(v[labels == c]) for v in views], axis=0) for c in present], axis=0
+    )
     return SpectralTarget(power)
 
 

@@ -31,7 +31,11 @@ class PerceptualFeatures:
         out = []
         with torch.no_grad():
             for i in range(0, len(images), batch_size):
-                x = torch.from_numpy(from_uint8(images[i:i + batch_size])).permute(0, 3, 1, 2).to(self.device)
+                x = (
+                    torch.from_numpy(from_uint8(images[i : i + batch_size]))
+                    .permute(0, 3, 1, 2)
+                    .to(self.device)
+                )
                 out.append(self.net.pooled(lite_input(x)).double().cpu().numpy())
         return np.concatenate(out)
 

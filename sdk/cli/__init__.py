@@ -23,14 +23,28 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("medsynth.cli.evaluate", "evaluate", "Score synthetic images against real ones."),
     "send": ("medsynth.cli.send", "send", "Send a folder of synthetic DICOM files to a PACS."),
     "train": ("medsynth.training.cli", "train", "Train a class-conditional GAN (needs medsynth[train])."),
-    "export": ("medsynth.export.cli", "export", "Export a training checkpoint to ONNX (needs medsynth[train])."),
-    "utility": ("medsynth.training.downstream.cli", "utility",
-                "Does synthetic data help a classifier? (needs medsynth[train])"),
+    "export": (
+        "medsynth.export.cli",
+        "export",
+        "Export a training checkpoint to ONNX (needs medsynth[train]).",
+    ),
+    "utility": (
+        "medsynth.training.downstream.cli",
+        "utility",
+        "Does synthetic data help a classifier? (needs medsynth[train])",
+    ),
 }
 
 # The extra that provides each top-level third-party module a command may need.
-_EXTRA_FOR_MODULE = {"torch": "train", "onnx": "train", "onnxscript": "train", "safetensors": "train",
-                     "yaml": "train", "matplotlib": "train", "pynetdicom": "pacs"}
+_EXTRA_FOR_MODULE = {
+    "torch": "train",
+    "onnx": "train",
+    "onnxscript": "train",
+    "safetensors": "train",
+    "yaml": "train",
+    "matplotlib": "train",
+    "pynetdicom": "pacs",
+}
 
 
 def _load_command(name: str) -> click.Command:
@@ -78,8 +92,11 @@ class _LazyGroup(click.Group):
 
 
 def _unavailable(name: str, message: str) -> click.Command:
-    @click.command(name=name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-                   add_help_option=False)
+    @click.command(
+        name=name,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
     def stub() -> None:
         click.echo(f"Error: {message}", err=True)
         sys.exit(2)

@@ -42,8 +42,9 @@ def _limits(values: tuple[str, ...]) -> Limits:
     for value in values:
         name, _, number = value.partition("=")
         if name not in names or not number.strip().isdigit():
-            raise ArgumentError(f"--limit takes NAME=INTEGER with NAME one of {', '.join(names)}; "
-                                f"got {value!r}")
+            raise ArgumentError(
+                f"--limit takes NAME=INTEGER with NAME one of {', '.join(names)}; got {value!r}"
+            )
         changes[name] = int(number)
     return dataclasses.replace(DEFAULT_LIMITS, **changes)
 
@@ -97,28 +98,50 @@ def _check_dirs(in_dir: Path, out_dir: Path) -> None:
     if target == source:
         raise ArgumentError(f"OUT_DIR {out_dir} is IN_DIR; write the images to another folder")
     if target.is_relative_to(source) and not (in_dir / "DICOMDIR").is_file():
-        raise ArgumentError(f"OUT_DIR {out_dir} lies inside IN_DIR {in_dir}, so a re-run would read the "
-                            "images it wrote; choose an OUT_DIR outside IN_DIR")
+        raise ArgumentError(
+            f"OUT_DIR {out_dir} lies inside IN_DIR {in_dir}, so a re-run would read the "
+            "images it wrote; choose an OUT_DIR outside IN_DIR"
+        )
 
 
 @click.command(name="convert")
 @click.argument("in_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--window", default="from-file", show_default=True, metavar="NAME|C,W",
-              help="from-file (the file's VOI LUT or window), full (whole stored range), a CT preset (brain, "
-                   "subdural, stroke, lung, mediastinum, abdomen, liver, bone) or center,width "
-                   "(write --window=-600,1500 for a negative center).")
-@click.option("--size", type=click.IntRange(min=1), default=None,
-              help="Pad each image to a square with black and resample it to SIZE x SIZE "
-                   "(default: keep the size).")
-@click.option("--format", "fmt", type=click.Choice(["png"]), default="png", show_default=True,
-              help="Output image format (8-bit grayscale or RGB).")
-@click.option("--limit", "limits", multiple=True, metavar="NAME=N",
-              help="Raise a size limit checked before decoding, e.g. --limit max_frames=20000 "
-                   "(max_file_bytes, max_rows, max_columns, max_frames, max_decoded_bytes).")
+@click.option(
+    "--window",
+    default="from-file",
+    show_default=True,
+    metavar="NAME|C,W",
+    help="from-file (the file's VOI LUT or window), full (whole stored range), a CT preset (brain, "
+    "subdural, stroke, lung, mediastinum, abdomen, liver, bone) or center,width "
+    "(write --window=-600,1500 for a negative center).",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Pad each image to a square with black and resample it to SIZE x SIZE (default: keep the size).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png"]),
+    default="png",
+    show_default=True,
+    help="Output image format (8-bit grayscale or RGB).",
+)
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=N",
+    help="Raise a size limit checked before decoding, e.g. --limit max_frames=20000 "
+    "(max_file_bytes, max_rows, max_columns, max_frames, max_decoded_bytes).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def convert(in_dir: Path, out_dir: Path, window: str, size: int | None, fmt: str, limits: tuple[str, ...],
-            quiet: bool) -> None:
+def convert(
+    in_dir: Path, out_dir: Path, window: str, size: int | None, fmt: str, limits: tuple[str, ...], quiet: bool
+) -> None:
     """Convert the DICOM files under IN_DIR (or its DICOMDIR) to windowed images in OUT_DIR."""
     from tqdm import tqdm
 
@@ -134,8 +157,14 @@ def convert(in_dir: Path, out_dir: Path, window: str, size: int | None, fmt: str
     skipped: list[tuple[Path, str]] = []
     converted_files = 0
     images = iter_images(in_dir, window, size, limits=bounds, files=files)
-    for item in tqdm(images, total=len(files), unit="file", desc="convert", file=sys.stderr,
-                     disable=True if quiet else None):
+    for item in tqdm(
+        images,
+        total=len(files),
+        unit="file",
+        desc="convert",
+        file=sys.stderr,
+        disable=True if quiet else None,
+    ):
         if item.frames is None:
             skipped.append((item.path, item.reason))
             continue
@@ -146,8 +175,13 @@ def convert(in_dir: Path, out_dir: Path, window: str, size: int | None, fmt: str
             continue
         foreign = next((t for t in targets if os.path.lexists(t) and not _written_by_convert(t)), None)
         if foreign is not None:
-            skipped.append((item.path, f"{foreign} exists and was not written by medsynth convert; move it "
-                                       "away or choose another OUT_DIR"))
+            skipped.append(
+                (
+                    item.path,
+                    f"{foreign} exists and was not written by medsynth convert; move it "
+                    "away or choose another OUT_DIR",
+                )
+            )
             continue
         try:
             targets[0].parent.mkdir(parents=True, exist_ok=True)
@@ -159,8 +193,10 @@ def convert(in_dir: Path, out_dir: Path, window: str, size: int | None, fmt: str
         written.update((target, item.path) for target in targets)
         converted_files += 1
 
-    click.echo(f"converted {len(written)} images from {converted_files} files of {in_dir} into {out_dir} "
-               f"(window {window}, size {size or 'native'}, {fmt})")
+    click.echo(
+        f"converted {len(written)} images from {converted_files} files of {in_dir} into {out_dir} "
+        f"(window {window}, size {size or 'native'}, {fmt})"
+    )
     if skipped:
         click.echo(f"skipped {len(skipped)} files:")
         for path, reason in skipped:

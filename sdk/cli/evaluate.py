@@ -135,12 +135,27 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     help="A synthetic image is a copy when nearer to a training image than this "
     "percentile of held-out real images are.",
 )
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
-              help="Seed of splits, subsets and resamples.")
-@click.option("--max-pixels", type=click.IntRange(1, None), default=89_478_485, show_default=True,
-              help="Refuse image files with more pixels than this (decompression bombs), before decoding.")
-@click.option("--max-npz-bytes", type=click.IntRange(1, None), default=4 << 30, show_default=True,
-              help="Refuse .npz files whose arrays would inflate beyond this, checked before decompressing.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of splits, subsets and resamples.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1, None),
+    default=89_478_485,
+    show_default=True,
+    help="Refuse image files with more pixels than this (decompression bombs), before decoding.",
+)
+@click.option(
+    "--max-npz-bytes",
+    type=click.IntRange(1, None),
+    default=4 << 30,
+    show_default=True,
+    help="Refuse .npz files whose arrays would inflate beyond this, checked before decompressing.",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -188,8 +203,7 @@ def evaluate(
     )
     train = (
         load_image_set(
-            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class,
-            **bounds
+            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class, **bounds
         )
         if train_path is not None
         else None

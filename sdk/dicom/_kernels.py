@@ -146,8 +146,9 @@ def _store(out: np.ndarray, invert: bool) -> tuple[float, float, bool]:
     return (-1.0, 1.0, False) if invert else (1.0, 0.0, False)
 
 
-def window(src: np.ndarray, out: np.ndarray, slope: float, shift: float, gain: float, sigmoid: bool,
-           invert: bool) -> None:
+def window(
+    src: np.ndarray, out: np.ndarray, slope: float, shift: float, gain: float, sigmoid: bool, invert: bool
+) -> None:
     """``out = store(f((src * slope + shift) * gain))`` with ``f`` the [0, 1] clip, or the logistic function
     when ``sigmoid``; inverted when asked; flat, same size."""
     kernel = _window_parallel if src.size >= PARALLEL_MIN_SIZE else _window_serial
@@ -162,8 +163,9 @@ def window8(src: np.ndarray, out: np.ndarray, slope: float, shift: float, gain: 
     kernel(src, out, *(np.float32(value) for value in (slope, shift, gain, scale, offset)))
 
 
-def lut(src: np.ndarray, out: np.ndarray, slope: float, shift: float, table: np.ndarray,
-        invert: bool) -> None:
+def lut(
+    src: np.ndarray, out: np.ndarray, slope: float, shift: float, table: np.ndarray, invert: bool
+) -> None:
     """``out = store(table[clamp(trunc(src * slope + shift))])``, inverted when asked; flat, same size."""
     kernel = _lut_parallel if src.size >= PARALLEL_MIN_SIZE else _lut_serial
     kernel(src, out, slope, shift, table, *_store(out, invert))

@@ -21,8 +21,9 @@ _FORBIDDEN = ("/", "\\", ":", "\0")
 
 def _components(value: Any) -> list[str]:
     """The components of a Referenced File ID: a string or a multi-value of strings."""
-    values: list[Any] = [value] if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") \
-        else list(value)
+    values: list[Any] = (
+        [value] if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") else list(value)
+    )
     return [v.decode("ascii", "replace") if isinstance(v, bytes) else str(v) for v in values]
 
 
@@ -69,12 +70,16 @@ def _referenced(ds: Any, folder: Path, source: str) -> list[Path]:
         parts = _components(reference)
         shown = "\\".join(parts)
         if any(part.strip() in ("", ".", "..") or any(c in part for c in _FORBIDDEN) for part in parts):
-            raise DicomError(f"{source} references {shown!r}, which leaves its folder or is not a plain "
-                             f"relative path; refusing the DICOMDIR (remove it to read the folder's files "
-                             f"directly)")
+            raise DicomError(
+                f"{source} references {shown!r}, which leaves its folder or is not a plain "
+                f"relative path; refusing the DICOMDIR (remove it to read the folder's files "
+                f"directly)"
+            )
         candidate = folder.joinpath(*(part.strip() for part in parts))
         if not candidate.resolve().is_relative_to(root):
-            raise DicomError(f"{source} references {shown!r}, which resolves outside {root} (a symbolic "
-                             f"link?); refusing the DICOMDIR (remove it to read the folder's files directly)")
+            raise DicomError(
+                f"{source} references {shown!r}, which resolves outside {root} (a symbolic "
+                f"link?); refusing the DICOMDIR (remove it to read the folder's files directly)"
+            )
         files[candidate] = None
     return list(files)

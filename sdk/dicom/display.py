@@ -34,8 +34,11 @@ def _pixels(array: np.ndarray) -> np.ndarray:
 
 
 def _finite(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+    ):
         raise DataError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
@@ -70,8 +73,16 @@ def run_transform(pixels: np.ndarray, transform: Transform, out: str = "uint8") 
     return result
 
 
-def apply_window(array: np.ndarray, center: float, width: float, function: str = "LINEAR", slope: float = 1.0,
-                 intercept: float = 0.0, out: str = "uint8", invert: bool = False) -> np.ndarray:
+def apply_window(
+    array: np.ndarray,
+    center: float,
+    width: float,
+    function: str = "LINEAR",
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    out: str = "uint8",
+    invert: bool = False,
+) -> np.ndarray:
     """Rescale, window, clip and cast in one pass, as PS3.3 C.11.1 and C.11.2.1.2 define them.
 
     ``x = array * slope + intercept`` is mapped through the VOI LUT function to ``t`` in [0, 1] (below the
@@ -109,8 +120,9 @@ def apply_window(array: np.ndarray, center: float, width: float, function: str =
     return run_transform(array, transform, out)
 
 
-def apply_modality(array: np.ndarray, slope: float = 1.0, intercept: float = 0.0,
-                   dtype: type[np.floating] = np.float32) -> np.ndarray:
+def apply_modality(
+    array: np.ndarray, slope: float = 1.0, intercept: float = 0.0, dtype: type[np.floating] = np.float32
+) -> np.ndarray:
     """``array * slope + intercept`` (the Rescale of PS3.3 C.11.1) in one parallel pass.
 
     Parameters
@@ -138,6 +150,7 @@ def apply_modality(array: np.ndarray, slope: float = 1.0, intercept: float = 0.0
         raise DataError(f"dtype must be float32 or float64, got {dtype!r}")
     pixels = _pixels(array)
     result = np.empty(pixels.shape, dtype=dtype)
-    _kernels.rescale(pixels.reshape(-1), result.reshape(-1), _finite("slope", slope),
-                     _finite("intercept", intercept))
+    _kernels.rescale(
+        pixels.reshape(-1), result.reshape(-1), _finite("slope", slope), _finite("intercept", intercept)
+    )
     return result

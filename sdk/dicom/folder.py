@@ -68,8 +68,14 @@ class FileImages:
     reason: str = ""  # why it was skipped (the DicomError message); "" when read
 
 
-def iter_images(folder: str | Path, window: WindowSpec, size: int | None = None, *,
-                limits: Limits = DEFAULT_LIMITS, files: list[Path] | None = None) -> Iterator[FileImages]:
+def iter_images(
+    folder: str | Path,
+    window: WindowSpec,
+    size: int | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    files: list[Path] | None = None,
+) -> Iterator[FileImages]:
     """Read every file of ``folder`` to ``uint8`` display frames, one :class:`FileImages` per file.
 
     Parameters
@@ -111,8 +117,13 @@ def iter_images(folder: str | Path, window: WindowSpec, size: int | None = None,
         yield FileImages(path, frames)
 
 
-def load_folder(path: str | Path, window: WindowSpec = "from-file", size: int | None = 256, *,
-                limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
+def load_folder(
+    path: str | Path,
+    window: WindowSpec = "from-file",
+    size: int | None = 256,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
     """Load a DICOM folder into one ``uint8`` array, e.g. for a training set.
 
     Every frame of every file becomes one image. All images must agree in channels (the first image read
@@ -156,9 +167,14 @@ def load_folder(path: str | Path, window: WindowSpec = "from-file", size: int | 
             skipped.append((item.path, item.reason))
             continue
         if images and item.frames.shape[1:] != images[0].shape[1:]:
-            skipped.append((item.path, f"{item.path}: its frames are {item.frames.shape[1:]}, the first "
-                                       f"image loaded is {images[0].shape[1:]} (height, width[, channels]); "
-                                       f"give a size to resample, and keep grayscale and colour files apart"))
+            skipped.append(
+                (
+                    item.path,
+                    f"{item.path}: its frames are {item.frames.shape[1:]}, the first "
+                    f"image loaded is {images[0].shape[1:]} (height, width[, channels]); "
+                    f"give a size to resample, and keep grayscale and colour files apart",
+                )
+            )
             continue
         images.append(item.frames)
         paths.extend([item.path] * len(item.frames))

@@ -25,8 +25,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["load", "display"]
 
 
-def display(ds: Dataset, window: Window | str, out: str = "uint8", *, source: str = "<dataset>",
-            limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+def display(
+    ds: Dataset,
+    window: Window | str,
+    out: str = "uint8",
+    *,
+    source: str = "<dataset>",
+    limits: Limits = DEFAULT_LIMITS,
+) -> np.ndarray:
     """Decode a parsed data set and map it to display values.
 
     Parameters
@@ -63,8 +69,10 @@ def _display(ds: Dataset, window: Window | str, out: str, source: str, limits: L
     pixels, geometry = decode(ds, source, limits)
     if pixels.ndim == 4:
         if isinstance(window, Window):
-            raise DicomError(f"{source} is a colour image; windows apply to grayscale images only: use "
-                             f"'{FULL_RANGE}' (or '{FROM_FILE}', which means the same for colour)")
+            raise DicomError(
+                f"{source} is a colour image; windows apply to grayscale images only: use "
+                f"'{FULL_RANGE}' (or '{FROM_FILE}', which means the same for colour)"
+            )
         palette = str(get(ds, "PhotometricInterpretation", source) or "").strip().upper() == "PALETTE COLOR"
         bits = 8 * pixels.dtype.itemsize if palette else integer(ds, "BitsStored", source)
         if pixels.dtype.kind == "f" or not 1 <= bits <= 8 * pixels.dtype.itemsize:
@@ -79,8 +87,14 @@ def _display(ds: Dataset, window: Window | str, out: str, source: str, limits: L
     return result
 
 
-def load(path: str | Path, window: WindowSpec = FROM_FILE, out: str = "uint8", *,
-         limits: Limits = DEFAULT_LIMITS, force: bool = False) -> np.ndarray:
+def load(
+    path: str | Path,
+    window: WindowSpec = FROM_FILE,
+    out: str = "uint8",
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    force: bool = False,
+) -> np.ndarray:
     """Read a DICOM file and return its pixels after the modality LUT and the VOI LUT.
 
     Parameters

@@ -38,8 +38,9 @@ class Window:
         function = str(self.function).strip().upper()
         object.__setattr__(self, "function", function)
         if function not in FUNCTIONS:
-            raise DataError(f"unsupported VOI LUT function {self.function!r}; use one of "
-                            f"{', '.join(FUNCTIONS)}")
+            raise DataError(
+                f"unsupported VOI LUT function {self.function!r}; use one of {', '.join(FUNCTIONS)}"
+            )
         for name in ("center", "width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -48,23 +49,26 @@ class Window:
         minimum_ok = self.width >= 1 if function == "LINEAR" else self.width > 0
         if not minimum_ok:
             bound = ">= 1" if function == "LINEAR" else "> 0"
-            raise DataError(f"window width must be {bound} for {function} (PS3.3 C.11.2.1.2), "
-                            f"got {self.width:g}")
+            raise DataError(
+                f"window width must be {bound} for {function} (PS3.3 C.11.2.1.2), got {self.width:g}"
+            )
 
 
 # Typical CT windows (center, width) in HU, as Radiopaedia's "Windowing (CT)" article lists them; where it
 # gives a range (subdural 50-100 / 130-300) the midpoint is used. Stroke is the narrow window of Radiopaedia
 # case 19148.
-PRESETS: MappingProxyType[str, Window] = MappingProxyType({
-    "brain": Window(40, 80),
-    "subdural": Window(75, 215),
-    "stroke": Window(32, 8),
-    "lung": Window(-600, 1500),
-    "mediastinum": Window(50, 350),
-    "abdomen": Window(50, 400),
-    "liver": Window(30, 150),
-    "bone": Window(400, 1800),
-})
+PRESETS: MappingProxyType[str, Window] = MappingProxyType(
+    {
+        "brain": Window(40, 80),
+        "subdural": Window(75, 215),
+        "stroke": Window(32, 8),
+        "lung": Window(-600, 1500),
+        "mediastinum": Window(50, 350),
+        "abdomen": Window(50, 400),
+        "liver": Window(30, 150),
+        "bone": Window(400, 1800),
+    }
+)
 
 WindowSpec = str | Window | tuple[float, float]
 
@@ -107,8 +111,11 @@ def parse_window(spec: WindowSpec) -> Window | str:
         try:
             center, width = (float(part) for part in parts)
         except ValueError:
-            raise DataError(f"window {spec!r} is not 'center,width' (two numbers, e.g. '-600,1500')") \
-                from None
+            raise DataError(
+                f"window {spec!r} is not 'center,width' (two numbers, e.g. '-600,1500')"
+            ) from None
         return Window(center, width)
-    raise DataError(f"unknown window {spec!r}: use {FROM_FILE}, {FULL_RANGE}, 'center,width' or a preset "
-                    f"({', '.join(PRESETS)})")
+    raise DataError(
+        f"unknown window {spec!r}: use {FROM_FILE}, {FULL_RANGE}, 'center,width' or a preset "
+        f"({', '.join(PRESETS)})"
+    )

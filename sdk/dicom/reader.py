@@ -65,8 +65,10 @@ class Geometry:
 
 
 def _too_big(source: str, what: str, value: int, limit: int, field: str) -> DicomError:
-    return DicomError(f"{source}: {what} {value} exceeds the limit of {limit}; if the file is trusted, raise "
-                      f"it with medsynth.dicom.Limits({field}=...)")
+    return DicomError(
+        f"{source}: {what} {value} exceeds the limit of {limit}; if the file is trusted, raise "
+        f"it with medsynth.dicom.Limits({field}=...)"
+    )
 
 
 def _check_inflated_size(path: Path, limits: Limits, source: str) -> None:
@@ -84,8 +86,13 @@ def _check_inflated_size(path: Path, limits: Limits, source: str) -> None:
         chunk = inflater.decompress(data, _INFLATE_STEP)
         total += len(chunk)
         if total > limits.max_file_bytes:
-            raise _too_big(source, "the inflated (Deflated transfer syntax) data set of more than",
-                           limits.max_file_bytes, limits.max_file_bytes, "max_file_bytes")
+            raise _too_big(
+                source,
+                "the inflated (Deflated transfer syntax) data set of more than",
+                limits.max_file_bytes,
+                limits.max_file_bytes,
+                "max_file_bytes",
+            )
         data = inflater.unconsumed_tail
         # Done at the end of the deflate stream (a padding byte may follow it), or when input and output are.
         if inflater.eof or not chunk or (not data and len(chunk) < _INFLATE_STEP):
@@ -132,8 +139,7 @@ def read(path: str | Path, *, limits: Limits = DEFAULT_LIMITS, force: bool = Fal
                 _check_inflated_size(path, limits, source)
             return pydicom.dcmread(path, force=force)
         except InvalidDicomError as exc:
-            raise DicomError(f"{source} is not a DICOM file (no 'DICM' after a 128-byte "
-                             f"preamble)") from exc
+            raise DicomError(f"{source} is not a DICOM file (no 'DICM' after a 128-byte preamble)") from exc
 
 
 def check_geometry(ds: Dataset, source: str, limits: Limits = DEFAULT_LIMITS) -> Geometry:
@@ -161,8 +167,10 @@ def check_geometry(ds: Dataset, source: str, limits: Limits = DEFAULT_LIMITS) ->
     """
     meta = getattr(ds, "file_meta", None)
     if str(getattr(meta, "MediaStorageSOPClassUID", "")) == DICOMDIR_UID or "DirectoryRecordSequence" in ds:
-        raise DicomError(f"{source} is a DICOMDIR (an index of a media folder, not an image): pass its "
-                         f"folder to medsynth.dicom.load_folder or 'medsynth convert'")
+        raise DicomError(
+            f"{source} is a DICOMDIR (an index of a media folder, not an image): pass its "
+            f"folder to medsynth.dicom.load_folder or 'medsynth convert'"
+        )
     if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
         kind = getattr(getattr(ds, "SOPClassUID", None), "name", "")
         raise DicomError(f"{source} has no pixel data" + (f" (it is a {kind})" if kind else ""))
@@ -175,8 +183,9 @@ def check_geometry(ds: Dataset, source: str, limits: Limits = DEFAULT_LIMITS) ->
     )
     for name in ("rows", "columns", "frames", "samples", "bits_allocated"):
         if getattr(geometry, name) < 1:
-            raise DicomError(f"{source}: {name.replace('_', ' ')} must be at least 1, "
-                             f"got {getattr(geometry, name)}")
+            raise DicomError(
+                f"{source}: {name.replace('_', ' ')} must be at least 1, got {getattr(geometry, name)}"
+            )
     if geometry.samples not in (1, 3):
         raise DicomError(f"{source}: Samples per Pixel {geometry.samples} is not 1 or 3")
     if geometry.bits_allocated > 64:
@@ -186,11 +195,21 @@ def check_geometry(ds: Dataset, source: str, limits: Limits = DEFAULT_LIMITS) ->
         if value > limit:
             what = "Number of Frames" if name == "frames" else name.capitalize()
             raise _too_big(source, what, value, limit, limit_name)
-    decoded = (geometry.rows * geometry.columns * geometry.frames * geometry.samples
-               * max(1, (geometry.bits_allocated + 7) // 8))
+    decoded = (
+        geometry.rows
+        * geometry.columns
+        * geometry.frames
+        * geometry.samples
+        * max(1, (geometry.bits_allocated + 7) // 8)
+    )
     if decoded > limits.max_decoded_bytes:
-        raise _too_big(source, "the decoded pixel data of (bytes)", decoded, limits.max_decoded_bytes,
-                       "max_decoded_bytes")
+        raise _too_big(
+            source,
+            "the decoded pixel data of (bytes)",
+            decoded,
+            limits.max_decoded_bytes,
+            "max_decoded_bytes",
+        )
     return geometry
 
 
@@ -201,20 +220,25 @@ def _check_transfer_syntax(ds: Dataset, source: str) -> None:
     meta = getattr(ds, "file_meta", None)
     raw = meta.get("TransferSyntaxUID") if meta is not None else None
     if not raw:
-        raise DicomError(f"{source} has no Transfer Syntax UID (0002,0010) in its file meta, so its pixel "
-                         f"data cannot be decoded")
+        raise DicomError(
+            f"{source} has no Transfer Syntax UID (0002,0010) in its file meta, so its pixel "
+            f"data cannot be decoded"
+        )
     uid = UID(str(raw))
     name = uid.name if uid.name != str(uid) else "not a registered transfer syntax"
     try:
         decoder = get_decoder(uid)
     except (NotImplementedError, ValueError, TypeError):
-        raise DicomError(f"{source}: transfer syntax {uid} ({name}) is not supported; convert the file to "
-                         f"Explicit VR Little Endian (1.2.840.10008.1.2.1), e.g. with dcmtk's "
-                         f"dcmconv") from None
+        raise DicomError(
+            f"{source}: transfer syntax {uid} ({name}) is not supported; convert the file to "
+            f"Explicit VR Little Endian (1.2.840.10008.1.2.1), e.g. with dcmtk's "
+            f"dcmconv"
+        ) from None
     if not decoder.is_available:
         missing = "; ".join(decoder.missing_dependencies) or "a decoding plugin"
-        raise DicomError(f"{source}: transfer syntax {uid} ({name}) cannot be decoded here; install one of: "
-                         f"{missing}")
+        raise DicomError(
+            f"{source}: transfer syntax {uid} ({name}) cannot be decoded here; install one of: {missing}"
+        )
 
 
 def decode(ds: Dataset, source: str, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, Geometry]:
@@ -256,8 +280,9 @@ def decode(ds: Dataset, source: str, limits: Limits = DEFAULT_LIMITS) -> tuple[n
 
                 pixels = apply_color_lut(pixels, ds)
         except Exception as exc:  # decoders and plugins raise many types on corrupt data; all mean "bad data"
-            raise DicomError(f"{source}: the pixel data cannot be decoded "
-                             f"({type(exc).__name__}: {exc})") from exc
+            raise DicomError(
+                f"{source}: the pixel data cannot be decoded ({type(exc).__name__}: {exc})"
+            ) from exc
     pixels = np.asarray(pixels)
     # RGB, or PALETTE COLOR expanded to RGB
     colour = geometry.samples == 3 or pixels.ndim == (4 if geometry.frames > 1 else 3)

@@ -45,7 +45,7 @@ def to_square(image: np.ndarray, size: int) -> np.ndarray:
     if side != height or side != width:
         padded = np.zeros((side, side) + image.shape[2:], dtype=np.uint8)
         top, left = (side - height) // 2, (side - width) // 2
-        padded[top:top + height, left:left + width] = image
+        padded[top : top + height, left : left + width] = image
         image = padded
     if side == size:
         return np.ascontiguousarray(image)

@@ -50,8 +50,9 @@ class _Lut:
     bits: int  # bits per entry (LUT Descriptor value 3): the output range is [0, 2**bits - 1]
 
 
-def linear_transform(window: Window, slope: float = 1.0, intercept: float = 0.0,
-                     invert: bool = False) -> Transform:
+def linear_transform(
+    window: Window, slope: float = 1.0, intercept: float = 0.0, invert: bool = False
+) -> Transform:
     """Fold a rescale and a window into a :class:`Transform`.
 
     Parameters
@@ -160,8 +161,9 @@ def _lut(item: Dataset, ds: Dataset, source: str, what: str) -> _Lut | None:
     try:
         count, first_mapped, bits = (int(value) for value in descriptor)
     except (TypeError, ValueError):
-        raise DicomError(f"{source}: the {what} LUT Descriptor {descriptor!r} is not three "
-                         f"integers") from None
+        raise DicomError(
+            f"{source}: the {what} LUT Descriptor {descriptor!r} is not three integers"
+        ) from None
     count = count or 65536  # PS3.3 C.11.1.1.1: 0 means 2**16 entries
     if not 8 <= bits <= 16:
         raise DicomError(f"{source}: the {what} LUT has {bits} bits per entry; 8 to 16 are supported")
@@ -174,8 +176,9 @@ def _lut(item: Dataset, ds: Dataset, source: str, what: str) -> _Lut | None:
         except (TypeError, ValueError):
             raise DicomError(f"{source}: the {what} LUT Data is not a list of numbers") from None
     if values.ndim != 1 or values.size < count:
-        raise DicomError(f"{source}: the {what} LUT Data holds {values.size} entries, its descriptor "
-                         f"says {count}")
+        raise DicomError(
+            f"{source}: the {what} LUT Data holds {values.size} entries, its descriptor says {count}"
+        )
     values = values[:count].astype(np.float64)
     if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 2**bits - 1:
         raise DicomError(f"{source}: the {what} LUT Data has values outside [0, {2**bits - 1}] ({bits} bits)")
@@ -238,8 +241,10 @@ def _frame_transform(ds: Dataset, frame: int, spec: Window | str, source: str) -
     if spec == FROM_FILE:
         voi = _file_voi(ds, frame, source)
         if voi is None:
-            raise DicomError(f"{source} has no window (no VOI LUT Sequence, no Window Center/Width): give a "
-                             f"window such as 'lung', 'center,width' or '{FULL_RANGE}'")
+            raise DicomError(
+                f"{source} has no window (no VOI LUT Sequence, no Window Center/Width): give a "
+                f"window such as 'lung', 'center,width' or '{FULL_RANGE}'"
+            )
     elif spec == FULL_RANGE:
         voi = None
     else:
@@ -250,11 +255,17 @@ def _frame_transform(ds: Dataset, frame: int, spec: Window | str, source: str) -
         if isinstance(voi, Window):
             return linear_transform(voi, modality.slope, modality.intercept, invert)
         if isinstance(voi, _Lut):
-            return Transform("lut", modality.slope, modality.intercept - voi.first,
-                             table=voi.values / (2**voi.bits - 1), invert=invert)
+            return Transform(
+                "lut",
+                modality.slope,
+                modality.intercept - voi.first,
+                table=voi.values / (2**voi.bits - 1),
+                invert=invert,
+            )
         if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
-            raise DicomError(f"{source} has floating-point pixel data, which has no stored range: give a "
-                             f"window")
+            raise DicomError(
+                f"{source} has floating-point pixel data, which has no stored range: give a window"
+            )
         slope, intercept = modality.slope, modality.intercept
         lower, upper = (value * slope + intercept for value in _stored_range(ds, source))
         return _range_transform(lower, upper, modality.slope, modality.intercept, invert)
@@ -301,8 +312,10 @@ def transforms_for(ds: Dataset, spec: Window | str, frames: int, source: str) ->
         raise DicomError(f"{source}: photometric interpretation {photometric!r} is not grayscale")
     per_frame = get(ds, "PerFrameFunctionalGroupsSequence", source)
     varies = bool(per_frame) and any(
-        get(item, keyword, source) for item in per_frame
-        for keyword in ("PixelValueTransformationSequence", "FrameVOILUTSequence"))
+        get(item, keyword, source)
+        for item in per_frame
+        for keyword in ("PixelValueTransformationSequence", "FrameVOILUTSequence")
+    )
     if not varies:
         return [_frame_transform(ds, 0, spec, source)]
     return [_frame_transform(ds, frame, spec, source) for frame in range(frames)]

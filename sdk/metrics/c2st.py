@@ -102,8 +102,10 @@ def class_matched(
     share = {c: np.sum(classes_a == c) / keep_a.size for c in shared}
     total = min(np.sum(classes_b == c) / share[c] for c in shared)
     rng = np.random.default_rng(seed)
-    picked = [rng.permutation(np.flatnonzero(classes_b == c))[: int(np.floor(total * share[c] + 1e-9))]
-              for c in shared]
+    picked = [
+        rng.permutation(np.flatnonzero(classes_b == c))[: int(np.floor(total * share[c] + 1e-9))]
+        for c in shared
+    ]
     return keep_a, np.sort(np.concatenate(picked))
 
 
@@ -151,8 +153,10 @@ def c2st(
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise DataError(f"c2st: expected feature sets (N, D) of one D, got {a.shape} and {b.shape}")
     if folds < 2 or min(a.shape[0], b.shape[0]) < folds:
-        raise DataError(f"c2st: {folds}-fold cross-validation needs at least {max(folds, 2)} rows in each "
-                        f"set, got {a.shape[0]} and {b.shape[0]}")
+        raise DataError(
+            f"c2st: {folds}-fold cross-validation needs at least {max(folds, 2)} rows in each "
+            f"set, got {a.shape[0]} and {b.shape[0]}"
+        )
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise DataError("c2st: features contain NaN or infinity")
     x = np.concatenate([a, b])

@@ -29,7 +29,6 @@ DEFAULT_SPACE = "radiomics"
 FEATURE_INPUT_SIZE = 224
 
 
-
 @dataclass(frozen=True)
 class BundledFeatures:
     """A feature extractor shipped inside the package (folder ``medsynth/features/``)."""
@@ -189,15 +188,20 @@ def load_feature_extractor(
         entry = bundled[str(spec)]
         path = features_dir() / entry.file_name
         if not path.is_file():
-            raise ModelError(f"bundled feature extractor {entry.name!r}: its file {path} is missing; "
-                             "reinstall medsynth")
+            raise ModelError(
+                f"bundled feature extractor {entry.name!r}: its file {path} is missing; reinstall medsynth"
+            )
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != entry.sha256:
-            raise ModelError(f"bundled feature extractor {path} is damaged (sha256 {digest}, expected "
-                             f"{entry.sha256}); reinstall medsynth")
+            raise ModelError(
+                f"bundled feature extractor {path} is damaged (sha256 {digest}, expected "
+                f"{entry.sha256}); reinstall medsynth"
+            )
         return OnnxFeatureExtractor(path, space=entry.name, device=device)
     path = Path(spec)
     if not path.is_file():
-        raise ModelError(f"no feature model file and no bundled feature space named {str(spec)!r}; give the "
-                         f"path of an ONNX feature extractor or one of: {', '.join(bundled)}")
+        raise ModelError(
+            f"no feature model file and no bundled feature space named {str(spec)!r}; give the "
+            f"path of an ONNX feature extractor or one of: {', '.join(bundled)}"
+        )
     return OnnxFeatureExtractor(path, value_range=value_range, device=device)

@@ -44,8 +44,9 @@ class ImageSet:
         return {c: int((self.labels == i).sum()) for i, c in enumerate(self.classes)}
 
 
-def _read_image(path: Path, size: tuple[int, int] | None, channels: int | None,
-                max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def _read_image(
+    path: Path, size: tuple[int, int] | None, channels: int | None, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     with _PILLOW_LIMIT, warnings.catch_warnings():
@@ -57,9 +58,11 @@ def _read_image(path: Path, size: tuple[int, int] | None, channels: int | None,
             with Image.open(path) as img:
                 pixels = img.size[0] * img.size[1]
                 if pixels > max_pixels:
-                    raise DataError(f"image {path} has {img.size[0]}x{img.size[1]} = {pixels} pixels, above "
-                                    f"the limit of {max_pixels} (a decompression bomb?); raise it with "
-                                    "--max-pixels if the image is real")
+                    raise DataError(
+                        f"image {path} has {img.size[0]}x{img.size[1]} = {pixels} pixels, above "
+                        f"the limit of {max_pixels} (a decompression bomb?); raise it with "
+                        "--max-pixels if the image is real"
+                    )
                 mode = {1: "L", 3: "RGB"}.get(
                     channels or 0, "L" if img.mode in ("L", "I", "I;16", "1") else "RGB"
                 )
@@ -69,8 +72,18 @@ def _read_image(path: Path, size: tuple[int, int] | None, channels: int | None,
                 a = np.asarray(converted, dtype=np.uint8)
         except DataError:
             raise
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError, SyntaxError,
-                EOFError, TypeError, IndexError, struct.error, zlib.error) as exc:
+        except (
+            OSError,
+            UnidentifiedImageError,
+            Image.DecompressionBombError,
+            ValueError,
+            SyntaxError,
+            EOFError,
+            TypeError,
+            IndexError,
+            struct.error,
+            zlib.error,
+        ) as exc:
             # Pillow reports damaged files with any of these (SyntaxError: "broken PNG file").
             raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -121,11 +134,18 @@ def _resolve_isic_image(folder: Path, image_id: str) -> Path:
 def _listed(path: Path, value: str, line: int) -> Path:
     """A ``path`` cell of a CSV: relative, and inside the CSV's folder (links resolved)."""
     base = path.parent.resolve()
-    bad = (not value or "\0" in value or PurePosixPath(value).is_absolute()
-           or PureWindowsPath(value).is_absolute() or bool(PureWindowsPath(value).drive))
+    bad = (
+        not value
+        or "\0" in value
+        or PurePosixPath(value).is_absolute()
+        or PureWindowsPath(value).is_absolute()
+        or bool(PureWindowsPath(value).drive)
+    )
     if bad or not (base / value).resolve().is_relative_to(base):
-        raise DataError(f"{path}, line {line}: path {value[:200]!r} lies outside {path.parent}; the files a "
-                        "CSV lists must be relative paths inside its folder")
+        raise DataError(
+            f"{path}, line {line}: path {value[:200]!r} lies outside {path.parent}; the files a "
+            "CSV lists must be relative paths inside its folder"
+        )
     return path.parent / value
 
 
@@ -134,8 +154,10 @@ def _from_csv(path: Path, split: str | None) -> list[tuple[Path, str]]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 "
-                        "(e.g. iconv -f latin1 -t utf-8)") from exc
+        raise DataError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)"
+        ) from exc
     except (OSError, csv.Error) as exc:
         raise DataError(f"cannot read {path} as a CSV file: {exc}") from exc
     if not rows:
@@ -177,16 +199,21 @@ def _from_folder(folder: Path) -> list[tuple[Path, str]]:
     return [(f, UNLABELLED) for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
 
 
-def _from_npz(path: Path, size: int | None, max_per_class: int | None,
-              max_bytes: int = MAX_NPZ_BYTES) -> ImageSet:
+def _from_npz(
+    path: Path, size: int | None, max_per_class: int | None, max_bytes: int = MAX_NPZ_BYTES
+) -> ImageSet:
     from PIL import Image
 
-    data = load_npz(path, {"images": True, "labels": False, "class_names": False, "classes": False},
-                    max_bytes=max_bytes)
+    data = load_npz(
+        path, {"images": True, "labels": False, "class_names": False, "classes": False}, max_bytes=max_bytes
+    )
     images = data["images"]
     try:
-        labels = np.asarray(data["labels"], dtype=np.int64) if "labels" in data else np.zeros(len(images),
-                                                                                             np.int64)
+        labels = (
+            np.asarray(data["labels"], dtype=np.int64)
+            if "labels" in data
+            else np.zeros(len(images), np.int64)
+        )
     except (TypeError, ValueError) as exc:
         raise DataError(f"{path}: 'labels' must be integers ({exc})") from exc
     names = data.get("class_names", data.get("classes"))

@@ -81,8 +81,12 @@ def _metric_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     if "spectrum" in d:
         s = d["spectrum"]
         fy, fx = s["peak_frequency"]
-        rows.append(("spectral peak ratio (synthetic/real power)",
-                     f"{_fmt(s['peak_ratio'])} at ({_fmt(fy)}, {_fmt(fx)}) cycles/px"))
+        rows.append(
+            (
+                "spectral peak ratio (synthetic/real power)",
+                f"{_fmt(s['peak_ratio'])} at ({_fmt(fy)}, {_fmt(fx)}) cycles/px",
+            )
+        )
         rows.append(("log-spectral distance", f"{_fmt(s['log_spectral_distance_db'])} dB"))
     return rows
 

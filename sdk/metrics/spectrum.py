@@ -64,7 +64,7 @@ def mean_power_spectrum(images: np.ndarray) -> np.ndarray:
     window = hann_window(h, w)
     total = np.zeros((h, w))
     for start in range(0, arr.shape[0], _CHUNK):
-        x = arr[start:start + _CHUNK].astype(np.float64)
+        x = arr[start : start + _CHUNK].astype(np.float64)
         x -= x.mean(axis=(1, 2), keepdims=True)
         total += (np.abs(np.fft.fft2(x * window)) ** 2).sum(axis=0)
     return total / arr.shape[0]
@@ -81,8 +81,11 @@ class SpectralComparison:
 
     def as_dict(self) -> dict[str, float | list[float]]:
         """The summary as JSON values (without the full ratio map)."""
-        return {"peak_ratio": self.peak_ratio, "peak_frequency": list(self.peak_frequency),
-                "log_spectral_distance_db": self.log_spectral_distance_db}
+        return {
+            "peak_ratio": self.peak_ratio,
+            "peak_frequency": list(self.peak_frequency),
+            "log_spectral_distance_db": self.log_spectral_distance_db,
+        }
 
 
 def spectral_comparison(real: np.ndarray, synthetic: np.ndarray) -> SpectralComparison:
@@ -106,8 +109,10 @@ def spectral_comparison(real: np.ndarray, synthetic: np.ndarray) -> SpectralComp
     """
     pr, ps = mean_power_spectrum(real), mean_power_spectrum(synthetic)
     if pr.shape != ps.shape:
-        raise DataError(f"real images are {pr.shape[0]}x{pr.shape[1]} and synthetic ones "
-                        f"{ps.shape[0]}x{ps.shape[1]}; compare sets of one size")
+        raise DataError(
+            f"real images are {pr.shape[0]}x{pr.shape[1]} and synthetic ones "
+            f"{ps.shape[0]}x{ps.shape[1]}; compare sets of one size"
+        )
     h, w = pr.shape
     fy, fx = np.fft.fftfreq(h), np.fft.fftfreq(w)
     keep = compared_bins(h, w)

@@ -16,8 +16,9 @@ DIMSE_DEFAULT_PORT = 104
 
 def _check_aet(value: str, what: str) -> str:
     if not value or len(value) > 16 or "\\" in value or not value.isascii() or not value.strip():
-        raise ArgumentError(f"{what} {value!r} is not a DICOM AE title (1 to 16 ASCII characters, no "
-                            "backslash)")
+        raise ArgumentError(
+            f"{what} {value!r} is not a DICOM AE title (1 to 16 ASCII characters, no backslash)"
+        )
     return value
 
 
@@ -59,21 +60,32 @@ def parse_destination(url: str) -> Destination:
         raise ArgumentError(f"--to {url!r}: bad port ({exc})") from exc
     if scheme == "dicom":
         if not parts.username or not parts.hostname:
-            raise ArgumentError(f"--to {url!r}: a DIMSE destination is dicom://CALLED_AET@host:port, e.g. "
-                                "dicom://ORTHANC@pacs.example.org:4242")
+            raise ArgumentError(
+                f"--to {url!r}: a DIMSE destination is dicom://CALLED_AET@host:port, e.g. "
+                "dicom://ORTHANC@pacs.example.org:4242"
+            )
         if parts.password is not None:
             raise ArgumentError(f"--to {url!r}: dicom:// URLs carry an AE title, not a password")
-        return Destination(url=url, kind="dimse", host=parts.hostname, port=port or DIMSE_DEFAULT_PORT,
-                           called_aet=_check_aet(parts.username, "called AE title"))
+        return Destination(
+            url=url,
+            kind="dimse",
+            host=parts.hostname,
+            port=port or DIMSE_DEFAULT_PORT,
+            called_aet=_check_aet(parts.username, "called AE title"),
+        )
     if scheme in ("http", "https"):
         if not parts.hostname:
             raise ArgumentError(f"--to {url!r}: no host; e.g. https://pacs.example.org/dicom-web")
         if parts.username or parts.password:
-            raise ArgumentError(f"--to {url!r}: do not put credentials in the URL (they end up in logs); "
-                                "use --user USER:PASSWORD or --token")
+            raise ArgumentError(
+                f"--to {url!r}: do not put credentials in the URL (they end up in logs); "
+                "use --user USER:PASSWORD or --token"
+            )
         return Destination(url=url, kind="dicomweb", base_url=url.rstrip("/"))
-    raise ArgumentError(f"--to {url!r}: use dicom://AET@host:port (DIMSE C-STORE) or "
-                        "http(s)://host/dicom-web (DICOMweb STOW-RS)")
+    raise ArgumentError(
+        f"--to {url!r}: use dicom://AET@host:port (DIMSE C-STORE) or "
+        "http(s)://host/dicom-web (DICOMweb STOW-RS)"
+    )
 
 
 def auth_header(user: str | None, token: str | None) -> str | None:

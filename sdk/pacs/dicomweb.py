@@ -34,8 +34,9 @@ def _first(item: dict[str, Any], tag: str) -> Any:
 class DicomWebClient:
     """STOW-RS to ``<root>/studies``, QIDO-RS from ``<root>/studies/{study}/series/{series}/instances``."""
 
-    def __init__(self, destination: Destination, authorization: str | None, ca_file: Path | None,
-                 timeout: float) -> None:
+    def __init__(
+        self, destination: Destination, authorization: str | None, ca_file: Path | None, timeout: float
+    ) -> None:
         self._dest = destination
         self._root = destination.base_url
         self._authorization = authorization
@@ -43,8 +44,13 @@ class DicomWebClient:
         # Certificates are always verified (against the system store, or --ca-file for a hospital's own CA).
         self._context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
 
-    def _request(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None,
-                 ) -> tuple[int, bytes]:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None = None,
+    ) -> tuple[int, bytes]:
         if self._authorization is not None:
             headers = {**headers, "Authorization": self._authorization}
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
@@ -55,16 +61,20 @@ class DicomWebClient:
         except urllib.error.HTTPError as exc:
             status, text = exc.code, exc.read()
             if status in (401, 403):
-                raise SendError(f"{self._dest.url} refused the credentials (HTTP {status}); check --user "
-                                "USER:PASSWORD or --token") from exc
+                raise SendError(
+                    f"{self._dest.url} refused the credentials (HTTP {status}); check --user "
+                    "USER:PASSWORD or --token"
+                ) from exc
             if status in (408, 429) or status >= 500:
                 raise TransientError(f"HTTP {status} from {url}") from exc
             return status, text
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, ssl.SSLCertVerificationError):
-                raise SendError(f"{self._dest.url}: the server's TLS certificate does not verify "
-                                f"({exc.reason.verify_message}); pass --ca-file with your CA's "
-                                "certificate") from exc
+                raise SendError(
+                    f"{self._dest.url}: the server's TLS certificate does not verify "
+                    f"({exc.reason.verify_message}); pass --ca-file with your CA's "
+                    "certificate"
+                ) from exc
             raise TransientError(f"cannot reach {url}: {exc.reason}") from exc
         except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
             raise TransientError(f"{url}: {exc or type(exc).__name__}") from exc
@@ -90,8 +100,10 @@ class DicomWebClient:
             parts.append(instance.path.read_bytes())
             parts.append(b"\r\n")
         parts.append(f"--{boundary}--\r\n".encode("ascii"))
-        headers = {"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
-                   "Accept": "application/dicom+json"}
+        headers = {
+            "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
+            "Accept": "application/dicom+json",
+        }
         status, body = self._request("POST", f"{self._root}/studies", headers, b"".join(parts))
         names = ", ".join(i.name for i in batch[:3]) + (" ..." if len(batch) > 3 else "")
         if status not in (200, 202, 409):
@@ -100,12 +112,18 @@ class DicomWebClient:
         try:
             answer = json.loads(body) if body.strip() else {}
         except ValueError as exc:
-            raise SendError(f"{self._dest.url} answered STOW-RS for {names} with something that is not "
-                            "DICOM JSON; is the URL the DICOMweb root?") from exc
-        stored = {_first(item, _REFERENCED_SOP_INSTANCE_UID)
-                  for item in (answer.get(_REFERENCED_SOP_SEQUENCE) or {}).get("Value") or []}
-        failed = {_first(item, _REFERENCED_SOP_INSTANCE_UID): _first(item, _FAILURE_REASON)
-                  for item in (answer.get(_FAILED_SOP_SEQUENCE) or {}).get("Value") or []}
+            raise SendError(
+                f"{self._dest.url} answered STOW-RS for {names} with something that is not "
+                "DICOM JSON; is the URL the DICOMweb root?"
+            ) from exc
+        stored = {
+            _first(item, _REFERENCED_SOP_INSTANCE_UID)
+            for item in (answer.get(_REFERENCED_SOP_SEQUENCE) or {}).get("Value") or []
+        }
+        failed = {
+            _first(item, _REFERENCED_SOP_INSTANCE_UID): _first(item, _FAILURE_REASON)
+            for item in (answer.get(_FAILED_SOP_SEQUENCE) or {}).get("Value") or []
+        }
         out: dict[str, str | None] = {}
         for instance in batch:
             if instance.sop in stored:
@@ -115,8 +133,11 @@ class DicomWebClient:
                 code = f"0x{reason:04X}" if isinstance(reason, int) else str(reason)
                 out[instance.sop] = f"{instance.name}: STOW-RS failure reason {code}"
             else:
-                out[instance.sop] = None if status == 200 and not stored else (
-                    f"{instance.name}: not in the PACS's STOW-RS response (HTTP {status})")
+                out[instance.sop] = (
+                    None
+                    if status == 200 and not stored
+                    else (f"{instance.name}: not in the PACS's STOW-RS response (HTTP {status})")
+                )
         return out
 
     def close(self) -> None:

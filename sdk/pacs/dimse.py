@@ -47,21 +47,27 @@ class DimseClient:
         try:
             assoc = self._ae.associate(d.host, d.port, ae_title=d.called_aet)
         except socket.gaierror as exc:
-            raise SendError(f"{d.url}: cannot resolve the host {d.host!r} ({exc.strerror or exc}); check "
-                            "the host name") from exc
+            raise SendError(
+                f"{d.url}: cannot resolve the host {d.host!r} ({exc.strerror or exc}); check the host name"
+            ) from exc
         except OSError as exc:
             raise TransientError(f"cannot connect to {d.host}:{d.port}: {exc.strerror or exc}") from exc
         if assoc.is_rejected:
-            raise SendError(f"{d.url} rejected the association (called AE {d.called_aet!r}, calling AE "
-                            f"{self._calling!r}) while sending {first}; check both AE titles and that the "
-                            "PACS knows the calling AE")
+            raise SendError(
+                f"{d.url} rejected the association (called AE {d.called_aet!r}, calling AE "
+                f"{self._calling!r}) while sending {first}; check both AE titles and that the "
+                "PACS knows the calling AE"
+            )
         if not assoc.is_established:
-            raise TransientError(f"cannot associate with {d.host}:{d.port} (connection refused, aborted or "
-                                 "timed out)")
+            raise TransientError(
+                f"cannot associate with {d.host}:{d.port} (connection refused, aborted or timed out)"
+            )
         if not any(c.abstract_syntax == SECONDARY_CAPTURE for c in assoc.accepted_contexts):
             assoc.release()
-            raise SendError(f"{d.url} does not accept Secondary Capture Image Storage in Explicit VR Little "
-                            f"Endian, so it cannot store {first}")
+            raise SendError(
+                f"{d.url} does not accept Secondary Capture Image Storage in Explicit VR Little "
+                f"Endian, so it cannot store {first}"
+            )
         self._assoc = assoc
         return assoc
 
@@ -97,23 +103,30 @@ class DimseClient:
         out: dict[str, str | None] = {}
         for instance in batch:
             if instance.sop_class != SECONDARY_CAPTURE:
-                out[instance.sop] = f"{instance.name}: SOP class {instance.sop_class} is not Secondary " \
-                                    "Capture"
+                out[instance.sop] = (
+                    f"{instance.name}: SOP class {instance.sop_class} is not Secondary Capture"
+                )
                 continue
             assoc = self._association(instance.name)
             try:
                 status = assoc.send_c_store(instance.path)
             except (RuntimeError, OSError) as exc:  # the association went away under us
                 self.close()
-                raise TransientError(f"{self._dest.url} went away while storing {instance.name}: "
-                                     f"{exc}") from exc
+                raise TransientError(
+                    f"{self._dest.url} went away while storing {instance.name}: {exc}"
+                ) from exc
             if "Status" not in status:
                 self.close()
                 raise TransientError(f"{self._dest.url} dropped the connection while storing {instance.name}")
             code = int(status.Status)
-            out[instance.sop] = None if code in _SUCCESS_OR_WARNING else (
-                f"{instance.name}: C-STORE status 0x{code:04X}" + (
-                    f" ({status.ErrorComment})" if "ErrorComment" in status else ""))
+            out[instance.sop] = (
+                None
+                if code in _SUCCESS_OR_WARNING
+                else (
+                    f"{instance.name}: C-STORE status 0x{code:04X}"
+                    + (f" ({status.ErrorComment})" if "ErrorComment" in status else "")
+                )
+            )
         return out
 
     def close(self) -> None:

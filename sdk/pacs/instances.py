@@ -43,15 +43,19 @@ def run_instances(folder: Path) -> list[Instance]:
     """
     manifest = folder / MANIFEST_NAME
     if not manifest.is_file():
-        raise DataError(f"{folder} has no {MANIFEST_NAME}: medsynth send takes a folder written by "
-                        "medsynth generate --format dcm")
+        raise DataError(
+            f"{folder} has no {MANIFEST_NAME}: medsynth send takes a folder written by "
+            "medsynth generate --format dcm"
+        )
     rows = read_manifest(manifest)
     if not rows:
         raise DataError(f"{manifest} lists no images; nothing to send")
     not_dicom = [row.path for row in rows if not row.path.endswith(".dcm")]
     if not_dicom:
-        raise DataError(f"{folder} holds {Path(not_dicom[0]).suffix or not_dicom[0]} images, not DICOM; "
-                        "generate with --format dcm to send to a PACS")
+        raise DataError(
+            f"{folder} holds {Path(not_dicom[0]).suffix or not_dicom[0]} images, not DICOM; "
+            "generate with --format dcm to send to a PACS"
+        )
     return [read_instance(folder, row.path, listed_in=manifest) for row in rows]
 
 
@@ -84,15 +88,26 @@ def read_instance(folder: Path, name: str, *, listed_in: Path | None = None) -> 
     path = folder / name
     where = f"listed in {listed_in}" if listed_in is not None else "written by this run"
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True,
-                             specific_tags=["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
-                                            "SOPClassUID"])
-        return Instance(path=path, name=name, study=str(ds.StudyInstanceUID),
-                        series=str(ds.SeriesInstanceUID), sop=str(ds.SOPInstanceUID),
-                        sop_class=str(ds.SOPClassUID))
+        ds = pydicom.dcmread(
+            path,
+            stop_before_pixels=True,
+            specific_tags=["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"],
+        )
+        return Instance(
+            path=path,
+            name=name,
+            study=str(ds.StudyInstanceUID),
+            series=str(ds.SeriesInstanceUID),
+            sop=str(ds.SOPInstanceUID),
+            sop_class=str(ds.SOPClassUID),
+        )
     except FileNotFoundError as exc:
-        raise DataError(f"{path} is {where} but missing; re-run the medsynth generate command that made the "
-                        "folder to rewrite it") from exc
+        raise DataError(
+            f"{path} is {where} but missing; re-run the medsynth generate command that made the "
+            "folder to rewrite it"
+        ) from exc
     except (OSError, InvalidDicomError, AttributeError, ValueError) as exc:
-        raise DataError(f"{path} is not a readable DICOM file ({exc}); re-run the medsynth generate "
-                        "command that made the folder") from exc
+        raise DataError(
+            f"{path} is not a readable DICOM file ({exc}); re-run the medsynth generate "
+            "command that made the folder"
+        ) from exc

@@ -36,19 +36,29 @@ class SendReport:
 
     def summary(self) -> str:
         """One line: counts and where."""
-        line = (f"{len(self.sent)} sent, {len(self.present)} already present, {len(self.failed)} failed "
-                f"({len(self.sent) + len(self.present) + len(self.failed)} files) -> {self.destination}")
+        line = (
+            f"{len(self.sent)} sent, {len(self.present)} already present, {len(self.failed)} failed "
+            f"({len(self.sent) + len(self.present) + len(self.failed)} files) -> {self.destination}"
+        )
         if self.unreachable:
             line += f"; the PACS stopped answering ({self.unreachable})"
         return line
 
 
-def _client(destination: Destination, calling_aet: str, user: str | None, token: str | None,
-            ca_file: Path | None, timeout: float) -> Client:
+def _client(
+    destination: Destination,
+    calling_aet: str,
+    user: str | None,
+    token: str | None,
+    ca_file: Path | None,
+    timeout: float,
+) -> Client:
     if destination.kind == "dimse":
         if user is not None or token is not None:
-            raise ArgumentError("--user and --token (or $MEDSYNTH_PACS_USER / $MEDSYNTH_PACS_TOKEN) are for "
-                                "http(s):// DICOMweb destinations; a dicom:// PACS admits by AE title")
+            raise ArgumentError(
+                "--user and --token (or $MEDSYNTH_PACS_USER / $MEDSYNTH_PACS_TOKEN) are for "
+                "http(s):// DICOMweb destinations; a dicom:// PACS admits by AE title"
+            )
         from medsynth.pacs.dimse import DimseClient
 
         return DimseClient(destination, calling_aet, timeout)
@@ -65,7 +75,7 @@ def _retrying(action: Callable[[], T], retries: int, backoff: float, sleep: Call
         except TransientError:
             if attempt == retries:
                 raise
-            sleep(backoff * 2 ** attempt)
+            sleep(backoff * 2**attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -79,8 +89,15 @@ def _check_counts(per_request: int, retries: int) -> None:
 class _Delivery:
     """Sends instances over one client: remembers what each series holds, retries, fills one report."""
 
-    def __init__(self, client: Client, to: str, per_request: int, retries: int, backoff: float,
-                 sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        to: str,
+        per_request: int,
+        retries: int,
+        backoff: float,
+        sleep: Callable[[float], None],
+    ) -> None:
         self.client = client
         self.report = SendReport(destination=to)
         self._per_request, self._retries, self._backoff, self._sleep = per_request, retries, backoff, sleep
@@ -96,8 +113,9 @@ class _Delivery:
         """
         for key in dict.fromkeys((i.study, i.series) for i in instances):
             if key not in self._held:
-                self._held[key] = _retrying(partial(self.client.present, *key), self._retries, self._backoff,
-                                            self._sleep)
+                self._held[key] = _retrying(
+                    partial(self.client.present, *key), self._retries, self._backoff, self._sleep
+                )
 
     def missing(self, instances: Sequence[Instance]) -> list[Instance]:
         """Report those the PACS holds (asked about first) as present; return the others."""
@@ -125,10 +143,11 @@ class _Delivery:
             The PACS refused the credentials or the association.
         """
         for first in range(0, len(todo), self._per_request):
-            batch = todo[first:first + self._per_request]
+            batch = todo[first : first + self._per_request]
             try:
-                outcome = _retrying(partial(self.client.store, batch), self._retries, self._backoff,
-                                    self._sleep)
+                outcome = _retrying(
+                    partial(self.client.store, batch), self._retries, self._backoff, self._sleep
+                )
             except TransientError as exc:
                 self.give_up(todo[first:], str(exc))
                 return False
@@ -146,16 +165,32 @@ class _Delivery:
         return True
 
 
-def send_instances(instances: Sequence[Instance], to: str, *, calling_aet: str = DEFAULT_CALLING_AET,
-                   user: str | None = None, token: str | None = None, ca_file: Path | None = None,
-                   per_request: int = 16, retries: int = 3, backoff: float = 1.0, timeout: float = 30.0,
-                   progress: Callable[[int, int], None] | None = None,
-                   sleep: Callable[[float], None] = time.sleep) -> SendReport:
+def send_instances(
+    instances: Sequence[Instance],
+    to: str,
+    *,
+    calling_aet: str = DEFAULT_CALLING_AET,
+    user: str | None = None,
+    token: str | None = None,
+    ca_file: Path | None = None,
+    per_request: int = 16,
+    retries: int = 3,
+    backoff: float = 1.0,
+    timeout: float = 30.0,
+    progress: Callable[[int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendReport:
     """Send ``instances`` to ``to``, skipping those the PACS already holds. See :func:`send_folder`."""
     _check_counts(per_request, retries)
     destination = parse_destination(to)
-    delivery = _Delivery(_client(destination, calling_aet, user, token, ca_file, timeout), to, per_request,
-                         retries, backoff, sleep)
+    delivery = _Delivery(
+        _client(destination, calling_aet, user, token, ca_file, timeout),
+        to,
+        per_request,
+        retries,
+        backoff,
+        sleep,
+    )
     try:
         try:
             delivery.ask(instances)
@@ -168,11 +203,21 @@ def send_instances(instances: Sequence[Instance], to: str, *, calling_aet: str =
     return delivery.report
 
 
-def send_folder(folder: Path, to: str, *, calling_aet: str = DEFAULT_CALLING_AET, user: str | None = None,
-                token: str | None = None, ca_file: Path | None = None, per_request: int = 16,
-                retries: int = 3, backoff: float = 1.0, timeout: float = 30.0,
-                progress: Callable[[int, int], None] | None = None,
-                sleep: Callable[[float], None] = time.sleep) -> SendReport:
+def send_folder(
+    folder: Path,
+    to: str,
+    *,
+    calling_aet: str = DEFAULT_CALLING_AET,
+    user: str | None = None,
+    token: str | None = None,
+    ca_file: Path | None = None,
+    per_request: int = 16,
+    retries: int = 3,
+    backoff: float = 1.0,
+    timeout: float = 30.0,
+    progress: Callable[[int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendReport:
     """Send the DICOM files of a ``medsynth generate --format dcm`` folder to a PACS.
 
     The PACS is asked first which instances of each series it already holds (C-FIND at IMAGE level, or
@@ -221,6 +266,17 @@ def send_folder(folder: Path, to: str, *, calling_aet: str = DEFAULT_CALLING_AET
     MissingExtraError
         A dicom:// destination without pynetdicom installed.
     """
-    return send_instances(run_instances(folder), to, calling_aet=calling_aet, user=user, token=token,
-                          ca_file=ca_file, per_request=per_request, retries=retries, backoff=backoff,
-                          timeout=timeout, progress=progress, sleep=sleep)
+    return send_instances(
+        run_instances(folder),
+        to,
+        calling_aet=calling_aet,
+        user=user,
+        token=token,
+        ca_file=ca_file,
+        per_request=per_request,
+        retries=retries,
+        backoff=backoff,
+        timeout=timeout,
+        progress=progress,
+        sleep=sleep,
+    )

@@ -66,11 +66,23 @@ class StreamingSender:
         A dicom:// destination without pynetdicom installed.
     """
 
-    def __init__(self, folder: Path, to: str, *, calling_aet: str = DEFAULT_CALLING_AET,
-                 user: str | None = None, token: str | None = None, ca_file: Path | None = None,
-                 per_request: int = 16, retries: int = 3, backoff: float = 1.0, timeout: float = 30.0,
-                 max_pending: int = 4, progress: Callable[[int, int], None] | None = None,
-                 sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        to: str,
+        *,
+        calling_aet: str = DEFAULT_CALLING_AET,
+        user: str | None = None,
+        token: str | None = None,
+        ca_file: Path | None = None,
+        per_request: int = 16,
+        retries: int = 3,
+        backoff: float = 1.0,
+        timeout: float = 30.0,
+        max_pending: int = 4,
+        progress: Callable[[int, int], None] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         _check_counts(per_request, retries)
         if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending <= 0:
             raise ArgumentError(f"max_pending must be a positive integer, got {max_pending!r}")
@@ -78,8 +90,14 @@ class StreamingSender:
         self._folder = folder
         self._to = to
         self._stop = threading.Event()  # set by close(): drop what is queued, cut retry waits short
-        self._delivery = _Delivery(_client(destination, calling_aet, user, token, ca_file, timeout), to,
-                                   per_request, retries, backoff, sleep or self._wait)
+        self._delivery = _Delivery(
+            _client(destination, calling_aet, user, token, ca_file, timeout),
+            to,
+            per_request,
+            retries,
+            backoff,
+            sleep or self._wait,
+        )
         self._progress = progress
         self._queue: queue.Queue[list[str] | None] = queue.Queue(maxsize=max_pending)
         self._error: BaseException | None = None
@@ -92,8 +110,9 @@ class StreamingSender:
     def __enter__(self) -> StreamingSender:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     def _wait(self, seconds: float) -> None:
@@ -148,9 +167,11 @@ class StreamingSender:
         self._check()
         report = self._delivery.report
         if report.unreachable and not report.sent and not report.present:
-            raise SendError(f"cannot reach {self._to}: {report.unreachable}; nothing was sent (the "
-                            f"{len(report.failed)} files are in {self._folder}); run the same command again "
-                            "when it is up")
+            raise SendError(
+                f"cannot reach {self._to}: {report.unreachable}; nothing was sent (the "
+                f"{len(report.failed)} files are in {self._folder}); run the same command again "
+                "when it is up"
+            )
         return report
 
     def close(self) -> None:

@@ -24,8 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_SUFFIX", "atomic_open", "atomic_write_bytes", "remove_stale_temps", "write_options",
-           "fsync_folder"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "atomic_open",
+    "atomic_write_bytes",
+    "remove_stale_temps",
+    "write_options",
+    "fsync_folder",
+]
 
 TEMP_SUFFIX = ".medsynth-tmp"
 _counter = itertools.count()

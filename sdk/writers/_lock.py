@@ -150,8 +150,10 @@ def run_lock(out: Path, *, wait: bool = False, reentrant: bool = False) -> Itera
                 holder = _holder(path)
                 os.close(fd)
                 fd = -1
-                raise OutputError(f"output folder {out} is in use by another medsynth run ({holder}); wait "
-                                  "for it to finish (--wait) or choose another --out")
+                raise OutputError(
+                    f"output folder {out} is in use by another medsynth run ({holder}); wait "
+                    "for it to finish (--wait) or choose another --out"
+                )
             try:
                 same = os.path.samestat(os.fstat(fd), os.stat(path))
             except FileNotFoundError:
@@ -160,8 +162,11 @@ def run_lock(out: Path, *, wait: bool = False, reentrant: bool = False) -> Itera
                 break
             os.close(fd)  # the holder we waited for removed this file: lock the new one
             fd = -1
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps(info) + "\n").encode("utf-8"))

@@ -83,7 +83,7 @@ def _text(value: str, vr: str) -> str:
     text = "".join(c if c in keep or unicodedata.category(c) not in _NOT_TEXT else " " for c in value)
     if vr not in _PARAGRAPH_VRS:
         text = text.replace("\\", "/")
-    return text.encode("utf-8")[:_MAX_BYTES[vr]].decode("utf-8", errors="ignore")
+    return text.encode("utf-8")[: _MAX_BYTES[vr]].decode("utf-8", errors="ignore")
 
 
 def _lo(value: str) -> str:
@@ -95,9 +95,11 @@ def _window(meta: ImageMeta) -> tuple[float, float, str] | None:
     if intensity.get("kind") != "window":
         return None
     if meta.card.photometric != "MONOCHROME2":
-        raise ModelError(f"model {meta.card.name!r}: an intensity window on a {meta.card.photometric} model "
-                         f"cannot be stored in DICOM (windows apply to MONOCHROME2 images); fix the model "
-                         f"card")
+        raise ModelError(
+            f"model {meta.card.name!r}: an intensity window on a {meta.card.photometric} model "
+            f"cannot be stored in DICOM (windows apply to MONOCHROME2 images); fix the model "
+            f"card"
+        )
     center, width = float(intensity["center"]), float(intensity["width"])
     _check_window(meta.card.name, center, width)
     units = str(intensity.get("units", "US") or "US")  # US: unspecified (PS3.3 C.11.1.1.2)
@@ -116,9 +118,11 @@ def _check_window(name: str, center: float, width: float) -> None:
         slope = float(format_number_as_ds(width / 255.0))
         if slope > 0 and len({intercept + v * slope for v in range(256)}) == 256:
             return
-    raise ModelError(f"model {name!r}: intensity window center {center:g}, width {width:g} cannot be stored "
-                     f"in DICOM (it must lie within +-{_MAX_REAL:g} and be wide enough for 256 distinct "
-                     "levels); fix the model card's intensity, or write --format png")
+    raise ModelError(
+        f"model {name!r}: intensity window center {center:g}, width {width:g} cannot be stored "
+        f"in DICOM (it must lie within +-{_MAX_REAL:g} and be wide enough for 256 distinct "
+        "levels); fix the model card's intensity, or write --format png"
+    )
 
 
 def secondary_capture(image: np.ndarray, meta: ImageMeta) -> FileDataset:
@@ -173,15 +177,21 @@ def secondary_capture(image: np.ndarray, meta: ImageMeta) -> FileDataset:
     equipment.Manufacturer = _MANUFACTURER
     equipment.ManufacturerModelName = _lo(card.name)
     equipment.SoftwareVersions = _lo(__version__)
-    equipment.ContributionDescription = _text(f"GAN model {card.name}, sha256 {meta.model_sha256[:16]}",
-                                             "ST")
+    equipment.ContributionDescription = _text(f"GAN model {card.name}, sha256 {meta.model_sha256[:16]}", "ST")
     ds.ContributingEquipmentSequence = [equipment]
     # Patient: there is none. A fixed pseudonym (the same for every synthetic image) so that a PACS files the
     # studies under one obviously synthetic patient; the other Type 2 attributes are present and empty.
     ds.PatientName = PATIENT_NAME
     ds.PatientID = PATIENT_ID
-    for keyword in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "ReferringPhysicianName",
-                    "StudyID", "AccessionNumber"):
+    for keyword in (
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+    ):
         setattr(ds, keyword, "")
     # One Study per run (model, seed), one Series per class, InstanceNumber = index + 1: all deterministic.
     ds.StudyInstanceUID = uid_for("study", *run)
@@ -203,10 +213,12 @@ def secondary_capture(image: np.ndarray, meta: ImageMeta) -> FileDataset:
     ds.PatientOrientation = ""
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.BurnedInAnnotation = "NO"
-    comments = (f"Synthetic image, not of a patient. Model {card.name} (sha256 {meta.model_sha256}), "
-                f"source modality {card.modality}, class {meta.class_name} "
-                f"(label {meta.class_index}), seed {meta.seed}, index {meta.index}. "
-                f"{card.intended_use}")
+    comments = (
+        f"Synthetic image, not of a patient. Model {card.name} (sha256 {meta.model_sha256}), "
+        f"source modality {card.modality}, class {meta.class_name} "
+        f"(label {meta.class_index}), seed {meta.seed}, index {meta.index}. "
+        f"{card.intended_use}"
+    )
     ds.ImageComments = _text(comments, "LT")
     # Image Pixel
     height, width, channels = image.shape

@@ -25,12 +25,21 @@ class OutputFormat:
     description: str  # one line for --help
 
 
-FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
-    OutputFormat("png", "medsynth.writers.png", "PngWriter", "one PNG per image in <out>/<class>/"),
-    OutputFormat("npz", "medsynth.writers.npz", "NpzWriter", "one images.npz with images, labels, classes"),
-    OutputFormat("dcm", "medsynth.writers.dicom", "DicomWriter",
-                 "one DICOM Secondary Capture per image in <out>/<class>/"),
-)}
+FORMATS: dict[str, OutputFormat] = {
+    f.name: f
+    for f in (
+        OutputFormat("png", "medsynth.writers.png", "PngWriter", "one PNG per image in <out>/<class>/"),
+        OutputFormat(
+            "npz", "medsynth.writers.npz", "NpzWriter", "one images.npz with images, labels, classes"
+        ),
+        OutputFormat(
+            "dcm",
+            "medsynth.writers.dicom",
+            "DicomWriter",
+            "one DICOM Secondary Capture per image in <out>/<class>/",
+        ),
+    )
+}
 
 
 def load_writer(name: str, *, png_compression: int | None = None) -> FileWriter | ContainerWriter:
@@ -66,16 +75,22 @@ def load_writer(name: str, *, png_compression: int | None = None) -> FileWriter 
         module = importlib.import_module(fmt.module)
     except ModuleNotFoundError as exc:
         if exc.name == fmt.module:
-            raise OutputError(f"output format {name!r} is not available in this medsynth install (module "
-                              f"{fmt.module} is missing); use --format png or npz") from exc
+            raise OutputError(
+                f"output format {name!r} is not available in this medsynth install (module "
+                f"{fmt.module} is missing); use --format png or npz"
+            ) from exc
         if exc.name is None or exc.name.split(".")[0] == "medsynth":
             raise
-        raise MissingExtraError(f"output format {name!r} needs the package {exc.name!r}, which is not "
-                                f"installed: pip install {exc.name}") from exc
+        raise MissingExtraError(
+            f"output format {name!r} needs the package {exc.name!r}, which is not "
+            f"installed: pip install {exc.name}"
+        ) from exc
     writer = getattr(module, fmt.attr, None)
     if not (isinstance(writer, type) and issubclass(writer, (FileWriter, ContainerWriter))):
-        raise OutputError(f"{fmt.module}.{fmt.attr} is not a medsynth writer class; output format {name!r} "
-                          "cannot be used with this install")
+        raise OutputError(
+            f"{fmt.module}.{fmt.attr} is not a medsynth writer class; output format {name!r} "
+            "cannot be used with this install"
+        )
     if png_compression is not None:
         return writer(compression=png_compression)  # type: ignore[call-arg]
     return writer()

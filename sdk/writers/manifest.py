@@ -19,8 +19,15 @@ from pathlib import Path
 from medsynth.errors import OutputError
 from medsynth.writers._atomic import atomic_open
 
-__all__ = ["MANIFEST_NAME", "COLUMNS", "ManifestRow", "read_manifest", "write_manifest", "merge_rows",
-           "merge_sorted"]
+__all__ = [
+    "MANIFEST_NAME",
+    "COLUMNS",
+    "ManifestRow",
+    "read_manifest",
+    "write_manifest",
+    "merge_rows",
+    "merge_sorted",
+]
 
 MANIFEST_NAME = "manifest.csv"
 
@@ -84,17 +91,30 @@ def read_manifest(path: Path) -> list[ManifestRow]:
             header = next(reader, None)
             if header is None or tuple(header) not in (COLUMNS, _OLD_COLUMNS):
                 shown = header if header is None or len(str(header)) < 300 else f"{str(header)[:300]}..."
-                raise OutputError(f"{path} is not a medsynth manifest (header {shown}); move it away or "
-                                  "choose another --out")
+                raise OutputError(
+                    f"{path} is not a medsynth manifest (header {shown}); move it away or "
+                    "choose another --out"
+                )
             verified = len(header) == len(COLUMNS)
-            return [ManifestRow(path=r[0], class_name=r[1], class_index=int(r[2]), seed=int(r[3]),
-                                index=int(r[4]), model_sha256=r[5], medsynth_version=r[6],
-                                synthetic=int(r[7]), size=int(r[8]) if verified else -1,
-                                sha256=r[9] if verified else "")
-                    for r in reader]
+            return [
+                ManifestRow(
+                    path=r[0],
+                    class_name=r[1],
+                    class_index=int(r[2]),
+                    seed=int(r[3]),
+                    index=int(r[4]),
+                    model_sha256=r[5],
+                    medsynth_version=r[6],
+                    synthetic=int(r[7]),
+                    size=int(r[8]) if verified else -1,
+                    sha256=r[9] if verified else "",
+                )
+                for r in reader
+            ]
     except (ValueError, IndexError, UnicodeDecodeError) as exc:
-        raise OutputError(f"{path} is not a readable medsynth manifest ({exc}); move it away or choose "
-                          "another --out") from exc
+        raise OutputError(
+            f"{path} is not a readable medsynth manifest ({exc}); move it away or choose another --out"
+        ) from exc
 
 
 def merge_rows(old: Iterable[ManifestRow], new: Iterable[ManifestRow]) -> list[ManifestRow]:
@@ -113,8 +133,9 @@ def _order(row: ManifestRow) -> tuple[int, int, str]:
     return row.class_index, row.index, row.path
 
 
-def merge_sorted(old: Iterable[ManifestRow], new: Iterable[ManifestRow],
-                 replaced: Callable[[ManifestRow], bool]) -> Iterator[ManifestRow]:
+def merge_sorted(
+    old: Iterable[ManifestRow], new: Iterable[ManifestRow], replaced: Callable[[ManifestRow], bool]
+) -> Iterator[ManifestRow]:
     """Combine an earlier manifest with the rows of a run that arrive one at a time, lazily.
 
     Like :func:`merge_rows`, for a run too large to hold its rows: ``new`` must come sorted by class index,

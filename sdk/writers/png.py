@@ -68,11 +68,13 @@ class PngWriter(FileWriter):
         picture = Image.fromarray(np.ascontiguousarray(pixels))  # uint8 2-D -> mode L, (H, W, 3) -> RGB
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", f"medsynth {__version__}")
-        info.add_text("Description", f"Synthetic image, not of a patient: model {meta.card.name}, class "
-                                     f"{meta.class_name}, seed {meta.seed}, index {meta.index}")
+        info.add_text(
+            "Description",
+            f"Synthetic image, not of a patient: model {meta.card.name}, class "
+            f"{meta.class_name}, seed {meta.seed}, index {meta.index}",
+        )
         info.add_text("medsynth:synthetic", "1")
         info.add_text("medsynth:model_sha256", meta.model_sha256)
         buffer = io.BytesIO()
-        picture.save(buffer, format="PNG", pnginfo=info, compress_level=self.compression,
-                     optimize=False)
+        picture.save(buffer, format="PNG", pnginfo=info, compress_level=self.compression, optimize=False)
         return buffer.getvalue()

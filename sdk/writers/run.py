@@ -103,8 +103,13 @@ def image_file_name(class_name: str, index: int, suffix: str) -> str:
 
 
 def _identity(generator: Generator, seed: int, fmt: str) -> dict[str, object]:
-    return {"medsynth_run": _RUN_SCHEMA, "model_name": generator.card.name, "model_sha256": generator.sha256,
-            "seed": seed, "format": fmt}
+    return {
+        "medsynth_run": _RUN_SCHEMA,
+        "model_name": generator.card.name,
+        "model_sha256": generator.sha256,
+        "seed": seed,
+        "format": fmt,
+    }
 
 
 def _held_format(out: Path, found: Mapping[str, object]) -> object:
@@ -143,10 +148,14 @@ def _check_owner(out: Path, identity: Mapping[str, object]) -> None:
     """Refuse a folder that holds another run or files medsynth did not write; call it under the lock."""
     run_file = out / RUN_FILE
     if not run_file.exists():
-        if any(entry.name not in _OURS_WHEN_NEW and not entry.name.endswith(TEMP_SUFFIX)
-               for entry in out.iterdir()):
-            raise OutputError(f"output folder {out} is not empty and was not written by medsynth; choose an "
-                              "empty or new --out")
+        if any(
+            entry.name not in _OURS_WHEN_NEW and not entry.name.endswith(TEMP_SUFFIX)
+            for entry in out.iterdir()
+        ):
+            raise OutputError(
+                f"output folder {out} is not empty and was not written by medsynth; choose an "
+                "empty or new --out"
+            )
         return
     try:
         found = json.loads(run_file.read_text(encoding="utf-8")[:65536])
@@ -158,14 +167,18 @@ def _check_owner(out: Path, identity: Mapping[str, object]) -> None:
         if found.get(key) != identity[key]:
             shown = repr(found.get(key))
             shown = shown if len(shown) <= 80 else f"{shown[:80]}..."
-            raise OutputError(f"output folder {out} holds images of another {what} ({key} {shown}, this run "
-                              f"{identity[key]!r}); choose another --out or the same {what}")
+            raise OutputError(
+                f"output folder {out} holds images of another {what} ({key} {shown}, this run "
+                f"{identity[key]!r}); choose another --out or the same {what}"
+            )
     held = _held_format(out, found)
     if held is not None and held != identity["format"]:
         # One format per folder, so that manifest.csv lists every image exactly once.
-        raise OutputError(f"output folder {out} holds {str(held)[:80]} images; a folder holds one format "
-                          f"(its manifest lists each image once): choose another --out for --format "
-                          f"{identity['format']}")
+        raise OutputError(
+            f"output folder {out} holds {str(held)[:80]} images; a folder holds one format "
+            f"(its manifest lists each image once): choose another --out for --format "
+            f"{identity['format']}"
+        )
 
 
 def _normalise_plan(generator: Generator, plan: Mapping[str | int, int]) -> list[tuple[int, int]]:
@@ -234,11 +247,20 @@ class _Folder:
             return
 
 
-def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *, fmt: str = "png",
-              seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-              progress: Callable[[int, int], None] | None = None, wait: bool = False,
-              fsync: bool = True, published: Callable[[Sequence[str]], None] | None = None,
-              png_compression: int | None = None) -> RunSummary:
+def write_run(
+    generator: Generator,
+    plan: Mapping[str | int, int],
+    out: Path,
+    *,
+    fmt: str = "png",
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+    wait: bool = False,
+    fsync: bool = True,
+    published: Callable[[Sequence[str]], None] | None = None,
+    png_compression: int | None = None,
+) -> RunSummary:
     """Generate the images of ``plan`` into ``out`` with a manifest, skipping those already there.
 
     Parameters
@@ -318,13 +340,26 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
             hand_over = published or (lambda paths: None)
             if isinstance(writer, FileWriter):
                 paths = _RunPaths(generator.classes, dict(work), writer.suffix)
-                new = _write_files(generator, writer, work, seed, folder, batch_size, report, records,
-                                   journal, paths, tally, hand_over)
+                new = _write_files(
+                    generator,
+                    writer,
+                    work,
+                    seed,
+                    folder,
+                    batch_size,
+                    report,
+                    records,
+                    journal,
+                    paths,
+                    tally,
+                    hand_over,
+                )
                 rows = merge_sorted(old, new, lambda row: paths.key(row.path) is not None)
             else:
                 name = f"{CONTAINER_STEM}{writer.suffix}"
-                new = _write_container(generator, writer, work, seed, folder, batch_size, report, old,
-                                       records, tally, hand_over)
+                new = _write_container(
+                    generator, writer, work, seed, folder, batch_size, report, old, records, tally, hand_over
+                )
                 rows = merge_sorted(old, new, lambda row: row.path == name)
             first = next(rows)  # the first batch is generated and checked before the folder holds anything
             folder.prepare()
@@ -338,8 +373,14 @@ def write_run(generator: Generator, plan: Mapping[str | int, int], out: Path, *,
         journal.close(remove=True)
     per_class = {generator.classes[c]: n for c, n in work}
     total = sum(per_class.values())
-    return RunSummary(out=out, format=fmt, per_class=per_class, written=tally.written,
-                      skipped=total - tally.written, manifest=manifest)
+    return RunSummary(
+        out=out,
+        format=fmt,
+        per_class=per_class,
+        written=tally.written,
+        skipped=total - tally.written,
+        manifest=manifest,
+    )
 
 
 @dataclass
@@ -376,9 +417,17 @@ class _RunPaths:
 
 
 def _row(path: str, meta: ImageMeta, record: FileRecord) -> ManifestRow:
-    return ManifestRow(path=path, class_name=meta.class_name, class_index=meta.class_index, seed=meta.seed,
-                       index=meta.index, model_sha256=meta.model_sha256, medsynth_version=__version__,
-                       size=record[0], sha256=record[1])
+    return ManifestRow(
+        path=path,
+        class_name=meta.class_name,
+        class_index=meta.class_index,
+        seed=meta.seed,
+        index=meta.index,
+        model_sha256=meta.model_sha256,
+        medsynth_version=__version__,
+        size=record[0],
+        sha256=record[1],
+    )
 
 
 def _matches(path: Path, record: FileRecord | None) -> bool:
@@ -391,8 +440,13 @@ def _matches(path: Path, record: FileRecord | None) -> bool:
         return False
 
 
-def _store(writer: FileWriter, out: Path, items: Sequence[tuple[str, ImageMeta]], images: np.ndarray,
-           journal: Journal) -> list[FileRecord]:
+def _store(
+    writer: FileWriter,
+    out: Path,
+    items: Sequence[tuple[str, ImageMeta]],
+    images: np.ndarray,
+    journal: Journal,
+) -> list[FileRecord]:
     """Write the files of one batch and journal them; return the (size, sha256) of each."""
     done = []
     for (path, meta), image in zip(items, images, strict=True):
@@ -425,10 +479,20 @@ class _Window:
             yield path, meta, record if record is not None else next(made)
 
 
-def _write_files(generator: Generator, writer: FileWriter, work: Sequence[tuple[int, int]], seed: int,
-                 folder: _Folder, batch_size: int, report: Callable[[int, int], None],
-                 records: Mapping[str, FileRecord], journal: Journal, paths: _RunPaths,
-                 tally: _Tally, published: Callable[[Sequence[str]], None]) -> Iterator[ManifestRow]:
+def _write_files(
+    generator: Generator,
+    writer: FileWriter,
+    work: Sequence[tuple[int, int]],
+    seed: int,
+    folder: _Folder,
+    batch_size: int,
+    report: Callable[[int, int], None],
+    records: Mapping[str, FileRecord],
+    journal: Journal,
+    paths: _RunPaths,
+    tally: _Tally,
+    published: Callable[[Sequence[str]], None],
+) -> Iterator[ManifestRow]:
     """Yield the manifest rows of a per-image run in (class, index) order, writing each file unless it is
     there with its recorded size and sha256.
 
@@ -445,7 +509,7 @@ def _write_files(generator: Generator, writer: FileWriter, work: Sequence[tuple[
             found.add(path)
     intact = sorted(found, key=lambda path: paths.key(path) or (-1, -1))
     for first in range(0, len(intact), batch_size):
-        published(intact[first:first + batch_size])
+        published(intact[first : first + batch_size])
     del intact
     total = sum(n for _, n in work) - len(found)
     done = 0
@@ -456,9 +520,14 @@ def _write_files(generator: Generator, writer: FileWriter, work: Sequence[tuple[
             missing = 0
             for index in range(n):
                 path = paths.path(class_index, index)
-                meta = ImageMeta(card=generator.card, class_name=generator.classes[class_index],
-                                 class_index=class_index, seed=seed, index=index,
-                                 model_sha256=generator.sha256)
+                meta = ImageMeta(
+                    card=generator.card,
+                    class_name=generator.classes[class_index],
+                    class_index=class_index,
+                    seed=seed,
+                    index=index,
+                    model_sha256=generator.sha256,
+                )
                 have = records[path] if path in found else None
                 window.rows.append((path, meta, have))
                 missing += have is None
@@ -477,8 +546,9 @@ def _write_files(generator: Generator, writer: FileWriter, work: Sequence[tuple[
             published([path for path, _, record in window.rows if record is None])
             report(done, total)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsynth-writer",
-                            initializer=_lower_priority) as pool:
+    with ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="medsynth-writer", initializer=_lower_priority
+    ) as pool:
         pending: deque[_Window] = deque()
         try:
             for window in windows():
@@ -487,8 +557,9 @@ def _write_files(generator: Generator, writer: FileWriter, work: Sequence[tuple[
                     images = generator.generate_indices(window.class_index, [m.index for _, m in todo], seed)
                     folder.prepare([generator.classes[window.class_index]])
                     context = contextvars.copy_context()  # the run's temp names and fsync choice
-                    window.future = pool.submit(context.run, _store, writer, folder.out, todo, images,
-                                                journal)
+                    window.future = pool.submit(
+                        context.run, _store, writer, folder.out, todo, images, journal
+                    )
                 pending.append(window)
                 while len(pending) > 1 or (pending and pending[0].future is None):
                     yield from rows_of(pending.popleft())
@@ -512,9 +583,14 @@ class _Metas(Sequence[ImageMeta]):
         self.starts = list(itertools.accumulate((len(indices) for _, indices in self.parts), initial=0))
 
     def meta(self, class_index: int, index: int) -> ImageMeta:
-        return ImageMeta(card=self.generator.card, class_name=self.generator.classes[class_index],
-                         class_index=class_index, seed=self.seed, index=index,
-                         model_sha256=self.generator.sha256)
+        return ImageMeta(
+            card=self.generator.card,
+            class_name=self.generator.classes[class_index],
+            class_index=class_index,
+            seed=self.seed,
+            index=index,
+            model_sha256=self.generator.sha256,
+        )
 
     def __len__(self) -> int:
         return self.starts[-1]
@@ -553,15 +629,26 @@ def _check_space(target: Path, images: int, image_bytes: int) -> None:
     except OSError:
         return
     if need > free:
-        raise OutputError(f"{target.name} would hold {images} images of {image_bytes} bytes each "
-                          f"({need / 1e9:.3g} GB) but {where} has {free / 1e9:.3g} GB free; ask for fewer "
-                          "images, or free space")
+        raise OutputError(
+            f"{target.name} would hold {images} images of {image_bytes} bytes each "
+            f"({need / 1e9:.3g} GB) but {where} has {free / 1e9:.3g} GB free; ask for fewer "
+            "images, or free space"
+        )
 
 
-def _write_container(generator: Generator, writer: ContainerWriter, work: Sequence[tuple[int, int]],
-                     seed: int, folder: _Folder, batch_size: int, report: Callable[[int, int], None],
-                     old: Sequence[ManifestRow], records: Mapping[str, FileRecord], tally: _Tally,
-                     published: Callable[[Sequence[str]], None]) -> Iterator[ManifestRow]:
+def _write_container(
+    generator: Generator,
+    writer: ContainerWriter,
+    work: Sequence[tuple[int, int]],
+    seed: int,
+    folder: _Folder,
+    batch_size: int,
+    report: Callable[[int, int], None],
+    old: Sequence[ManifestRow],
+    records: Mapping[str, FileRecord],
+    tally: _Tally,
+    published: Callable[[Sequence[str]], None],
+) -> Iterator[ManifestRow]:
     """Write the images of this run and of earlier runs in the folder into one container file, unless it
     already holds exactly those (its size and sha256 as recorded); then yield its manifest rows.
 
@@ -587,8 +674,12 @@ def _write_container(generator: Generator, writer: ContainerWriter, work: Sequen
     union = _Metas(generator, seed, parts)
     tally.written = sum(counts.values()) - before
     record = records.get(name)
-    if intact and record is not None and len(listed) == len(union) and all(
-            key == (m.class_index, m.index) for key, m in zip(listed, union, strict=True)):
+    if (
+        intact
+        and record is not None
+        and len(listed) == len(union)
+        and all(key == (m.class_index, m.index) for key, m in zip(listed, union, strict=True))
+    ):
         published([name])
         yield from (_row(name, m, record) for m in union)
         return
@@ -599,7 +690,7 @@ def _write_container(generator: Generator, writer: ContainerWriter, work: Sequen
         done = 0
         for class_index, indices in union.parts:
             for first in range(0, len(indices), batch_size):
-                chunk = indices[first:first + batch_size]
+                chunk = indices[first : first + batch_size]
                 images = generator.generate_indices(class_index, chunk, seed)
                 folder.prepare()
                 yield images

@@ -45,13 +45,19 @@ def test_convert_windows_pads_resizes_and_reports(dicom_folder: Path, tmp_path: 
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
-    assert written == ["ct1.png", "multi_frame0000.png", "multi_frame0001.png", "multi_frame0002.png",
-                       "sub/1.2.840.99.7.png"]
+    assert written == [
+        "ct1.png",
+        "multi_frame0000.png",
+        "multi_frame0001.png",
+        "multi_frame0002.png",
+        "sub/1.2.840.99.7.png",
+    ]
     stored = pydicom.dcmread(dicom_folder / "ct1.dcm").pixel_array
     expected = to_square(apply_window(stored, -600, 1500, intercept=-1024), 16)
     np.testing.assert_array_equal(png(out / "ct1.png"), expected)
-    np.testing.assert_array_equal(png(out / "multi_frame0002.png"), to_square(load(dicom_folder / "multi.dcm",
-                                                                                   "lung")[2], 16))
+    np.testing.assert_array_equal(
+        png(out / "multi_frame0002.png"), to_square(load(dicom_folder / "multi.dcm", "lung")[2], 16)
+    )
     assert "converted 5 images from 3 files" in result.output
     assert "skipped 2 files:" in result.output
     assert "rgb.dcm: is a colour image" in result.output and "notes.txt: is not a DICOM file" in result.output
@@ -68,12 +74,16 @@ def test_center_width_on_the_command_line_equals_the_preset(dicom_folder: Path, 
     assert png(tmp_path / "b" / "ct1.png").shape == (20, 30)  # no --size: native size
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--window", "lungs"], "Error: unknown window 'lungs'"),
-    (["--limit", "max_pixels=3"], "Error: --limit takes NAME=INTEGER"),
-])
-def test_bad_options_are_one_line_errors(dicom_folder: Path, tmp_path: Path, args: list[str],
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--window", "lungs"], "Error: unknown window 'lungs'"),
+        (["--limit", "max_pixels=3"], "Error: --limit takes NAME=INTEGER"),
+    ],
+)
+def test_bad_options_are_one_line_errors(
+    dicom_folder: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
     result = CliRunner().invoke(main, ["convert", str(dicom_folder), str(tmp_path / "out"), *args])
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "out").exists()
@@ -117,8 +127,9 @@ def test_load_folder_for_training(dicom_folder: Path) -> None:
     assert sorted(p.name for p, _ in skipped) == ["notes.txt", "rgb.dcm"]
 
 
-def test_load_folder_keeps_shapes_and_channels_consistent(make_dicom: Callable[..., Path],
-                                                          tmp_path: Path) -> None:
+def test_load_folder_keeps_shapes_and_channels_consistent(
+    make_dicom: Callable[..., Path], tmp_path: Path
+) -> None:
     make_dicom("set/a.dcm", ct_slice(4, (10, 10)))
     make_dicom("set/b.dcm", ct_slice(5, (12, 10)))
     make_dicom("set/c.dcm", np.zeros((10, 10, 3), dtype=np.uint8), photometric="RGB")
@@ -139,8 +150,10 @@ def test_load_folder_without_images_says_why(tmp_path: Path) -> None:
 
 
 def test_import_medsynth_loads_neither_numba_nor_pydicom() -> None:
-    code = ("import sys, medsynth; assert 'numba' not in sys.modules and 'pydicom' not in sys.modules; "
-            "import medsynth.dicom; assert 'numba' in sys.modules and 'pydicom' not in sys.modules")
+    code = (
+        "import sys, medsynth; assert 'numba' not in sys.modules and 'pydicom' not in sys.modules; "
+        "import medsynth.dicom; assert 'numba' in sys.modules and 'pydicom' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=600)  # generous: CI machines are shared
 
 

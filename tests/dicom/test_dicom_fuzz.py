@@ -27,10 +27,24 @@ CPU_BUDGET_S = 30.0
 MINIMUM_MUTANTS = 300  # fewer than this means the run tested nothing worth the name
 # Small files that cover the parsers and decoders: native little/big endian, deflate, RLE, JPEG, JPEG 2000,
 # multi-frame, colour, palette, 1-bit, Modality and VOI LUT Sequences, a DICOMDIR.
-SEEDS = ["CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "image_dfl.dcm", "rtdose.dcm", "emri_small.dcm",
-         "SC_rgb.dcm", "SC_rgb_rle_2frame.dcm", "MR_small_jp2klossless.dcm", "SC_rgb_jpeg_dcmtk.dcm",
-         "vlut_04.dcm", "mlut_18.dcm", "OBXXXX1A_rle.dcm", "liver_1frame.dcm", "DICOMDIR",
-         "ExplVR_BigEnd.dcm"]
+SEEDS = [
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "MR_small_RLE.dcm",
+    "image_dfl.dcm",
+    "rtdose.dcm",
+    "emri_small.dcm",
+    "SC_rgb.dcm",
+    "SC_rgb_rle_2frame.dcm",
+    "MR_small_jp2klossless.dcm",
+    "SC_rgb_jpeg_dcmtk.dcm",
+    "vlut_04.dcm",
+    "mlut_18.dcm",
+    "OBXXXX1A_rle.dcm",
+    "liver_1frame.dcm",
+    "DICOMDIR",
+    "ExplVR_BigEnd.dcm",
+]
 WINDOWS = ["full", "from-file", "lung", "40,1"]
 EXTREMES = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
 TEXTS = [b"\\", b"-", b"1e999", b"nan", b"\x00\x00", b"99999999", b"-0", b" "]
@@ -54,14 +68,14 @@ def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
     elif kind == "integer":
         width = int(rng.choice([2, 4]))
         value = int(rng.choice(EXTREMES)) & ((1 << (8 * width)) - 1)
-        buffer[at:at + width] = value.to_bytes(width, str(rng.choice(["little", "big"])))  # type: ignore[arg-type]
+        buffer[at : at + width] = value.to_bytes(width, str(rng.choice(["little", "big"])))  # type: ignore[arg-type]
     elif kind == "text":
         text = TEXTS[int(rng.integers(len(TEXTS)))]
-        buffer[at:at + len(text)] = text
+        buffer[at : at + len(text)] = text
     elif kind == "delete":
-        del buffer[at:at + int(rng.integers(1, 65))]
+        del buffer[at : at + int(rng.integers(1, 65))]
     elif kind == "duplicate":
-        buffer[at:at] = buffer[at:at + int(rng.integers(1, 65))]
+        buffer[at:at] = buffer[at : at + int(rng.integers(1, 65))]
     else:
         del buffer[at:]
     return bytes(buffer), f"{kind}@{at}"
@@ -87,8 +101,9 @@ def test_mutants_raise_only_medsynth_errors(tmp_path: Path) -> None:
         except DataError:  # DicomError is a DataError
             outcomes["refused"] += 1
         except Exception as exc:  # the point of the test: anything else is a bug
-            uncaught.append(f"seed {seed} mutant {count} of {name} ({what}, window {window}): "
-                            f"{type(exc).__name__}: {exc}")
+            uncaught.append(
+                f"seed {seed} mutant {count} of {name} ({what}, window {window}): {type(exc).__name__}: {exc}"
+            )
         count += 1
     cpu, elapsed = time.process_time() - start, time.monotonic() - wall
     print(f"fuzz: {count} mutants in {cpu:.1f} s CPU, {elapsed:.1f} s wall, {outcomes}")

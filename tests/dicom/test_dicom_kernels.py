@@ -40,12 +40,18 @@ SIZES = [(37, 41), (PARALLEL_MIN_SIZE // 512 + 3, 512)]  # serial path, parallel
 
 @pytest.mark.parametrize("dtype", ["int16", "int32"])  # large int16 goes through the table, int32 does not
 @pytest.mark.parametrize("shape", SIZES, ids=["serial", "parallel"])
-@pytest.mark.parametrize("function, center, width", [
-    ("LINEAR", 40.0, 400.0), ("LINEAR", -600.0, 1500.0), ("LINEAR_EXACT", 40.0, 80.0),
-    ("SIGMOID", 300.0, 700.0),
-])
-def test_window_matches_the_standard(shape: tuple[int, int], dtype: str, function: str, center: float,
-                                     width: float) -> None:
+@pytest.mark.parametrize(
+    "function, center, width",
+    [
+        ("LINEAR", 40.0, 400.0),
+        ("LINEAR", -600.0, 1500.0),
+        ("LINEAR_EXACT", 40.0, 80.0),
+        ("SIGMOID", 300.0, 700.0),
+    ],
+)
+def test_window_matches_the_standard(
+    shape: tuple[int, int], dtype: str, function: str, center: float, width: float
+) -> None:
     rng = np.random.default_rng(1)
     stored = rng.integers(-2048, 4096, size=shape).astype(dtype)
     slope, intercept = 1.0, -1024.0
@@ -59,8 +65,9 @@ def test_window_matches_the_standard(shape: tuple[int, int], dtype: str, functio
     assert np.mean(as_uint8 == to_uint8(expected)) > 0.999
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
-                                   "float64"])
+@pytest.mark.parametrize(
+    "dtype", ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]
+)
 def test_every_pixel_dtype(dtype: str) -> None:
     info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else np.finfo(np.float32)
     rng = np.random.default_rng(2)
@@ -83,14 +90,18 @@ def _direct(stored: np.ndarray, transform: Transform, out: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16"])
-@pytest.mark.parametrize("window, invert, out", [
-    (Window(0, 1000, "SIGMOID"), True, "uint8"),  # sigmoid: table
-    (Window(0, 1000, "SIGMOID"), False, "float"),
-    (Window(100, 900), True, "float"),  # float output: table
-    (Window(100, 1), False, "uint8"),  # the width-1 step, no float32: table
-])
-def test_the_table_path_equals_the_arithmetic_path(dtype: str, window: Window, invert: bool,
-                                                   out: str) -> None:
+@pytest.mark.parametrize(
+    "window, invert, out",
+    [
+        (Window(0, 1000, "SIGMOID"), True, "uint8"),  # sigmoid: table
+        (Window(0, 1000, "SIGMOID"), False, "float"),
+        (Window(100, 900), True, "float"),  # float output: table
+        (Window(100, 1), False, "uint8"),  # the width-1 step, no float32: table
+    ],
+)
+def test_the_table_path_equals_the_arithmetic_path(
+    dtype: str, window: Window, invert: bool, out: str
+) -> None:
     """8/16-bit inputs of many pixels go through a table of every stored value: the same numbers."""
     stored = _every_value_of(dtype, 6)
     transform = linear_transform(window, 0.75, -11.0, invert)
@@ -160,16 +171,19 @@ def test_apply_modality_is_the_rescale(shape: tuple[int, int]) -> None:
     np.testing.assert_allclose(apply_modality(stored, 0.5, -1024.0), exact, rtol=1e-7)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: apply_window(np.zeros(4), 0, 0.5), "width must be >= 1"),
-    (lambda: apply_window(np.zeros(4), 0, 0, "SIGMOID"), "width must be > 0"),
-    (lambda: apply_window(np.zeros(4), 0, 10, "GAMMA"), "unsupported VOI LUT function"),
-    (lambda: apply_window(np.zeros(4), float("nan"), 10), "center must be a finite number"),
-    (lambda: apply_window(np.zeros(4), 0, 10, slope=float("inf")), "slope must be a finite number"),
-    (lambda: apply_window(np.zeros(4), 0, 10, out="int16"), "out must be one of"),
-    (lambda: apply_window(np.zeros(4, dtype=complex), 0, 10), "integer or floating point"),
-    (lambda: apply_modality(np.zeros(4), dtype=np.int32), "float32 or float64"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: apply_window(np.zeros(4), 0, 0.5), "width must be >= 1"),
+        (lambda: apply_window(np.zeros(4), 0, 0, "SIGMOID"), "width must be > 0"),
+        (lambda: apply_window(np.zeros(4), 0, 10, "GAMMA"), "unsupported VOI LUT function"),
+        (lambda: apply_window(np.zeros(4), float("nan"), 10), "center must be a finite number"),
+        (lambda: apply_window(np.zeros(4), 0, 10, slope=float("inf")), "slope must be a finite number"),
+        (lambda: apply_window(np.zeros(4), 0, 10, out="int16"), "out must be one of"),
+        (lambda: apply_window(np.zeros(4, dtype=complex), 0, 10), "integer or floating point"),
+        (lambda: apply_modality(np.zeros(4), dtype=np.int32), "float32 or float64"),
+    ],
+)
 def test_bad_arguments_are_data_errors(call, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(DataError, match=message):
         call()

@@ -42,7 +42,7 @@ def _output_range(ds: Any) -> tuple[float, float]:
     if ds.get("ModalityLUTSequence"):
         low, high = 0.0, 2.0 ** ds.ModalityLUTSequence[0].LUTDescriptor[2] - 1
     elif ds.PixelRepresentation == 0:
-        low, high = 0.0, 2.0 ** ds.BitsStored - 1
+        low, high = 0.0, 2.0**ds.BitsStored - 1
     else:
         low, high = -(2.0 ** (ds.BitsStored - 1)), 2.0 ** (ds.BitsStored - 1) - 1
     if "RescaleSlope" in ds and "RescaleIntercept" in ds and not ds.get("ModalityLUTSequence"):
@@ -53,10 +53,14 @@ def _output_range(ds: Any) -> tuple[float, float]:
 def _flatten_functional_groups(ds: Any, frame: int) -> None:
     """Copy frame ``frame``'s rescale and window from the functional groups to the top level, where pydicom
     looks (medsynth reads them in place)."""
-    for keyword, attributes in (("PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept")),
-                                ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth", "VOILUTFunction"))):
-        for groups, index in (("PerFrameFunctionalGroupsSequence", frame),
-                              ("SharedFunctionalGroupsSequence", 0)):
+    for keyword, attributes in (
+        ("PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept")),
+        ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth", "VOILUTFunction")),
+    ):
+        for groups, index in (
+            ("PerFrameFunctionalGroupsSequence", frame),
+            ("SharedFunctionalGroupsSequence", 0),
+        ):
             items = ds.get(groups)
             if items and index < len(items) and items[index].get(keyword):
                 item = items[index].get(keyword)[0]
@@ -135,7 +139,7 @@ def test_parity_with_pydicom(path: Path) -> None:
     ours_ds = read(path)  # medsynth's reader must accept every file pydicom decodes
     frames = int(ds.get("NumberOfFrames") or 1)
     colour = pixels.shape[-1] == 3 and pixels.ndim == (4 if frames > 1 else 3)
-    stored = pixels.reshape((frames, *pixels.shape[-3 if colour else -2:]))
+    stored = pixels.reshape((frames, *pixels.shape[-3 if colour else -2 :]))
     picked = sorted({0, frames // 3, 2 * frames // 3, frames - 1})  # all frames of all but the longest files
 
     if colour:
@@ -146,8 +150,9 @@ def test_parity_with_pydicom(path: Path) -> None:
         return
 
     window = "from-file" if _has_file_voi(ds) else "full"
-    expected = np.stack([(_flatten_functional_groups(ds, f), _reference(ds, stored[f], window))[1]
-                         for f in picked])
+    expected = np.stack(
+        [(_flatten_functional_groups(ds, f), _reference(ds, stored[f], window))[1] for f in picked]
+    )
     ours = [display(ours_ds, window, out)[picked] for out in ("float", "uint8")]
     _compare(*ours, expected, f"{path} {window}")
 
@@ -166,6 +171,8 @@ def test_parity_with_pydicom(path: Path) -> None:
             if not ("RescaleSlope" in ds and "RescaleIntercept" in ds):
                 slope, intercept = 1.0, 0.0
             invert = ds.PhotometricInterpretation == "MONOCHROME1"
-            arrays = [apply_window(stored[0], chosen.center, chosen.width, function, slope, intercept, out,
-                                   invert) for out in ("float", "uint8")]
+            arrays = [
+                apply_window(stored[0], chosen.center, chosen.width, function, slope, intercept, out, invert)
+                for out in ("float", "uint8")
+            ]
             _compare(*arrays, expected, f"{path} apply_window {chosen}")

@@ -77,14 +77,18 @@ def test_a_codec_that_is_not_installed_is_named_with_what_to_install() -> None:
         load(sample("JPEGLSNearLossless_08.dcm"))
 
 
-@pytest.mark.parametrize("attributes, limit, message", [
-    ({"Rows": 60000}, "max_rows", "Rows 60000 exceeds the limit of 16384"),
-    ({"Columns": 60000}, "max_columns", "Columns 60000 exceeds the limit of 16384"),
-    ({"NumberOfFrames": 100000}, "max_frames", "Number of Frames 100000 exceeds the limit of 4096"),
-    ({"Rows": 16000, "Columns": 16000, "NumberOfFrames": 4}, "max_decoded_bytes", "decoded pixel data"),
-])
-def test_sizes_are_checked_from_the_header_before_decoding(make_dicom: Callable[..., Path], attributes: dict,
-                                                           limit: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "attributes, limit, message",
+    [
+        ({"Rows": 60000}, "max_rows", "Rows 60000 exceeds the limit of 16384"),
+        ({"Columns": 60000}, "max_columns", "Columns 60000 exceeds the limit of 16384"),
+        ({"NumberOfFrames": 100000}, "max_frames", "Number of Frames 100000 exceeds the limit of 4096"),
+        ({"Rows": 16000, "Columns": 16000, "NumberOfFrames": 4}, "max_decoded_bytes", "decoded pixel data"),
+    ],
+)
+def test_sizes_are_checked_from_the_header_before_decoding(
+    make_dicom: Callable[..., Path], attributes: dict, limit: str, message: str
+) -> None:
     # A 4x4 file whose header claims a huge image: refused before any decoder allocates for it.
     path = make_dicom("big.dcm", ct_slice(0, (4, 4)))
     ds = pydicom.dcmread(path)
@@ -129,8 +133,14 @@ def test_from_file_needs_a_window_in_the_file(make_dicom: Callable[..., Path]) -
 
 def test_monochrome1_is_inverted_and_the_file_window_is_used(make_dicom: Callable[..., Path]) -> None:
     stored = ct_slice(2)
-    path = make_dicom("mono1.dcm", stored, photometric="MONOCHROME1", WindowCenter=[300, 40],
-                      WindowWidth=[1000, 400], VOILUTFunction="LINEAR_EXACT")
+    path = make_dicom(
+        "mono1.dcm",
+        stored,
+        photometric="MONOCHROME1",
+        WindowCenter=[300, 40],
+        WindowWidth=[1000, 400],
+        VOILUTFunction="LINEAR_EXACT",
+    )
     expected = apply_window(stored, 300, 1000, "LINEAR_EXACT", out="float", invert=True)
     np.testing.assert_allclose(load(path, out="float")[0], expected)
     mono2 = make_dicom("mono2.dcm", stored)
@@ -152,8 +162,12 @@ def test_per_frame_windows_of_an_enhanced_file(make_dicom: Callable[..., Path]) 
     rescale, shared = Dataset(), Dataset()
     rescale.RescaleSlope, rescale.RescaleIntercept, rescale.RescaleType = 1, -1024, "HU"
     shared.PixelValueTransformationSequence = [rescale]
-    path = make_dicom("enhanced.dcm", stored, PerFrameFunctionalGroupsSequence=frames,
-                      SharedFunctionalGroupsSequence=[shared])
+    path = make_dicom(
+        "enhanced.dcm",
+        stored,
+        PerFrameFunctionalGroupsSequence=frames,
+        SharedFunctionalGroupsSequence=[shared],
+    )
     got = load(path)
     for frame, (center, width) in enumerate(windows):
         np.testing.assert_array_equal(got[frame], apply_window(stored[frame], center, width, intercept=-1024))
@@ -168,14 +182,21 @@ def test_colour_images_take_the_full_range_only(make_dicom: Callable[..., Path])
         load(path, "lung")
 
 
-@pytest.mark.parametrize("attributes, message", [
-    ({"WindowCenter": "4711", "WindowWidth": "400"}, "WindowCenter 'abcd' is not a number"),
-    ({"WindowCenter": "40", "WindowWidth": "0"}, "window width must be >= 1"),
-    ({"WindowCenter": "40", "WindowWidth": "400", "VOILUTFunction": "GAMMA"}, "unsupported VOI LUT function"),
-    ({"RescaleSlope": "nan", "RescaleIntercept": "0"}, "RescaleSlope 'nan' is not a finite number"),
-])
-def test_malformed_window_and_rescale_values(make_dicom: Callable[..., Path], attributes: dict,
-                                             message: str) -> None:
+@pytest.mark.parametrize(
+    "attributes, message",
+    [
+        ({"WindowCenter": "4711", "WindowWidth": "400"}, "WindowCenter 'abcd' is not a number"),
+        ({"WindowCenter": "40", "WindowWidth": "0"}, "window width must be >= 1"),
+        (
+            {"WindowCenter": "40", "WindowWidth": "400", "VOILUTFunction": "GAMMA"},
+            "unsupported VOI LUT function",
+        ),
+        ({"RescaleSlope": "nan", "RescaleIntercept": "0"}, "RescaleSlope 'nan' is not a finite number"),
+    ],
+)
+def test_malformed_window_and_rescale_values(
+    make_dicom: Callable[..., Path], attributes: dict, message: str
+) -> None:
     path = make_dicom("bad.dcm", ct_slice(6))
     ds = pydicom.dcmread(path)
     with warnings.catch_warnings():  # pydicom warns about the invalid values it is asked to write

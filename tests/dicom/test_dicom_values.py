@@ -60,8 +60,9 @@ def test_hostile_card_text_gives_valid_dicom(tmp_path: Path, strict, case: str) 
     assert dciodvfy_errors(path) == []
 
 
-@pytest.mark.parametrize(("center", "width"), [(0, 1e300), (1e300, 10), (-1e15, 1e3), (0, 1e29),
-                                               (1000, 1e-12), (0.5, 1e-320)])
+@pytest.mark.parametrize(
+    ("center", "width"), [(0, 1e300), (1e300, 10), (-1e15, 1e3), (0, 1e29), (1000, 1e-12), (0.5, 1e-320)]
+)
 def test_impossible_windows_are_refused_naming_the_value(tmp_path: Path, center: float, width: float) -> None:
     model = card(1, {"kind": "window", "center": center, "width": width, "units": "HU"})
     message = re.escape(f"window center {center:g}, width {width:g} cannot be stored")

@@ -26,16 +26,31 @@ LUNG = {"kind": "window", "center": -600, "width": 1500, "units": "HU"}
 
 def card(channels: int = 1, intensity: dict[str, Any] | None = None, size: int = 24) -> ModelCard:
     return ModelCard(
-        schema_version=1, name="ct-lung-test", arch="dcgan", classes=("normal", "nodule"), latent_dim=8,
-        image_size=size, channels=channels, photometric="RGB" if channels == 3 else "MONOCHROME2",
-        modality="CT" if channels == 1 else "XC", intensity=intensity or {"kind": "display"},
-        license="Apache-2.0", intended_use="Synthetic research data; not for diagnosis.",
-        medsynth_version="0.1.0")
+        schema_version=1,
+        name="ct-lung-test",
+        arch="dcgan",
+        classes=("normal", "nodule"),
+        latent_dim=8,
+        image_size=size,
+        channels=channels,
+        photometric="RGB" if channels == 3 else "MONOCHROME2",
+        modality="CT" if channels == 1 else "XC",
+        intensity=intensity or {"kind": "display"},
+        license="Apache-2.0",
+        intended_use="Synthetic research data; not for diagnosis.",
+        medsynth_version="0.1.0",
+    )
 
 
 def meta(model: ModelCard, index: int = 7, class_index: int = 1, seed: int = 3) -> ImageMeta:
-    return ImageMeta(card=model, class_name=model.classes[class_index], class_index=class_index, seed=seed,
-                     index=index, model_sha256=SHA)
+    return ImageMeta(
+        card=model,
+        class_name=model.classes[class_index],
+        class_index=class_index,
+        seed=seed,
+        index=index,
+        model_sha256=SHA,
+    )
 
 
 def image(model: ModelCard, seed: int = 0) -> np.ndarray:
@@ -74,8 +89,9 @@ def test_pixels_round_trip_exactly(tmp_path: Path, channels: int, intensity: dic
     decoded = pydicom.dcmread(path).pixel_array
     np.testing.assert_array_equal(decoded.reshape(pixels.shape), pixels)
     # The file's own window (or its full range) shows exactly the pixels the model made.
-    np.testing.assert_array_equal(load(path, "from-file" if intensity else "full")[0].reshape(pixels.shape),
-                                  pixels)
+    np.testing.assert_array_equal(
+        load(path, "from-file" if intensity else "full")[0].reshape(pixels.shape), pixels
+    )
 
 
 def test_the_window_maps_stored_values_back_to_hounsfield_units(tmp_path: Path) -> None:
@@ -111,11 +127,21 @@ def test_the_file_says_it_is_synthetic_and_of_no_patient(tmp_path: Path) -> None
     assert ds.BurnedInAnnotation == "NO"
     assert list(ds.ImageType) == ["DERIVED", "SECONDARY"]
     purpose = ds.ContributingEquipmentSequence[0].PurposeOfReferenceCodeSequence[0]
-    assert (purpose.CodeValue, purpose.CodingSchemeDesignator, purpose.CodeMeaning) == \
-        ("109100", "DCM", "Synthesizing Equipment")
+    assert (purpose.CodeValue, purpose.CodingSchemeDesignator, purpose.CodeMeaning) == (
+        "109100",
+        "DCM",
+        "Synthesizing Equipment",
+    )
     assert (str(ds.PatientName), ds.PatientID) == ("SYNTHETIC^MEDSYNTH", "MEDSYNTH-SYNTHETIC")
-    for keyword in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                    "ReferringPhysicianName", "StudyID", "AccessionNumber"):
+    for keyword in (
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+        "StudyID",
+        "AccessionNumber",
+    ):
         assert keyword in ds and ds[keyword].value in ("", None), keyword
     assert ds.StudyDescription.startswith("SYNTHETIC ") and ds.SeriesDescription.startswith("SYNTHETIC ")
     assert "ContentDate" not in ds and "ContentTime" not in ds and "InstanceCreationDate" not in ds
@@ -138,8 +164,11 @@ def test_bytes_and_uids_are_reproducible_and_distinct(tmp_path: Path) -> None:
         return ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID
 
     base = uids(meta(model))
-    other_index, other_class, other_seed = (uids(meta(model, index=8)), uids(meta(model, class_index=0)),
-                                            uids(meta(model, seed=4)))
+    other_index, other_class, other_seed = (
+        uids(meta(model, index=8)),
+        uids(meta(model, class_index=0)),
+        uids(meta(model, seed=4)),
+    )
     assert other_index[:2] == base[:2] and other_index[2] != base[2]  # same study and series, new instance
     assert other_class[0] == base[0] and other_class[1] != base[1]  # same study, new series
     assert other_seed[0] != base[0]  # another run, another study

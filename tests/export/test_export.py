@@ -32,10 +32,17 @@ def reference_generator(checkpoint, prefix="G_ema", *, standing_stats=True):
     config = TrainConfig.from_dict(meta["config"])
     # straight from the architecture registry, not through the factory that export uses
     options = {"lstm": True} if config.lstm else {}
-    net = get_arch(config.arch).build_generator(len(meta["classes"]), config.latent_dim, config.image_size,
-                                                meta["channels"], config.g_width, config.max_width, **options)
+    net = get_arch(config.arch).build_generator(
+        len(meta["classes"]),
+        config.latent_dim,
+        config.image_size,
+        meta["channels"],
+        config.g_width,
+        config.max_width,
+        **options,
+    )
     tensors = load_file(str(checkpoint))
-    net.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+    net.load_state_dict({k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
     if standing_stats:
         recompute_batchnorm_stats(net, len(meta["classes"]), config.latent_dim, seed=config.seed)
     return net.eval()
@@ -120,7 +127,12 @@ def test_card_from_checkpoint(exported, variant):
     card = report.card
     arch, _ = variant
     assert (card.arch, card.classes, card.latent_dim, card.image_size, card.channels) == (
-        arch, CLASSES, LATENT, SIZE, 3)
+        arch,
+        CLASSES,
+        LATENT,
+        SIZE,
+        3,
+    )
     assert (card.photometric, card.modality, dict(card.intensity)) == ("RGB", "XC", {"kind": "display"})
     assert card.name == report.path.stem and card.license == "Apache-2.0"
     assert card.intended_use == "Synthetic research data; not for diagnosis."

@@ -37,17 +37,39 @@ def test_cli_exports_a_run_folder_with_name_metrics_and_description(trained, tmp
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps({"fd_inception": {"overall": 41.5}, "copy_rate": 0.0}))
     out = tmp_path / "models" / "isic-tiny.onnx"
-    result = run("export", run_.run_dir, "--out", out, "--name", "isic-tiny", "--metrics", metrics,
-                 "--modality", "xc", "--description", "tiny test export", "--license", "CC-BY-4.0",
-                 "--seed", 9)
+    result = run(
+        "export",
+        run_.run_dir,
+        "--out",
+        out,
+        "--name",
+        "isic-tiny",
+        "--metrics",
+        metrics,
+        "--modality",
+        "xc",
+        "--description",
+        "tiny test export",
+        "--license",
+        "CC-BY-4.0",
+        "--seed",
+        9,
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines if line.startswith("parity")] == [
-        "parity batch   1", "parity batch   7", "parity batch  64"]
+        "parity batch   1",
+        "parity batch   7",
+        "parity batch  64",
+    ]
     assert lines[-1].startswith(f"wrote {out}: isic-tiny, sngan 16x16 RGB")
     card = read_card(out)
     assert (card.name, card.description, card.modality, card.license) == (
-        "isic-tiny", "tiny test export", "XC", "CC-BY-4.0")
+        "isic-tiny",
+        "tiny test export",
+        "XC",
+        "CC-BY-4.0",
+    )
     assert card.to_dict()["metrics"] == {"fd_inception": {"overall": 41.5}, "copy_rate": 0.0}
     info = run("info", out)
     assert info.exit_code == 0 and "isic-tiny" in info.stdout
@@ -63,8 +85,21 @@ def test_cli_window_option_sets_the_intensity(trained, tmp_path):
     assert dict(card.intensity) == {"kind": "window", "center": -600.0, "width": 1500.0, "units": "HU"}
 
 
-@pytest.mark.parametrize("case", ["missing", "no-json", "foreign-json", "corrupted", "truncated", "empty-run",
-                                  "wrong-suffix", "bad-metrics", "out-is-folder", "bad-window"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "no-json",
+        "foreign-json",
+        "corrupted",
+        "truncated",
+        "empty-run",
+        "wrong-suffix",
+        "bad-metrics",
+        "out-is-folder",
+        "bad-window",
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(trained, tmp_path, case):
     run_ = trained(("dcgan", {}))
     src = tmp_path / "ckpt"

@@ -14,9 +14,13 @@ from medsynth.export.card import build_card, intensity_from_config, looks_like_p
 from medsynth.export.onnx_export import check_graph, store_weights_fp16
 from medsynth.training.checkpoint import CheckpointMeta
 
-META = {"config": {"arch": "sngan", "image_size": 32, "latent_dim": 4, "seed": 7, "window": "",
-                   "data": "isic"},
-        "classes": ["a", "b"], "channels": 3, "dataset": "d", "iteration": 10}
+META = {
+    "config": {"arch": "sngan", "image_size": 32, "latent_dim": 4, "seed": 7, "window": "", "data": "isic"},
+    "classes": ["a", "b"],
+    "channels": 3,
+    "dataset": "d",
+    "iteration": 10,
+}
 
 
 def _meta(doc):
@@ -24,32 +28,57 @@ def _meta(doc):
     return CheckpointMeta.from_json({"format": "medsynth-checkpoint", "version": 1, **doc}, "test.json")
 
 
-@pytest.mark.parametrize("text", ["/data/isic", "~/x", "./rel", "../up", "runs/a", "C:\\data", "D:/x",
-                                  "a\\b"])
+@pytest.mark.parametrize(
+    "text", ["/data/isic", "~/x", "./rel", "../up", "runs/a", "C:\\data", "D:/x", "a\\b"]
+)
 def test_paths_are_recognised(text):
     assert looks_like_path(text)
 
 
-@pytest.mark.parametrize("text", ["CC BY 4.0 (MedMNIST v2)", "-600,1500", "color,translation,cutout", "sngan",
-                                  "https://challenge.isic-archive.com/data/", "ISIC (isic2017, split train)",
-                                  "cpu (torch 2.13.0+cpu)", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CC BY 4.0 (MedMNIST v2)",
+        "-600,1500",
+        "color,translation,cutout",
+        "sngan",
+        "https://challenge.isic-archive.com/data/",
+        "ISIC (isic2017, split train)",
+        "cpu (torch 2.13.0+cpu)",
+        "",
+    ],
+)
 def test_non_paths_are_kept(text):
     assert not looks_like_path(text)
 
 
 def test_scrub_paths_names_what_it_removed():
-    clean, removed = scrub_paths({"data": "isic2017", "lr": 2e-4, "url": "https://x.org/a",
-                                  "extra": {"src": "/home/u/x", "n": [1, "a/b"]}})
+    clean, removed = scrub_paths(
+        {
+            "data": "isic2017",
+            "lr": 2e-4,
+            "url": "https://x.org/a",
+            "extra": {"src": "/home/u/x", "n": [1, "a/b"]},
+        }
+    )
     assert clean == {"lr": 2e-4, "extra": {"n": [1]}, "url": "https://x.org/a"}
     assert removed == ["data", "extra.src", "extra.n[1]"]
 
 
 def test_intensity_from_windows():
     assert intensity_from_config("", "XC") == ({"kind": "display"}, [])
-    assert intensity_from_config("40,400", "CT")[0] == {"kind": "window", "center": 40.0, "width": 400.0,
-                                                        "units": "HU"}
-    assert intensity_from_config("brain", "CT")[0] == {"kind": "window", "center": 40.0, "width": 80.0,
-                                                       "units": "HU"}
+    assert intensity_from_config("40,400", "CT")[0] == {
+        "kind": "window",
+        "center": 40.0,
+        "width": 400.0,
+        "units": "HU",
+    }
+    assert intensity_from_config("brain", "CT")[0] == {
+        "kind": "window",
+        "center": 40.0,
+        "width": 80.0,
+        "units": "HU",
+    }
     assert intensity_from_config("300,600", "MR")[0] == {"kind": "window", "center": 300.0, "width": 600.0}
     intensity, notes = intensity_from_config("from-file", "CT")
     assert intensity == {"kind": "display"} and "from-file" in notes[0]
@@ -82,19 +111,27 @@ def tiny_graph(*, extra_nodes=(), batch="batch", initializer=None):
     """image = Reshape(z @ W + embedding[label]) with z (N, 4), label (N,), image (N, 1, 2, 2)."""
     rng = np.random.default_rng(0)
     w = initializer if initializer is not None else rng.standard_normal((4, 4)).astype(np.float32)
-    nodes = [helper.make_node("MatMul", ["z", "W"], ["h"]),
-             helper.make_node("Gather", ["E", "label"], ["e"]),
-             helper.make_node("Add", ["h", "e"], ["s"]),
-             helper.make_node("Reshape", ["s", "shape"], ["image"]),
-             *extra_nodes]
+    nodes = [
+        helper.make_node("MatMul", ["z", "W"], ["h"]),
+        helper.make_node("Gather", ["E", "label"], ["e"]),
+        helper.make_node("Add", ["h", "e"], ["s"]),
+        helper.make_node("Reshape", ["s", "shape"], ["image"]),
+        *extra_nodes,
+    ]
     graph = helper.make_graph(
-        nodes, "g",
-        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [batch, 4]),
-         helper.make_tensor_value_info("label", TensorProto.INT64, [batch])],
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, [batch, 4]),
+            helper.make_tensor_value_info("label", TensorProto.INT64, [batch]),
+        ],
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 1, 2, 2])],
-        [numpy_helper.from_array(w, "W"),
-         numpy_helper.from_array(rng.standard_normal((2, 4)).astype(np.float32), "E"),
-         numpy_helper.from_array(np.array([-1, 1, 2, 2], dtype=np.int64), "shape")])
+        [
+            numpy_helper.from_array(w, "W"),
+            numpy_helper.from_array(rng.standard_normal((2, 4)).astype(np.float32), "E"),
+            numpy_helper.from_array(np.array([-1, 1, 2, 2], dtype=np.int64), "shape"),
+        ],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
 
 
@@ -102,11 +139,14 @@ def test_check_graph_accepts_the_contract():
     check_graph(tiny_graph())
 
 
-@pytest.mark.parametrize("node, match", [
-    (helper.make_node("Dropout", ["z"], ["dz"]), "training-only op \\(Dropout\\)"),
-    (helper.make_node("RandomNormal", [], ["r"], shape=[1], dtype=TensorProto.FLOAT), "training-only"),
-    (helper.make_node("Gelu", ["z"], ["g"], domain="com.microsoft"), "not a standard ONNX op"),
-])
+@pytest.mark.parametrize(
+    "node, match",
+    [
+        (helper.make_node("Dropout", ["z"], ["dz"]), "training-only op \\(Dropout\\)"),
+        (helper.make_node("RandomNormal", [], ["r"], shape=[1], dtype=TensorProto.FLOAT), "training-only"),
+        (helper.make_node("Gelu", ["z"], ["g"], domain="com.microsoft"), "not a standard ONNX op"),
+    ],
+)
 def test_check_graph_refuses_training_and_foreign_ops(node, match):
     model = tiny_graph(extra_nodes=[node])
     if node.domain:

@@ -17,9 +17,15 @@ CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 
 
-def write_dicom(path: Path, pixels: np.ndarray, *, photometric: str = "MONOCHROME2",
-                bits_stored: int | None = None, transfer_syntax: str = EXPLICIT_LE,
-                **attributes: Any) -> Path:
+def write_dicom(
+    path: Path,
+    pixels: np.ndarray,
+    *,
+    photometric: str = "MONOCHROME2",
+    bits_stored: int | None = None,
+    transfer_syntax: str = EXPLICIT_LE,
+    **attributes: Any,
+) -> Path:
     """Write a minimal image file: ``pixels`` is (rows, cols), (frames, rows, cols) or (..., 3) colour."""
     from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
     from pydicom.uid import generate_uid

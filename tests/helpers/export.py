@@ -42,15 +42,28 @@ def tiny_images(channels: int = 3, per_class: int = 4, seed: int = 0) -> ImageSe
     base = rng.integers(0, 160, (len(labels), SIZE, SIZE, channels))
     images = (base + 40 * labels[:, None, None, None]).astype(np.uint8)
     ids = tuple(f"img{i:03d}" for i in range(len(labels)))
-    return ImageSet(images=images, labels=labels, classes=CLASSES, ids=ids, name="tiny test set",
-                    license="CC0-1.0")
+    return ImageSet(
+        images=images, labels=labels, classes=CLASSES, ids=ids, name="tiny test set", license="CC0-1.0"
+    )
 
 
 def tiny_config(arch: str, **changes: Any) -> TrainConfig:
-    values: dict[str, Any] = dict(data="/private/site/data/isic", arch=arch, image_size=SIZE,
-                                  latent_dim=LATENT, g_width=8, d_width=8, batch_size=4, max_iterations=2,
-                                  epochs=1, samples_per_class=1, ema_start=0, ema_decay=0.9, seed=5,
-                                  extra={"notes": "baseline", "copied_from": "runs/old-run"})
+    values: dict[str, Any] = dict(
+        data="/private/site/data/isic",
+        arch=arch,
+        image_size=SIZE,
+        latent_dim=LATENT,
+        g_width=8,
+        d_width=8,
+        batch_size=4,
+        max_iterations=2,
+        epochs=1,
+        samples_per_class=1,
+        ema_start=0,
+        ema_decay=0.9,
+        seed=5,
+        extra={"notes": "baseline", "copied_from": "runs/old-run"},
+    )
     values.update(changes)
     return TrainConfig(**values)
 

@@ -25,11 +25,20 @@ HIDDEN = 8  # channels of the projected feature map
 def make_card(**changes: Any) -> ModelCard:
     """A valid card of a 3-class, 8x8 RGB model; ``changes`` override fields."""
     card = ModelCard(
-        schema_version=1, name="tiny-test", arch="tiny-dcgan",
-        classes=("nevus", "melanoma", "seborrheic_keratosis"), latent_dim=16, image_size=8, channels=3,
-        photometric="RGB", modality="XC", intensity={"kind": "display"},
-        license="Apache-2.0", intended_use="Synthetic research data; not for diagnosis.",
-        medsynth_version="0.1.0", description="tiny generator for tests",
+        schema_version=1,
+        name="tiny-test",
+        arch="tiny-dcgan",
+        classes=("nevus", "melanoma", "seborrheic_keratosis"),
+        latent_dim=16,
+        image_size=8,
+        channels=3,
+        photometric="RGB",
+        modality="XC",
+        intensity={"kind": "display"},
+        license="Apache-2.0",
+        intended_use="Synthetic research data; not for diagnosis.",
+        medsynth_version="0.1.0",
+        description="tiny generator for tests",
         provenance={"dataset": "none (random weights)", "images_per_class": {"nevus": 3, "melanoma": 2}},
         metrics={},
     )
@@ -51,16 +60,24 @@ def tiny_weights(card: ModelCard, seed: int = 0) -> TinyWeights:
     half = card.image_size // 2
     return TinyWeights(
         embedding=rng.standard_normal((len(card.classes), card.latent_dim)).astype(np.float32),
-        project=(rng.standard_normal((card.latent_dim, HIDDEN * half * half)) / np.sqrt(card.latent_dim))
-        .astype(np.float32),
+        project=(
+            rng.standard_normal((card.latent_dim, HIDDEN * half * half)) / np.sqrt(card.latent_dim)
+        ).astype(np.float32),
         kernel=(rng.standard_normal((HIDDEN, card.channels, 4, 4)) / 4.0).astype(np.float32),
         gain=0.7,
     )
 
 
-def build_model(card: ModelCard, *, weights: TinyWeights | None = None, graph_latent_dim: int | None = None,
-                graph_channels: int | None = None, nan: bool = False, stamp: bool = True,
-                z_name: str = "z") -> Any:
+def build_model(
+    card: ModelCard,
+    *,
+    weights: TinyWeights | None = None,
+    graph_latent_dim: int | None = None,
+    graph_channels: int | None = None,
+    nan: bool = False,
+    stamp: bool = True,
+    z_name: str = "z",
+) -> Any:
     """Return an onnx ModelProto of the tiny generator for ``card``.
 
     ``graph_latent_dim``/``graph_channels`` make the graph disagree with the card; ``nan`` multiplies the
@@ -88,20 +105,30 @@ def build_model(card: ModelCard, *, weights: TinyWeights | None = None, graph_la
         helper.make_node("Add", [z_name, "class_vec"], ["h"]),
         helper.make_node("MatMul", ["h", "project"], ["flat"]),
         helper.make_node("Reshape", ["flat", "feature_shape"], ["features"]),
-        helper.make_node("ConvTranspose", ["features", "kernel"], ["up"], strides=[2, 2], pads=[1, 1, 1, 1],
-                         kernel_shape=[4, 4]),
+        helper.make_node(
+            "ConvTranspose",
+            ["features", "kernel"],
+            ["up"],
+            strides=[2, 2],
+            pads=[1, 1, 1, 1],
+            kernel_shape=[4, 4],
+        ),
         helper.make_node("Mul", ["up", "gain"], ["scaled"]),
         helper.make_node("Tanh", ["scaled"], ["image"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_generator",
-        [helper.make_tensor_value_info(z_name, TensorProto.FLOAT, ["batch", latent]),
-         helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"])],
+        nodes,
+        "tiny_generator",
+        [
+            helper.make_tensor_value_info(z_name, TensorProto.FLOAT, ["batch", latent]),
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"]),
+        ],
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", channels, size, size])],
         initializer=inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10,
-                              producer_name="medsynth-tests")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10, producer_name="medsynth-tests"
+    )
     onnx.checker.check_model(model)
     if stamp:
         stamp_card(model, card)
@@ -119,7 +146,7 @@ def reference_images(card: ModelCard, weights: TinyWeights, z: np.ndarray, label
     for i in range(half):
         for j in range(half):
             footprint = np.einsum("nk,kcab->ncab", features[:, :, i, j], kernel)
-            full[:, :, 2 * i:2 * i + 4, 2 * j:2 * j + 4] += footprint
+            full[:, :, 2 * i : 2 * i + 4, 2 * j : 2 * j + 4] += footprint
     up = full[:, :, 1:-1, 1:-1]
     image = np.tanh(up * weights.gain)
     return np.rint((image + 1.0) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)

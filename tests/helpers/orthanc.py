@@ -56,13 +56,22 @@ class Orthanc:
         self.process: subprocess.Popen[bytes] | None = None
         storage = folder / "storage"
         config = {
-            "Name": "medsynth-test", "StorageDirectory": str(storage), "IndexDirectory": str(storage),
-            "HttpPort": self.http_port, "DicomPort": self.dicom_port, "DicomAet": AET,
-            "RemoteAccessAllowed": False, "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
+            "Name": "medsynth-test",
+            "StorageDirectory": str(storage),
+            "IndexDirectory": str(storage),
+            "HttpPort": self.http_port,
+            "DicomPort": self.dicom_port,
+            "DicomAet": AET,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": True,
+            "RegisteredUsers": {USER: PASSWORD},
             "DicomCheckCalledAet": True,
             "DicomModalities": {"medsynth": ["MEDSYNTH", "127.0.0.1", free_port()]},
-            "Plugins": [str(dicomweb_plugin())], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-            "HttpServerThreads": 4, "ConcurrentJobs": 1, "StorageCompression": False,
+            "Plugins": [str(dicomweb_plugin())],
+            "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+            "HttpServerThreads": 4,
+            "ConcurrentJobs": 1,
+            "StorageCompression": False,
         }
         self.config = folder / "orthanc.json"
         self.config.write_text(json.dumps(config, indent=2))
@@ -81,14 +90,16 @@ class Orthanc:
 
     def start(self, timeout: float = 120.0) -> None:
         log = (self.folder / "orthanc.log").open("ab")
-        self.process = subprocess.Popen([str(ORTHANC), str(self.config)], stdout=log,
-                                        stderr=subprocess.STDOUT, cwd=self.folder)
+        self.process = subprocess.Popen(
+            [str(ORTHANC), str(self.config)], stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Orthanc exited with {self.process.returncode}; see "
-                                   f"{self.folder}/orthanc.log")
+                raise RuntimeError(
+                    f"Orthanc exited with {self.process.returncode}; see {self.folder}/orthanc.log"
+                )
             try:
                 self.get("/system")
                 # The DICOM port opens a moment after the HTTP one.
@@ -111,8 +122,9 @@ class Orthanc:
 
     def _request(self, method: str, path: str, body: bytes | None = None) -> bytes:
         token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        request = urllib.request.Request(self.rest + path, data=body, method=method,
-                                         headers={"Authorization": f"Basic {token}"})
+        request = urllib.request.Request(
+            self.rest + path, data=body, method=method, headers={"Authorization": f"Basic {token}"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return bytes(response.read())
 

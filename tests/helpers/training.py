@@ -19,15 +19,27 @@ SHARED_ISIC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "
 
 def tiny_config(arch: str = "sngan", **changes: Any) -> TrainConfig:
     """A config small enough for a few CPU steps in well under a second each: 16 px, widths 4..16."""
-    values: dict[str, Any] = dict(arch=arch, image_size=16, latent_dim=8, g_width=4, d_width=4, max_width=16,
-                                  batch_size=4, epochs=1, samples_per_class=2, ema_start=0, ema_decay=0.9,
-                                  seed=0)
+    values: dict[str, Any] = dict(
+        arch=arch,
+        image_size=16,
+        latent_dim=8,
+        g_width=4,
+        d_width=4,
+        max_width=16,
+        batch_size=4,
+        epochs=1,
+        samples_per_class=2,
+        ema_start=0,
+        ema_decay=0.9,
+        seed=0,
+    )
     values.update(changes)
     return TrainConfig(**values)
 
 
-def tiny_image_set(n_per_class: tuple[int, ...] = (6, 6), size: int = 16, channels: int = 3,
-                   seed: int = 0) -> ImageSet:
+def tiny_image_set(
+    n_per_class: tuple[int, ...] = (6, 6), size: int = 16, channels: int = 3, seed: int = 0
+) -> ImageSet:
     """Random uint8 images, class c brighter than class c-1 so that classes differ."""
     rng = np.random.default_rng(seed)
     images, labels = [], []
@@ -36,9 +48,13 @@ def tiny_image_set(n_per_class: tuple[int, ...] = (6, 6), size: int = 16, channe
         images.append(np.clip(base, 0, 255).astype(np.uint8))
         labels.append(np.full(n, c, dtype=np.int64))
     all_labels = np.concatenate(labels)
-    return ImageSet(images=np.concatenate(images), labels=all_labels,
-                    classes=tuple(f"class{c}" for c in range(len(n_per_class))),
-                    ids=tuple(f"img{i}" for i in range(len(all_labels))), name="tiny")
+    return ImageSet(
+        images=np.concatenate(images),
+        labels=all_labels,
+        classes=tuple(f"class{c}" for c in range(len(n_per_class))),
+        ids=tuple(f"img{i}" for i in range(len(all_labels))),
+        name="tiny",
+    )
 
 
 def solid_png(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (24, 20)) -> Path:
@@ -73,8 +89,13 @@ def isic_folder(root: Path, images: dict[str, Path], labels: dict[str, str], spl
         w = csv.writer(fh)
         w.writerow(["image_id", "melanoma", "seborrheic_keratosis"])
         for image_id in images:
-            w.writerow([image_id, f"{float(labels[image_id] == 'melanoma'):.1f}",
-                        f"{float(labels[image_id] == 'seborrheic_keratosis'):.1f}"])
+            w.writerow(
+                [
+                    image_id,
+                    f"{float(labels[image_id] == 'melanoma'):.1f}",
+                    f"{float(labels[image_id] == 'seborrheic_keratosis'):.1f}",
+                ]
+            )
     return root
 
 

@@ -24,12 +24,17 @@ MANIFEST = ["path", "class", "class_index", "seed", "index", "model_sha256", "me
 
 def png_header_only(path: Path, width: int, height: int) -> None:
     """A PNG signature and IHDR claiming ``width`` x ``height``, one tiny IDAT, IEND: a bomb's header."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def flat(tmp_path: Path, n: int = 3) -> Path:
@@ -48,8 +53,17 @@ def one_error_line(args: list[str]) -> str:
 
 
 def evaluate_args(synthetic: Path, real: Path, out: Path) -> list[str]:
-    return ["evaluate", "--synthetic", str(synthetic), "--real", str(real), "--out", str(out),
-            "--bootstrap", "0"]
+    return [
+        "evaluate",
+        "--synthetic",
+        str(synthetic),
+        "--real",
+        str(real),
+        "--out",
+        str(out),
+        "--bootstrap",
+        "0",
+    ]
 
 
 def test_png_bomb_is_refused_before_decoding_and_the_limit_can_be_raised(tmp_path):
@@ -107,8 +121,10 @@ def npz_with_header(path: Path, shape: tuple[int, ...], compress: bool = False) 
         archive.writestr("images.npy", header.getvalue() + b"\0" * 1000)
 
 
-@pytest.mark.parametrize("case", ["empty_file", "not_zip", "empty_zip", "huge_header", "inflates", "object",
-                                  "no_images", "zero_images"])
+@pytest.mark.parametrize(
+    "case",
+    ["empty_file", "not_zip", "empty_zip", "huge_header", "inflates", "object", "no_images", "zero_images"],
+)
 def test_crafted_npz_files_are_typed_errors(tmp_path, case):
     path = tmp_path / "set.npz"
     if case == "empty_file":
@@ -122,8 +138,9 @@ def test_crafted_npz_files_are_typed_errors(tmp_path, case):
     elif case == "inflates":  # 64 MiB of zeros compress to ~64 KB; the limit is set below it
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             with archive.open("images.npy", "w", force_zip64=True) as handle:
-                np.lib.format.write_array_header_1_0(handle, {"descr": "|u1", "fortran_order": False,
-                                                              "shape": (64, 1024, 1024, 1)})
+                np.lib.format.write_array_header_1_0(
+                    handle, {"descr": "|u1", "fortran_order": False, "shape": (64, 1024, 1024, 1)}
+                )
                 block = b"\0" * (1 << 20)
                 for _ in range(64):
                     handle.write(block)

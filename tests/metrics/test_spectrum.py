@@ -48,11 +48,14 @@ def test_colour_images_are_compared_in_luma():
     np.testing.assert_allclose(mean_power_spectrum(rgb), mean_power_spectrum(rgb.mean(axis=3)))
 
 
-@pytest.mark.parametrize("real,synthetic,match", [
-    (np.zeros((2, 16, 16)), np.zeros((2, 32, 32)), "16x16 and synthetic ones 32x32"),
-    (np.zeros((0, 16, 16)), np.zeros((2, 16, 16)), "non-empty"),
-    (np.zeros((16, 16)), np.zeros((2, 16, 16)), "non-empty"),
-])
+@pytest.mark.parametrize(
+    "real,synthetic,match",
+    [
+        (np.zeros((2, 16, 16)), np.zeros((2, 32, 32)), "16x16 and synthetic ones 32x32"),
+        (np.zeros((0, 16, 16)), np.zeros((2, 16, 16)), "non-empty"),
+        (np.zeros((16, 16)), np.zeros((2, 16, 16)), "non-empty"),
+    ],
+)
 def test_bad_sets_are_refused(real, synthetic, match):
     with pytest.raises(DataError, match=match):
         spectral_comparison(real, synthetic)

@@ -32,8 +32,13 @@ def dcm_run(tmp_path: Path, tiny_model: Path) -> Callable[..., Path]:
 
     def make(seed: int = 0, **plan: int) -> Path:
         out = tmp_path / f"run-{seed}"
-        write_run(Generator.load(tiny_model, device="cpu"), plan or {"nevus": 3, "melanoma": 2}, out,
-                  fmt="dcm", seed=seed)
+        write_run(
+            Generator.load(tiny_model, device="cpu"),
+            plan or {"nevus": 3, "melanoma": 2},
+            out,
+            fmt="dcm",
+            seed=seed,
+        )
         return out
 
     return make

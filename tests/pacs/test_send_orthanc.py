@@ -62,12 +62,15 @@ def test_every_instance_arrives_and_a_rerun_sends_only_what_is_missing(orthanc, 
     assert_all_arrived(orthanc, folder)
     # One study per run, one series per class, as the PACS sees it.
     study_uid = pydicom.dcmread(local_files(folder)[0]).StudyInstanceUID
-    (study,) = [s for s in orthanc.get("/studies?expand")
-                if s["MainDicomTags"]["StudyInstanceUID"] == study_uid]
+    (study,) = [
+        s for s in orthanc.get("/studies?expand") if s["MainDicomTags"]["StudyInstanceUID"] == study_uid
+    ]
     assert study["MainDicomTags"]["StudyDescription"] == "SYNTHETIC images from medsynth model tiny-test"
     series = [orthanc.get(f"/series/{s}") for s in study["Series"]]
-    assert sorted(s["MainDicomTags"]["SeriesDescription"] for s in series) == ["SYNTHETIC melanoma",
-                                                                               "SYNTHETIC nevus"]
+    assert sorted(s["MainDicomTags"]["SeriesDescription"] for s in series) == [
+        "SYNTHETIC melanoma",
+        "SYNTHETIC nevus",
+    ]
     assert sorted(len(s["Instances"]) for s in series) == [2, 3]
     # Remove one instance from the PACS: the re-run sends exactly that one.
     gone = pydicom.dcmread(local_files(folder)[3]).SOPInstanceUID
@@ -82,9 +85,26 @@ def test_every_instance_arrives_and_a_rerun_sends_only_what_is_missing(orthanc, 
 
 def test_generate_send_writes_then_delivers(orthanc, tmp_path, tiny_model):
     out = tmp_path / "gen"
-    result = run("generate", "--model", tiny_model, "--class", "seborrheic_keratosis", "--n", 3, "--format",
-                 "dcm", "--seed", 9, "--out", out, "--send", orthanc.dicomweb, "--user", f"{USER}:{PASSWORD}",
-                 "--quiet")
+    result = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "seborrheic_keratosis",
+        "--n",
+        3,
+        "--format",
+        "dcm",
+        "--seed",
+        9,
+        "--out",
+        out,
+        "--send",
+        orthanc.dicomweb,
+        "--user",
+        f"{USER}:{PASSWORD}",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     summary = f"3 sent, 0 already present, 0 failed (3 files) -> {orthanc.dicomweb}"
     assert result.stdout.splitlines()[-1] == summary
@@ -107,13 +127,26 @@ def test_generate_send_sends_each_batch_while_the_next_is_made(orthanc, tmp_path
         if not seen:
             assert first_stored.wait(60), "nothing reached the PACS while the run was writing"
             first = pydicom.dcmread(out / "nevus" / "nevus_000000.dcm").SOPInstanceUID
-            seen.append((done, total, orthanc.instance_id(first) is not None,
-                         (out / "nevus" / "nevus_000005.dcm").exists()))
+            seen.append(
+                (
+                    done,
+                    total,
+                    orthanc.instance_id(first) is not None,
+                    (out / "nevus" / "nevus_000005.dcm").exists(),
+                )
+            )
 
     with StreamingSender(out, getattr(orthanc, via), progress=sent, **creds) as sender:
-        write_run(Generator.load(tiny_model, device="cpu"), {"nevus": 6}, out, fmt="dcm",
-                  seed={"dimse": 20, "dicomweb": 21}[via],
-                  batch_size=2, progress=written, published=sender.submit)
+        write_run(
+            Generator.load(tiny_model, device="cpu"),
+            {"nevus": 6},
+            out,
+            fmt="dcm",
+            seed={"dimse": 20, "dicomweb": 21}[via],
+            batch_size=2,
+            progress=written,
+            published=sender.submit,
+        )
         report = sender.finish()
     assert seen == [(2, 6, True, False)]  # in Orthanc before the last file was written
     assert (len(report.sent), len(report.present), len(report.failed)) == (6, 0, 0)
@@ -133,11 +166,26 @@ def test_generate_send_when_the_pacs_goes_away_midway(orthanc, tmp_path, tiny_mo
             orthanc.stop()
 
     try:
-        with StreamingSender(out, to, per_request=2, retries=2, backoff=0.5, timeout=5,
-                             progress=stop_after_first_batch, sleep=waits.append, **creds) as sender:
-            summary = write_run(Generator.load(tiny_model, device="cpu"), {"nevus": 6}, out, fmt="dcm",
-                                seed={"dimse": 22, "dicomweb": 23}[via], batch_size=2,
-                                published=sender.submit)
+        with StreamingSender(
+            out,
+            to,
+            per_request=2,
+            retries=2,
+            backoff=0.5,
+            timeout=5,
+            progress=stop_after_first_batch,
+            sleep=waits.append,
+            **creds,
+        ) as sender:
+            summary = write_run(
+                Generator.load(tiny_model, device="cpu"),
+                {"nevus": 6},
+                out,
+                fmt="dcm",
+                seed={"dimse": 22, "dicomweb": 23}[via],
+                batch_size=2,
+                published=sender.submit,
+            )
             report = sender.finish()
     finally:
         if orthanc.process is None:
@@ -149,9 +197,27 @@ def test_generate_send_when_the_pacs_goes_away_midway(orthanc, tmp_path, tiny_mo
     before = {p: p.read_bytes() for p in local_files(out)}
     # The same command again, with the PACS back: nothing is regenerated, only the missing four go.
     auth = ["--user", creds["user"]] if creds else []
-    again = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 6, "--format", "dcm", "--seed",
-                {"dimse": 22, "dicomweb": 23}[via], "--batch-size", 2, "--out", out, "--send", to, *auth,
-                "--quiet")
+    again = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "nevus",
+        "--n",
+        6,
+        "--format",
+        "dcm",
+        "--seed",
+        {"dimse": 22, "dicomweb": 23}[via],
+        "--batch-size",
+        2,
+        "--out",
+        out,
+        "--send",
+        to,
+        *auth,
+        "--quiet",
+    )
     assert again.exit_code == 0, again.output
     assert "0 written now; 6 were already there" in again.stdout
     assert again.stdout.splitlines()[-1] == f"4 sent, 2 already present, 0 failed (6 files) -> {to}"
@@ -161,8 +227,26 @@ def test_generate_send_when_the_pacs_goes_away_midway(orthanc, tmp_path, tiny_mo
 
 def test_generate_send_with_a_wrong_password_stops_and_resumes(orthanc, tmp_path, tiny_model):
     out = tmp_path / "badpw"
-    args = ["generate", "--model", tiny_model, "--class", "melanoma", "--n", 8, "--format", "dcm", "--seed",
-            24, "--batch-size", 2, "--out", out, "--send", orthanc.dicomweb, "--quiet"]
+    args = [
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "melanoma",
+        "--n",
+        8,
+        "--format",
+        "dcm",
+        "--seed",
+        24,
+        "--batch-size",
+        2,
+        "--out",
+        out,
+        "--send",
+        orthanc.dicomweb,
+        "--quiet",
+    ]
     assert_one_line_error(run(*args, "--user", f"{USER}:wrong"), "refused the credentials (HTTP 401)")
     assert not (out / "manifest.csv").exists() or len(local_files(out)) == 8
     again = run(*args, "--user", f"{USER}:{PASSWORD}")
@@ -199,8 +283,17 @@ def test_a_pacs_that_goes_away_midway_then_a_rerun_completes(orthanc, dcm_run, v
             orthanc.stop()
 
     try:
-        report = send_folder(folder, to, per_request=2, retries=2, backoff=0.5, timeout=5,
-                             progress=stop_after_first_batch, sleep=waits.append, **creds)
+        report = send_folder(
+            folder,
+            to,
+            per_request=2,
+            retries=2,
+            backoff=0.5,
+            timeout=5,
+            progress=stop_after_first_batch,
+            sleep=waits.append,
+            **creds,
+        )
     finally:
         if orthanc.process is None:
             orthanc.start()

@@ -28,16 +28,42 @@ def doc(card, **changes):
     return value
 
 
-@pytest.mark.parametrize("name", ["manifest.csv", "Manifest.CSV", "images.npz", "a:b", "a/b", "a\\b",
-                                  ".hidden", "..", "CON", "nul.txt", "com1", "line\nbreak", "tab\there",
-                                  "x" * 65, " pad", "dot.", "q?", "a*b", 'say"', "<x>", "a|b", "\x00"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "manifest.csv",
+        "Manifest.CSV",
+        "images.npz",
+        "a:b",
+        "a/b",
+        "a\\b",
+        ".hidden",
+        "..",
+        "CON",
+        "nul.txt",
+        "com1",
+        "line\nbreak",
+        "tab\there",
+        "x" * 65,
+        " pad",
+        "dot.",
+        "q?",
+        "a*b",
+        'say"',
+        "<x>",
+        "a|b",
+        "\x00",
+    ],
+)
 def test_unsafe_class_names_are_refused_when_the_card_is_read(card, name):
     with pytest.raises(ModelError, match="class name"):
         ModelCard.from_json(json.dumps(doc(card, classes=["ok", name])), source="m.onnx")
 
 
-@pytest.mark.parametrize("name", ["melanoma", "seborrheic keratosis", "Typ-2_b", "x" * 64, "naevus (blue)",
-                                  "Läsion", "console", "a.b"])
+@pytest.mark.parametrize(
+    "name",
+    ["melanoma", "seborrheic keratosis", "Typ-2_b", "x" * 64, "naevus (blue)", "Läsion", "console", "a.b"],
+)
 def test_ordinary_class_names_are_accepted(card, name):
     assert name in ModelCard.from_json(json.dumps(doc(card, classes=["ok", name])), source="m.onnx").classes
 
@@ -86,16 +112,19 @@ def gen(tiny_model):
     return Generator.load(tiny_model, device="cpu")
 
 
-@pytest.mark.parametrize(("call", "match"), [
-    (lambda g: g.generate(1, 0, seed=2**63), "seed must be between 0 and"),
-    (lambda g: g.generate(1, 0, seed=-1), "seed must be between 0 and"),
-    (lambda g: g.generate(1, 0, start=2**63), "start must be between 0 and"),
-    (lambda g: g.generate(2, 0, start=2**63 - 1), "start \\+ n"),
-    (lambda g: g.generate(1, 0, batch_size=10**9), "batch_size must be between 1 and"),
-    (lambda g: g.generate(np.int64(0), 0), "n must be between 1 and"),
-    (lambda g: g.generate(True, 0), "n must be an integer"),
-    (lambda g: g.generate_indices(0, [2**63]), "image indices must be between 0 and"),
-])
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda g: g.generate(1, 0, seed=2**63), "seed must be between 0 and"),
+        (lambda g: g.generate(1, 0, seed=-1), "seed must be between 0 and"),
+        (lambda g: g.generate(1, 0, start=2**63), "start must be between 0 and"),
+        (lambda g: g.generate(2, 0, start=2**63 - 1), "start \\+ n"),
+        (lambda g: g.generate(1, 0, batch_size=10**9), "batch_size must be between 1 and"),
+        (lambda g: g.generate(np.int64(0), 0), "n must be between 1 and"),
+        (lambda g: g.generate(True, 0), "n must be an integer"),
+        (lambda g: g.generate_indices(0, [2**63]), "image indices must be between 0 and"),
+    ],
+)
 def test_integer_arguments_are_bounded(gen, call, match):
     with pytest.raises(ArgumentError, match=match):
         call(gen)
@@ -116,7 +145,21 @@ def test_threads_and_plan_counts_are_bounded(tiny_model, gen, tmp_path):
 
 @pytest.mark.parametrize("args", [["--threads", "4294967296"], ["--seed", str(2**64)]])
 def test_cli_integer_arguments_are_one_line(tiny_model, tmp_path, args):
-    result = CliRunner().invoke(main, ["generate", "--model", str(tiny_model), "--class", "nevus", "--n", "1",
-                                       "--out", str(tmp_path / "o"), "--quiet", *args])
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--model",
+            str(tiny_model),
+            "--class",
+            "nevus",
+            "--n",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+            *args,
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert result.output.startswith("Error: ") and result.output.count("\n") == 1, result.output

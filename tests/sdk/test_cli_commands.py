@@ -43,36 +43,84 @@ def write_labels(path, column, values):
 
 def test_generate_png_with_progress_and_summary(tmp_path, tiny_model):
     out = tmp_path / "out"
-    result = run("generate", "--model", tiny_model, "--class", "melanoma", "--n", 4, "--class", "0", "--n", 4,
-                 "--out", out, "--seed", 3, "--batch-size", 3)
+    result = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "melanoma",
+        "--n",
+        4,
+        "--class",
+        "0",
+        "--n",
+        4,
+        "--out",
+        out,
+        "--seed",
+        3,
+        "--batch-size",
+        3,
+    )
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == (f"8 images (nevus 4, melanoma 4) in {out} as png, 8 written now; "
-                                     f"manifest {out / 'manifest.csv'}")
+    assert result.stdout.strip() == (
+        f"8 images (nevus 4, melanoma 4) in {out} as png, 8 written now; manifest {out / 'manifest.csv'}"
+    )
     assert "8/8" in result.stderr and "img" in result.stderr  # the tqdm bar
     assert manifest_counts(out) == {"nevus": 4, "melanoma": 4}
-    again = run("generate", "--model", tiny_model, "--class", "melanoma", "--n", 4, "--class", "0", "--n", 4,
-                "--out", out, "--seed", 3, "--quiet")
+    again = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "melanoma",
+        "--n",
+        4,
+        "--class",
+        "0",
+        "--n",
+        4,
+        "--out",
+        out,
+        "--seed",
+        3,
+        "--quiet",
+    )
     assert again.exit_code == 0 and "8 were already there" in again.stdout and again.stderr == ""
 
 
 def test_generate_npz(tmp_path, tiny_model):
     out = tmp_path / "out"
-    result = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 2, "--out", out,
-                 "--format", "npz")
+    result = run(
+        "generate", "--model", tiny_model, "--class", "nevus", "--n", 2, "--out", out, "--format", "npz"
+    )
     assert result.exit_code == 0, result.stderr
     assert (out / "images.npz").is_file() and manifest_counts(out) == {"nevus": 2}
 
 
 def test_balance_from_generates_exactly_the_plan(tmp_path, tiny_model):
-    labels = write_labels(tmp_path / "labels.csv", "diagnosis",
-                          ["nevus"] * 9 + ["melanoma"] * 4 + ["seborrheic_keratosis"] * 2)
+    labels = write_labels(
+        tmp_path / "labels.csv", "diagnosis", ["nevus"] * 9 + ["melanoma"] * 4 + ["seborrheic_keratosis"] * 2
+    )
     out = tmp_path / "out"
-    result = run("generate", "--model", tiny_model, "--balance-from", labels, "--label-column", "diagnosis",
-                 "--out", out)
+    result = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--balance-from",
+        labels,
+        "--label-column",
+        "diagnosis",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.stderr
     plan = plan_balance({"nevus": 9, "melanoma": 4, "seborrheic_keratosis": 2})
-    assert manifest_counts(out) == {name: n for name, n in plan.items() if n} == {
-        "melanoma": 5, "seborrheic_keratosis": 7}
+    assert (
+        manifest_counts(out)
+        == {name: n for name, n in plan.items() if n}
+        == {"melanoma": 5, "seborrheic_keratosis": 7}
+    )
     assert not (out / "nevus").exists()
     to_six = tmp_path / "six"
     result = run("generate", "--model", tiny_model, "--balance-from", labels, "--target", 6, "--out", to_six)
@@ -90,23 +138,42 @@ def test_bad_labels_files_write_nothing(tmp_path, tiny_model):
     no_column = write_labels(tmp_path / "a.csv", "label", ["nevus"])
     unknown = write_labels(tmp_path / "b.csv", "diagnosis", ["nevus", "basal_cell_carcinoma"])
     out = tmp_path / "out"
-    for labels, match in ((no_column, "has no column 'diagnosis'; its columns are image_id, label"),
-                          (unknown, "classes the model 'tiny-test' does not know: basal_cell_carcinoma")):
-        assert_one_line_error(run("generate", "--model", tiny_model, "--balance-from", labels,
-                                  "--label-column", "diagnosis", "--out", out), match)
-    assert_one_line_error(run("generate", "--model", tiny_model, "--balance-from", tmp_path / "none.csv",
-                              "--out", out), "cannot read labels file")
+    for labels, match in (
+        (no_column, "has no column 'diagnosis'; its columns are image_id, label"),
+        (unknown, "classes the model 'tiny-test' does not know: basal_cell_carcinoma"),
+    ):
+        assert_one_line_error(
+            run(
+                "generate",
+                "--model",
+                tiny_model,
+                "--balance-from",
+                labels,
+                "--label-column",
+                "diagnosis",
+                "--out",
+                out,
+            ),
+            match,
+        )
+    assert_one_line_error(
+        run("generate", "--model", tiny_model, "--balance-from", tmp_path / "none.csv", "--out", out),
+        "cannot read labels file",
+    )
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("args", "match"), [
-    (["--class", "naevus", "--n", 2], "has no class 'naevus'; its classes are 0=nevus, 1=melanoma"),
-    (["--class", "7", "--n", 2], "no class index 7"),
-    (["--class", "nevus"], "--class needs --n"),
-    ([], "say what to generate"),
-    (["--class", "nevus", "--n", 2, "--balance-from", "x.csv"], "drop --class and --n"),
-    (["--balance-from", "x.csv", "--target", "most"], "--target must be 'max'"),
-])
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--class", "naevus", "--n", 2], "has no class 'naevus'; its classes are 0=nevus, 1=melanoma"),
+        (["--class", "7", "--n", 2], "no class index 7"),
+        (["--class", "nevus"], "--class needs --n"),
+        ([], "say what to generate"),
+        (["--class", "nevus", "--n", 2, "--balance-from", "x.csv"], "drop --class and --n"),
+        (["--balance-from", "x.csv", "--target", "most"], "--target must be 'max'"),
+    ],
+)
 def test_bad_arguments_are_one_line_and_write_nothing(tmp_path, tiny_model, args, match):
     if "x.csv" in args:
         write_labels(tmp_path / "x.csv", "diagnosis", ["nevus", "melanoma", "melanoma"])
@@ -133,30 +200,38 @@ def test_bad_models_are_one_line_errors(tmp_path, nan_model, tiny_model, model_f
     for entry in future.metadata_props:
         entry.value = entry.value.replace('"schema_version":1', '"schema_version":2')
     onnx.save(future, tmp_path / "future.onnx")
-    cases = [(nan_model, "NaN"), (junk, "not a model onnxruntime can load"),
-             (truncated, "not a model onnxruntime can load"), (tmp_path / "absent.onnx", "does not exist"),
-             (model_factory("cli_nocard", stamp=False), "no 'medsynth' model card"),
-             (model_factory("cli_shape", graph_latent_dim=12), "the card and the graph disagree"),
-             (tmp_path / "future.onnx", "unsupported model card schema_version 2")]
+    cases = [
+        (nan_model, "NaN"),
+        (junk, "not a model onnxruntime can load"),
+        (truncated, "not a model onnxruntime can load"),
+        (tmp_path / "absent.onnx", "does not exist"),
+        (model_factory("cli_nocard", stamp=False), "no 'medsynth' model card"),
+        (model_factory("cli_shape", graph_latent_dim=12), "the card and the graph disagree"),
+        (tmp_path / "future.onnx", "unsupported model card schema_version 2"),
+    ]
     for model, match in cases:
-        assert_one_line_error(run("generate", "--model", model, "--class", "nevus", "--n", 2, "--out", out),
-                              match)
+        assert_one_line_error(
+            run("generate", "--model", model, "--class", "nevus", "--n", 2, "--out", out), match
+        )
     assert not out.exists()
 
 
 @pytest.mark.skipif(DEFAULT_MODEL in REGISTRY, reason="the default model is bundled in this install")
 def test_without_model_says_no_bundled_model_is_installed(tmp_path):
     out = tmp_path / "out"
-    assert_one_line_error(run("generate", "--class", "melanoma", "--n", 2, "--out", out),
-                          "no bundled model is installed yet")
+    assert_one_line_error(
+        run("generate", "--class", "melanoma", "--n", 2, "--out", out), "no bundled model is installed yet"
+    )
     assert not out.exists()
 
 
 def test_output_folder_of_another_seed_or_foreign_files(tmp_path, tiny_model):
     out = tmp_path / "out"
     assert run("generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", out).exit_code == 0
-    assert_one_line_error(run("generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", out,
-                              "--seed", 5), "holds images of another seed")
+    assert_one_line_error(
+        run("generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", out, "--seed", 5),
+        "holds images of another seed",
+    )
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "x.txt").write_text("x")
@@ -166,8 +241,9 @@ def test_output_folder_of_another_seed_or_foreign_files(tmp_path, tiny_model):
 
 def test_dcm_format_is_offered(tmp_path, tiny_model):
     out = tmp_path / "out"
-    result = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", out,
-                 "--format", "dcm")
+    result = run(
+        "generate", "--model", tiny_model, "--class", "nevus", "--n", 1, "--out", out, "--format", "dcm"
+    )
     try:
         import medsynth.writers.dicom  # noqa: F401
     except ModuleNotFoundError:
@@ -207,8 +283,19 @@ def test_help_lists_the_commands():
     for name in ("generate", "info", "models", "train", "export"):
         assert name in result.stdout
     generate_help = run("generate", "--help").stdout
-    for option in ("--class", "--n", "--balance-from", "--label-column", "--model", "--out", "--format",
-                   "--seed", "--batch-size", "--device", "--threads"):
+    for option in (
+        "--class",
+        "--n",
+        "--balance-from",
+        "--label-column",
+        "--model",
+        "--out",
+        "--format",
+        "--seed",
+        "--batch-size",
+        "--device",
+        "--threads",
+    ):
         assert option in generate_help
     assert "dcm" in generate_help and "npz" in generate_help
 

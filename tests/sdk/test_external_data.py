@@ -21,8 +21,14 @@ onnx = pytest.importorskip("onnx")
 def save_external(model, folder, name="model.onnx", location="weights.bin"):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=location,
-              size_threshold=1024)
+    onnx.save(
+        model,
+        path,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=location,
+        size_threshold=1024,
+    )
     return path
 
 
@@ -44,8 +50,11 @@ def external_model(tmp_path, onnx_models):
 
 def test_references_match_onnx_helper(external_model):
     model = onnx.load(external_model, load_external_data=False)
-    expected = [t.name for t in onnx.external_data_helper._get_all_tensors(model)
-                if onnx.external_data_helper.uses_external_data(t)]
+    expected = [
+        t.name
+        for t in onnx.external_data_helper._get_all_tensors(model)
+        if onnx.external_data_helper.uses_external_data(t)
+    ]
     found = model_files(external_model)
     assert len(found.external) == len(expected) >= 2
     assert found.data_files == ((external_model.parent / "weights.bin").resolve(),)
@@ -59,8 +68,10 @@ def test_external_model_generates_like_the_inline_one(tmp_path, external_model, 
     assert external.sha256 != hashlib.sha256(external_model.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("location", ["../secret.bin", "../../../../etc/passwd", "sub/../../secret.bin",
-                                      "/etc/passwd", "..\\secret.bin"])
+@pytest.mark.parametrize(
+    "location",
+    ["../secret.bin", "../../../../etc/passwd", "sub/../../secret.bin", "/etc/passwd", "..\\secret.bin"],
+)
 def test_location_outside_the_folder_is_refused_before_loading(tmp_path, external_model, location):
     (tmp_path / "secret.bin").write_bytes((external_model.parent / "weights.bin").read_bytes())
     relocate(external_model, location)

@@ -40,8 +40,22 @@ def manifest_rows(out):
 
 def test_class_and_n_pair_in_order(tmp_path, tiny_model):
     out = tmp_path / "out"
-    result = run("generate", "--model", tiny_model, "--class", "melanoma", "--n", 4, "--class", "nevus",
-                 "--n", 2, "--out", out, "--quiet")
+    result = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "melanoma",
+        "--n",
+        4,
+        "--class",
+        "nevus",
+        "--n",
+        2,
+        "--out",
+        out,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.stderr
     assert Counter(r["class"] for r in manifest_rows(out)) == {"melanoma": 4, "nevus": 2}
     gen = Generator.load(tiny_model, device="cpu")
@@ -50,17 +64,40 @@ def test_class_and_n_pair_in_order(tmp_path, tiny_model):
         np.testing.assert_array_equal(np.asarray(png), expected[3])
     # The i-th --n belongs to the i-th --class, wherever the options stand.
     grouped = tmp_path / "grouped"
-    assert run("generate", "--model", tiny_model, "--class", "melanoma", "--class", "nevus", "--n", 4,
-               "--n", 2, "--out", grouped, "--quiet").exit_code == 0
+    assert (
+        run(
+            "generate",
+            "--model",
+            tiny_model,
+            "--class",
+            "melanoma",
+            "--class",
+            "nevus",
+            "--n",
+            4,
+            "--n",
+            2,
+            "--out",
+            grouped,
+            "--quiet",
+        ).exit_code
+        == 0
+    )
     assert Counter(r["class"] for r in manifest_rows(grouped)) == {"melanoma": 4, "nevus": 2}
 
 
-@pytest.mark.parametrize(("args", "match"), [
-    (["--class", "melanoma", "--n", 4, "--class", "nevus"], "2 --class but 1 --n: give one --n per --class"),
-    (["--class", "melanoma", "--n", 4, "--n", 2], "1 --class but 2 --n"),
-    (["--class", "melanoma", "--n", 4, "--class", "1", "--n", 2], "--class 1 is given twice"),
-    (["--class", "melanoma", "--n", 4, "--class", "melanoma", "--n", 2], "is given twice"),
-])
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (
+            ["--class", "melanoma", "--n", 4, "--class", "nevus"],
+            "2 --class but 1 --n: give one --n per --class",
+        ),
+        (["--class", "melanoma", "--n", 4, "--n", 2], "1 --class but 2 --n"),
+        (["--class", "melanoma", "--n", 4, "--class", "1", "--n", 2], "--class 1 is given twice"),
+        (["--class", "melanoma", "--n", 4, "--class", "melanoma", "--n", 2], "is given twice"),
+    ],
+)
 def test_mismatched_class_and_n_are_one_line_errors(tmp_path, tiny_model, args, match):
     out = tmp_path / "out"
     assert_one_line_error(run("generate", "--model", tiny_model, "--out", out, *args), match)
@@ -78,8 +115,9 @@ def write_ground_truth(path, rows):
 @pytest.mark.parametrize("label_column", [None, "seborrheic_keratosis", "melanoma"])
 def test_balance_from_isic_ground_truth(tmp_path, tiny_model, label_column):
     # 7 nevi (0,0), 3 melanomas (1,0), 1 seborrheic keratosis (0,1), written as ISIC writes them.
-    labels = write_ground_truth(tmp_path / "ISIC-2017_GroundTruth.csv",
-                                [("0.0", "0.0")] * 7 + [("1.0", "0.0")] * 3 + [("0", "1")])
+    labels = write_ground_truth(
+        tmp_path / "ISIC-2017_GroundTruth.csv", [("0.0", "0.0")] * 7 + [("1.0", "0.0")] * 3 + [("0", "1")]
+    )
     out = tmp_path / "out"
     extra = [] if label_column is None else ["--label-column", label_column]
     result = run("generate", "--model", tiny_model, "--balance-from", labels, *extra, "--out", out, "--quiet")
@@ -115,19 +153,39 @@ def test_bad_ground_truth_rows_are_data_errors(tmp_path):
 @pytest.mark.parametrize(("first", "second"), [("png", "npz"), ("npz", "dcm"), ("dcm", "png")])
 def test_one_format_per_folder(tmp_path, tiny_model, first, second):
     out = tmp_path / "out"
-    assert run("generate", "--model", tiny_model, "--class", "nevus", "--n", 2, "--out", out,
-               "--format", first, "--quiet").exit_code == 0
+    assert (
+        run(
+            "generate",
+            "--model",
+            tiny_model,
+            "--class",
+            "nevus",
+            "--n",
+            2,
+            "--out",
+            out,
+            "--format",
+            first,
+            "--quiet",
+        ).exit_code
+        == 0
+    )
     before = manifest_rows(out)
-    result = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 2, "--out", out, "--format",
-                 second)
+    result = run(
+        "generate", "--model", tiny_model, "--class", "nevus", "--n", 2, "--out", out, "--format", second
+    )
     assert_one_line_error(result, f"holds {first} images; a folder holds one format")
     assert manifest_rows(out) == before and len(before) == 2
 
 
 def test_progress_bar_counts_only_the_images_made_now(tmp_path, tiny_model):
     out = tmp_path / "out"
-    assert run("generate", "--model", tiny_model, "--class", "nevus", "--n", 4, "--out", out,
-               "--quiet").exit_code == 0
+    assert (
+        run(
+            "generate", "--model", tiny_model, "--class", "nevus", "--n", 4, "--out", out, "--quiet"
+        ).exit_code
+        == 0
+    )
     more = run("generate", "--model", tiny_model, "--class", "nevus", "--n", 7, "--out", out)
     assert more.exit_code == 0, more.stderr
     assert "3 written now; 4 were already there" in more.stdout

@@ -99,16 +99,19 @@ def test_nan_output_is_refused(nan_model):
     assert str(nan_model) in str(info.value)
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"n": 0}, ArgumentError, "n must be between 1 and"),
-    ({"n": -3}, ArgumentError, "n must be"),
-    ({"n": 2.0}, ArgumentError, "n must be"),
-    ({"batch_size": 0}, ArgumentError, "batch_size"),
-    ({"seed": -1}, ArgumentError, "seed"),
-    ({"start": -1}, ArgumentError, "start"),
-    ({"cls": "naevus"}, UnknownClassError, "0=nevus, 1=melanoma, 2=seborrheic_keratosis"),
-    ({"cls": 3}, UnknownClassError, "no class index 3"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n": 0}, ArgumentError, "n must be between 1 and"),
+        ({"n": -3}, ArgumentError, "n must be"),
+        ({"n": 2.0}, ArgumentError, "n must be"),
+        ({"batch_size": 0}, ArgumentError, "batch_size"),
+        ({"seed": -1}, ArgumentError, "seed"),
+        ({"start": -1}, ArgumentError, "start"),
+        ({"cls": "naevus"}, UnknownClassError, "0=nevus, 1=melanoma, 2=seborrheic_keratosis"),
+        ({"cls": 3}, UnknownClassError, "no class index 3"),
+    ],
+)
 def test_bad_arguments(tiny_model, kwargs, error, match):
     gen = Generator.load(tiny_model, device="cpu")
     args = {"n": 2, "cls": "nevus", **kwargs}

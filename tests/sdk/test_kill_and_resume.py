@@ -17,14 +17,37 @@ N = 600
 
 
 def tree(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def command(model, out, fmt):
-    return [sys.executable, "-c", CLI, "generate", "--model", str(model), "--class", "melanoma",
-            "--n", str(N), "--out", str(out), "--format", fmt, "--seed", "11", "--batch-size", "1",
-            "--threads", "1", "--quiet"]
+    return [
+        sys.executable,
+        "-c",
+        CLI,
+        "generate",
+        "--model",
+        str(model),
+        "--class",
+        "melanoma",
+        "--n",
+        str(N),
+        "--out",
+        str(out),
+        "--format",
+        fmt,
+        "--seed",
+        "11",
+        "--batch-size",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +67,9 @@ def _started(out, fmt):
 @pytest.mark.parametrize("fmt", ["png", "npz"])
 def test_sigkill_midway_then_rerun_is_byte_identical(tmp_path, slow_model, fmt):
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    process = subprocess.Popen(command(slow_model, killed, fmt), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command(slow_model, killed, fmt), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while not _started(killed, fmt):
         if process.poll() is not None or time.monotonic() > deadline:

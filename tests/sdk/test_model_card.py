@@ -68,8 +68,22 @@ def test_unknown_schema_version_is_refused(card, version):
     assert "bad.onnx" in str(info.value)
 
 
-@pytest.mark.parametrize("field", ["name", "classes", "latent_dim", "image_size", "channels", "photometric",
-                                   "modality", "intensity", "license", "intended_use", "medsynth_version"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "name",
+        "classes",
+        "latent_dim",
+        "image_size",
+        "channels",
+        "photometric",
+        "modality",
+        "intensity",
+        "license",
+        "intended_use",
+        "medsynth_version",
+    ],
+)
 def test_missing_required_field_is_named(card, field):
     doc = _doc(card)
     del doc[field]
@@ -77,23 +91,26 @@ def test_missing_required_field_is_named(card, field):
         ModelCard.from_json(json.dumps(doc), source="m.onnx")
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"channels": 2}, "channels"),
-    ({"channels": True}, "channels"),
-    ({"photometric": "MONOCHROME2"}, "photometric"),
-    ({"latent_dim": 0}, "latent_dim"),
-    ({"image_size": 8.0}, "image_size"),
-    ({"classes": []}, "classes"),
-    ({"classes": ["a", "a"]}, "classes"),
-    ({"classes": ["a", "b/c"]}, "b/c"),
-    ({"classes": ["a", ".."]}, "'..'"),
-    ({"classes": "ab"}, "classes"),
-    ({"name": ""}, "name"),
-    ({"intensity": {"kind": "hdr"}}, "intensity"),
-    ({"intensity": {"kind": "window", "center": 40}}, "width"),
-    ({"intensity": {"kind": "window", "center": 40, "width": 0}}, "width"),
-    ({"provenance": [1]}, "provenance"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"channels": 2}, "channels"),
+        ({"channels": True}, "channels"),
+        ({"photometric": "MONOCHROME2"}, "photometric"),
+        ({"latent_dim": 0}, "latent_dim"),
+        ({"image_size": 8.0}, "image_size"),
+        ({"classes": []}, "classes"),
+        ({"classes": ["a", "a"]}, "classes"),
+        ({"classes": ["a", "b/c"]}, "b/c"),
+        ({"classes": ["a", ".."]}, "'..'"),
+        ({"classes": "ab"}, "classes"),
+        ({"name": ""}, "name"),
+        ({"intensity": {"kind": "hdr"}}, "intensity"),
+        ({"intensity": {"kind": "window", "center": 40}}, "width"),
+        ({"intensity": {"kind": "window", "center": 40, "width": 0}}, "width"),
+        ({"provenance": [1]}, "provenance"),
+    ],
+)
 def test_bad_field_values_are_refused_with_the_field_named(card, changes, field):
     with pytest.raises(ModelError, match=field):
         ModelCard.from_json(json.dumps(_doc(card, **changes)), source="m.onnx")
@@ -149,20 +166,30 @@ def _graph(latent=16, channels=3, size=8):
 
 def test_graph_check_accepts_symbolic_and_matching_dims(card):
     check_card_against_graph(card, *_graph(), source="m.onnx")
-    check_card_against_graph(card, [_arg("z", [None, None]), _arg("label", [None], "tensor(int64)")],
-                             [_arg("image", ["n", "c", "h", "w"])], source="m.onnx")
+    check_card_against_graph(
+        card,
+        [_arg("z", [None, None]), _arg("label", [None], "tensor(int64)")],
+        [_arg("image", ["n", "c", "h", "w"])],
+        source="m.onnx",
+    )
 
 
-@pytest.mark.parametrize(("graph", "match"), [
-    (_graph(latent=12), "dimension 1 = 12 .* says 16"),
-    (_graph(channels=1), "dimension 1 = 1 .* says 3"),
-    (_graph(size=16), "dimension 2 = 16 .* says 8"),
-    (([_arg("noise", ["b", 16]), _arg("label", ["b"], "tensor(int64)")], _graph()[1]), "no input named 'z'"),
-    (([_arg("z", ["b", 16]), _arg("label", ["b"], "tensor(int32)")], _graph()[1]), "tensor\\(int64\\)"),
-    ((_graph()[0], [_arg("out", ["b", 3, 8, 8])]), "no output named 'image'"),
-    ((_graph()[0], [_arg("image", ["b", 3, 64])]), "rank 4"),
-    ((_graph()[0] + [_arg("extra", ["b"])], _graph()[1]), "extra input"),
-])
+@pytest.mark.parametrize(
+    ("graph", "match"),
+    [
+        (_graph(latent=12), "dimension 1 = 12 .* says 16"),
+        (_graph(channels=1), "dimension 1 = 1 .* says 3"),
+        (_graph(size=16), "dimension 2 = 16 .* says 8"),
+        (
+            ([_arg("noise", ["b", 16]), _arg("label", ["b"], "tensor(int64)")], _graph()[1]),
+            "no input named 'z'",
+        ),
+        (([_arg("z", ["b", 16]), _arg("label", ["b"], "tensor(int32)")], _graph()[1]), "tensor\\(int64\\)"),
+        ((_graph()[0], [_arg("out", ["b", 3, 8, 8])]), "no output named 'image'"),
+        ((_graph()[0], [_arg("image", ["b", 3, 64])]), "rank 4"),
+        ((_graph()[0] + [_arg("extra", ["b"])], _graph()[1]), "extra input"),
+    ],
+)
 def test_graph_check_refuses_disagreement(card, graph, match):
     with pytest.raises(ModelError, match=match) as info:
         check_card_against_graph(card, *graph, source="m.onnx")

@@ -32,10 +32,19 @@ def test_mapping_target_sets_totals_and_adds_absent_classes():
     assert plan == {"a": 0, "b": 5, "c": 4}
 
 
-@pytest.mark.parametrize(("counts", "target"), [
-    ({"a": -1}, "max"), ({"a": 1.5}, "max"), ({"a": True}, "max"), ({}, "max"), ({"a": 1}, "min"),
-    ({"a": 1}, -3), ({"a": 1}, {"a": -1}), ({"a": 1}, 2.5),
-])
+@pytest.mark.parametrize(
+    ("counts", "target"),
+    [
+        ({"a": -1}, "max"),
+        ({"a": 1.5}, "max"),
+        ({"a": True}, "max"),
+        ({}, "max"),
+        ({"a": 1}, "min"),
+        ({"a": 1}, -3),
+        ({"a": 1}, {"a": -1}),
+        ({"a": 1}, 2.5),
+    ],
+)
 def test_bad_counts_or_targets(counts, target):
     with pytest.raises(ArgumentError):
         plan_balance(counts, target)
@@ -50,16 +59,22 @@ def _write_csv(path, header, rows):
 
 
 def test_read_label_counts(tmp_path):
-    path = _write_csv(tmp_path / "labels.csv", ["image_id", "diagnosis"],
-                      [("a", "nevus"), ("b", " melanoma "), ("c", "nevus")])
+    path = _write_csv(
+        tmp_path / "labels.csv",
+        ["image_id", "diagnosis"],
+        [("a", "nevus"), ("b", " melanoma "), ("c", "nevus")],
+    )
     assert read_label_counts(path, "diagnosis") == Counter({"nevus": 2, "melanoma": 1})
 
 
-@pytest.mark.parametrize(("header", "rows", "match"), [
-    (["image_id", "label"], [("a", "nevus")], "no column 'diagnosis'; its columns are image_id, label"),
-    (["image_id", "diagnosis"], [], "no rows"),
-    (["image_id", "diagnosis"], [("a", "")], "line 2: empty 'diagnosis'"),
-])
+@pytest.mark.parametrize(
+    ("header", "rows", "match"),
+    [
+        (["image_id", "label"], [("a", "nevus")], "no column 'diagnosis'; its columns are image_id, label"),
+        (["image_id", "diagnosis"], [], "no rows"),
+        (["image_id", "diagnosis"], [("a", "")], "line 2: empty 'diagnosis'"),
+    ],
+)
 def test_bad_labels_files(tmp_path, header, rows, match):
     path = _write_csv(tmp_path / "labels.csv", header, rows)
     with pytest.raises(DataError, match=match):

@@ -37,9 +37,9 @@ def idat(data):
     """The concatenated IDAT payload of a PNG file (an independent chunk walk)."""
     pos, out = 8, b""
     while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        if data[pos + 4:pos + 8] == b"IDAT":
-            out += data[pos + 8:pos + 8 + length]
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        if data[pos + 4 : pos + 8] == b"IDAT":
+            out += data[pos + 8 : pos + 8 + length]
         pos += 12 + length
     return out
 
@@ -48,8 +48,11 @@ def reference_png(image, meta, level):
     """What medsynth wrote before --png-compression existed (at its fixed level 6), spelled out again."""
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", f"medsynth {__version__}")
-    info.add_text("Description", f"Synthetic image, not of a patient: model {meta.card.name}, class "
-                                 f"{meta.class_name}, seed {meta.seed}, index {meta.index}")
+    info.add_text(
+        "Description",
+        f"Synthetic image, not of a patient: model {meta.card.name}, class "
+        f"{meta.class_name}, seed {meta.seed}, index {meta.index}",
+    )
     info.add_text("medsynth:synthetic", "1")
     info.add_text("medsynth:model_sha256", meta.model_sha256)
     buffer = io.BytesIO()
@@ -61,8 +64,12 @@ def reference_png(image, meta, level):
 def sample():
     gen = Generator.load("isic2017-64", device="cpu", threads=1)  # real images: compression has work to do
     images = gen.generate_indices(1, range(3), 5)
-    metas = [ImageMeta(card=gen.card, class_name=gen.classes[1], class_index=1, seed=5, index=i,
-                       model_sha256=gen.sha256) for i in range(3)]
+    metas = [
+        ImageMeta(
+            card=gen.card, class_name=gen.classes[1], class_index=1, seed=5, index=i, model_sha256=gen.sha256
+        )
+        for i in range(3)
+    ]
     return images, metas
 
 
@@ -120,19 +127,55 @@ def test_resume_at_another_level_keeps_the_files_of_the_first(tmp_path, tiny_mod
 
 def test_cli_png_compression(tmp_path, tiny_model):
     out, api = tmp_path / "cli", tmp_path / "api"
-    result = run("generate", "--model", tiny_model, "--class", "melanoma", "--n", 3, "--out", out,
-                 "--png-compression", 9, "--quiet")
+    result = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "melanoma",
+        "--n",
+        3,
+        "--out",
+        out,
+        "--png-compression",
+        9,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     write_run(Generator.load(tiny_model, device="cpu"), {"melanoma": 3}, api, png_compression=9)
     assert manifest(out) == manifest(api)
     assert all((out / p).read_bytes() == (api / p).read_bytes() for p in manifest(out))
-    npz = run("generate", "--model", tiny_model, "--class", "melanoma", "--n", 1, "--out", tmp_path / "n",
-              "--format", "npz", "--png-compression", 1)
+    npz = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "melanoma",
+        "--n",
+        1,
+        "--out",
+        tmp_path / "n",
+        "--format",
+        "npz",
+        "--png-compression",
+        1,
+    )
     assert npz.exit_code == 2
     assert npz.stderr.strip() == "Error: --png-compression is for --format png, not npz"
     assert not (tmp_path / "n").exists()
-    bad = run("generate", "--model", tiny_model, "--class", "melanoma", "--n", 1, "--out", tmp_path / "b",
-              "--png-compression", 10)
+    bad = run(
+        "generate",
+        "--model",
+        tiny_model,
+        "--class",
+        "melanoma",
+        "--n",
+        1,
+        "--out",
+        tmp_path / "b",
+        "--png-compression",
+        10,
+    )
     assert bad.exit_code == 2 and "--png-compression" in bad.stderr and not (tmp_path / "b").exists()
 
 
@@ -142,8 +185,12 @@ def test_the_writer_thread_is_nicer_than_inference(tmp_path, tiny_model, monkeyp
     encode = PngWriter.encode
 
     def spy(self, image, meta):
-        seen.append((threading.current_thread() is threading.main_thread(),
-                     os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        seen.append(
+            (
+                threading.current_thread() is threading.main_thread(),
+                os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+            )
+        )
         return encode(self, image, meta)
 
     monkeypatch.setattr(PngWriter, "encode", spy)

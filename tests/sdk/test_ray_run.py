@@ -43,14 +43,20 @@ RAY_ENV = {
 
 def tree(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``folder``, hidden ones included."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def stamps(folder: Path) -> dict[str, tuple[int, int]]:
     """Relative path -> (inode, mtime in ns) of every file: what a rewrite would change."""
-    return {str(p.relative_to(folder)): (p.stat().st_ino, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # /proc/net/tcp{,6} local addresses (hex, as the kernel writes them) of 127.0.0.1, ::1 and ::ffff:127.0.0.1
@@ -92,8 +98,11 @@ def listening_off_loopback(root: int) -> list[str]:
 def _end_what_a_failed_init_started() -> None:
     """End the Ray processes that a failed ``ray.init`` started from this process (it leaves them)."""
     for process in gc.get_objects():
-        if (isinstance(process, subprocess.Popen) and process.returncode is None
-                and "ray" in str(process.args)):
+        if (
+            isinstance(process, subprocess.Popen)
+            and process.returncode is None
+            and "ray" in str(process.args)
+        ):
             process.kill()
             process.wait(timeout=30)
 
@@ -126,9 +135,17 @@ def gen(tiny_model):
 def test_python_api_matches_one_process_byte_for_byte(tmp_path, gen, tiny_model, local_ray, fmt):
     write_run(gen, PLAN, tmp_path / "one", fmt=fmt, seed=3, batch_size=4)
     steps: list[tuple[int, int]] = []
-    summary = write_run_on_ray(tiny_model, PLAN, tmp_path / "ray", fmt=fmt, seed=3, batch_size=3,
-                               workers=2, progress=lambda done, total: steps.append((done, total)),
-                               item_timeout_s=ITEM_TIMEOUT_S)
+    summary = write_run_on_ray(
+        tiny_model,
+        PLAN,
+        tmp_path / "ray",
+        fmt=fmt,
+        seed=3,
+        batch_size=3,
+        workers=2,
+        progress=lambda done, total: steps.append((done, total)),
+        item_timeout_s=ITEM_TIMEOUT_S,
+    )
     # every file, the run file and the manifest with each file's size and sha256; no journal, no lock left
     assert tree(tmp_path / "ray") == tree(tmp_path / "one")
     assert summary.total == 12 and summary.written == 12 and summary.skipped == 0
@@ -143,9 +160,16 @@ def test_a_complete_run_is_verified_and_left_alone(tmp_path, tiny_model, local_r
     write_run_on_ray(tiny_model, PLAN, out, seed=4, batch_size=3, workers=2, item_timeout_s=ITEM_TIMEOUT_S)
     before, files = stamps(out), tree(out)
     steps: list[tuple[int, int]] = []
-    summary = write_run_on_ray(tiny_model, PLAN, out, seed=4, batch_size=3, workers=2,
-                               progress=lambda done, total: steps.append((done, total)),
-                               item_timeout_s=ITEM_TIMEOUT_S)
+    summary = write_run_on_ray(
+        tiny_model,
+        PLAN,
+        out,
+        seed=4,
+        batch_size=3,
+        workers=2,
+        progress=lambda done, total: steps.append((done, total)),
+        item_timeout_s=ITEM_TIMEOUT_S,
+    )
     assert summary.written == 0 and summary.skipped == 12 and steps == []
     images = {path: stamp for path, stamp in stamps(out).items() if path.endswith(".png")}
     assert len(images) == 12 and images == {path: before[path] for path in images}  # none rewritten
@@ -166,14 +190,29 @@ def test_a_run_killed_midway_resumes_from_its_journal(tmp_path, gen, tiny_model,
             raise DriverKilled
 
     with pytest.raises(DriverKilled):
-        write_run_on_ray(tiny_model, PLAN, out, seed=5, batch_size=3, workers=2,
-                         progress=die_after_the_first_batch, item_timeout_s=ITEM_TIMEOUT_S)
+        write_run_on_ray(
+            tiny_model,
+            PLAN,
+            out,
+            seed=5,
+            batch_size=3,
+            workers=2,
+            progress=die_after_the_first_batch,
+            item_timeout_s=ITEM_TIMEOUT_S,
+        )
     journaled = read_journal(out)
     assert len(journaled) == 3 and not (out / ".medsynth-run.lock").exists()
     steps: list[tuple[int, int]] = []
-    summary = write_run_on_ray(tiny_model, PLAN, out, seed=5, batch_size=3, workers=2,
-                               progress=lambda done, total: steps.append((done, total)),
-                               item_timeout_s=ITEM_TIMEOUT_S)
+    summary = write_run_on_ray(
+        tiny_model,
+        PLAN,
+        out,
+        seed=5,
+        batch_size=3,
+        workers=2,
+        progress=lambda done, total: steps.append((done, total)),
+        item_timeout_s=ITEM_TIMEOUT_S,
+    )
     # the first image (in the manifest) and the 3 journaled ones are verified and kept; files that actors
     # wrote after the last journal flush are not trusted and are made again
     assert summary.written == 12 - 1 - 3 and steps[-1] == (8, 8)
@@ -190,15 +229,20 @@ def test_missing_and_damaged_files_are_remade_to_the_same_bytes(tmp_path, gen, t
     damaged = out / "melanoma" / "melanoma_000006.png"
     damaged.write_bytes(damaged.read_bytes()[:-7])  # a truncated file: there, but not as recorded
     (out / "nevus" / ".nevus_000004.png.123-0-abcd.medsynth-tmp").write_bytes(b"partial")
-    summary = write_run_on_ray(tiny_model, PLAN, out, seed=1, batch_size=2, workers=2,
-                               item_timeout_s=ITEM_TIMEOUT_S)
+    summary = write_run_on_ray(
+        tiny_model, PLAN, out, seed=1, batch_size=2, workers=2, item_timeout_s=ITEM_TIMEOUT_S
+    )
     assert summary.written == 3 and summary.skipped == 9
     assert tree(out) == tree(tmp_path / "one")
 
 
 def test_bad_arguments_are_refused_before_ray_starts(tmp_path, tiny_model):
-    for arguments, word in (({"workers": 0}, "workers"), ({"item_timeout_s": 0}, "item_timeout_s"),
-                            ({"batch_size": 0}, "batch_size"), ({"seed": -1}, "seed")):
+    for arguments, word in (
+        ({"workers": 0}, "workers"),
+        ({"item_timeout_s": 0}, "item_timeout_s"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"seed": -1}, "seed"),
+    ):
         with pytest.raises(ArgumentError, match=word):
             write_run_on_ray(tiny_model, PLAN, tmp_path / "x", **arguments)
     with pytest.raises(ArgumentError, match="number of images"):
@@ -215,13 +259,32 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_no_cluster_at_the_address_is_one_error_line_and_writes_nothing(tmp_path, tiny_model):
     env = dict(os.environ, **RAY_ENV, RAY_AUTH_MODE="disabled")
-    result = subprocess.run([sys.executable, "-m", "medsynth", "generate", "--model", str(tiny_model),
-                             "--class", "nevus", "--n", "3", "--out", str(tmp_path / "x"), "--ray",
-                             f"127.0.0.1:{_free_port()}"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "medsynth",
+            "generate",
+            "--model",
+            str(tiny_model),
+            "--class",
+            "nevus",
+            "--n",
+            "3",
+            "--out",
+            str(tmp_path / "x"),
+            "--ray",
+            f"127.0.0.1:{_free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert [line for line in result.stderr.splitlines() if line.startswith("Error: ")] == [
-        line for line in result.stderr.splitlines() if "cannot connect to the Ray cluster" in line]
+        line for line in result.stderr.splitlines() if "cannot connect to the Ray cluster" in line
+    ]
     assert not (tmp_path / "x").exists()
 
 
@@ -249,16 +312,61 @@ def test_cli_on_a_cluster_started_with_ray_start(tmp_path, gen, tiny_model):
     env = dict(os.environ, **RAY_ENV, RAY_AUTH_MODE="disabled")
     with log_path.open("w") as log:
         head = subprocess.Popen(
-            [str(ray_bin), "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port",
-             str(port), "--num-cpus", "2", "--include-dashboard", "false", "--object-store-memory",
-             "80000000", "--temp-dir", str(temp), "--min-worker-port", str(port + 1), "--max-worker-port",
-             str(port + 200)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            [
+                str(ray_bin),
+                "start",
+                "--head",
+                "--block",
+                "--node-ip-address",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--num-cpus",
+                "2",
+                "--include-dashboard",
+                "false",
+                "--object-store-memory",
+                "80000000",
+                "--temp-dir",
+                str(temp),
+                "--min-worker-port",
+                str(port + 1),
+                "--max-worker-port",
+                str(port + 200),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         write_run(gen, {"melanoma": 6, "nevus": 6}, tmp_path / "one", fmt="png", seed=2)
-        command = [sys.executable, "-m", "medsynth", "generate", "--model", str(tiny_model), "--class",
-                   "melanoma", "--n", "6", "--class", "nevus", "--n", "6", "--seed", "2", "--out",
-                   str(tmp_path / "ray"), "--ray", f"127.0.0.1:{port}", "--workers", "2", "--quiet"]
+        command = [
+            sys.executable,
+            "-m",
+            "medsynth",
+            "generate",
+            "--model",
+            str(tiny_model),
+            "--class",
+            "melanoma",
+            "--n",
+            "6",
+            "--class",
+            "nevus",
+            "--n",
+            "6",
+            "--seed",
+            "2",
+            "--out",
+            str(tmp_path / "ray"),
+            "--ray",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--quiet",
+        ]
         deadline = time.monotonic() + 240
         while True:  # the head takes a while to come up on a loaded machine; retry only that
             result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)

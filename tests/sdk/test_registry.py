@@ -31,9 +31,16 @@ def test_duplicates_are_refused():
         Registry([entry, BundledModel("m", "other.onnx", "two", SHA)])
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"name": "a/b"}, {"name": "m.onnx"}, {"file_name": "m.pt"}, {"sha256": "abc"}, {"sha256": "G" * 64},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"name": "a/b"},
+        {"name": "m.onnx"},
+        {"file_name": "m.pt"},
+        {"sha256": "abc"},
+        {"sha256": "G" * 64},
+    ],
+)
 def test_bad_entries_are_refused(kwargs):
     with pytest.raises(ValueError):
         BundledModel(**{"name": "m", "file_name": "m.onnx", "description": "d", "sha256": SHA, **kwargs})

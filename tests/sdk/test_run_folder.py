@@ -27,8 +27,11 @@ CLI = "from medsynth.cli import main; main()"
 
 
 def tree(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def manifest(out):
@@ -47,8 +50,28 @@ def slow_model(model_factory, onnx_models):
 
 
 def generate(model, out, *extra, n=150, seed=0, cls="melanoma"):
-    return [sys.executable, "-c", CLI, "generate", "--model", str(model), "--class", cls, "--n", str(n),
-            "--out", str(out), "--seed", str(seed), "--batch-size", "1", "--threads", "1", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-c",
+        CLI,
+        "generate",
+        "--model",
+        str(model),
+        "--class",
+        cls,
+        "--n",
+        str(n),
+        "--out",
+        str(out),
+        "--seed",
+        str(seed),
+        "--batch-size",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
+        *extra,
+    ]
 
 
 def hold_lock(out, ready, seconds):
@@ -190,8 +213,9 @@ def test_wait_blocks_until_the_holder_is_done(tmp_path, tiny_model):
     out, ready = tmp_path / "out", tmp_path / "ready"
     holder = hold_lock(out, ready, 1.5)
     wait_for(ready, holder)
-    result = subprocess.run(generate(tiny_model, out, "--wait", n=2), capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        generate(tiny_model, out, "--wait", n=2), capture_output=True, text=True, check=False
+    )
     assert holder.wait() == 0
     assert result.returncode == 0, result.stderr
     assert len(manifest(out)) == 2
@@ -199,8 +223,15 @@ def test_wait_blocks_until_the_holder_is_done(tmp_path, tiny_model):
 
 def test_two_runs_of_different_seeds_never_mix(tmp_path, slow_model):
     out = tmp_path / "out"
-    runs = [subprocess.Popen(generate(slow_model, out, seed=seed, n=30), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True) for seed in (0, 1)]
+    runs = [
+        subprocess.Popen(
+            generate(slow_model, out, seed=seed, n=30),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (0, 1)
+    ]
     codes = [run.wait() for run in runs]
     errors = [run.stderr.read() for run in runs]
     for run in runs:
@@ -220,8 +251,15 @@ def test_two_runs_of_different_seeds_never_mix(tmp_path, slow_model):
 def test_concurrent_waiting_runs_keep_every_manifest_row(tmp_path, slow_model):
     out = tmp_path / "out"
     classes = ("nevus", "melanoma")
-    runs = [subprocess.Popen(generate(slow_model, out, "--wait", n=20, cls=cls), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True) for cls in classes]
+    runs = [
+        subprocess.Popen(
+            generate(slow_model, out, "--wait", n=20, cls=cls),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for cls in classes
+    ]
     codes = [run.wait() for run in runs]
     errors = [run.stderr.read() for run in runs]
     for run in runs:

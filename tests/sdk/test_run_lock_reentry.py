@@ -44,7 +44,6 @@ def test_write_run_inside_a_held_lock_keeps_it_held(tmp_path, tiny_model):
     assert sorted(p.name for p in (out / "nevus").iterdir()) == ["nevus_000000.png", "nevus_000001.png"]
 
 
-
 def test_a_lock_not_lent_refuses_a_nested_holder_even_inside_a_lent_one(tmp_path):
     lent, other = tmp_path / "lent", tmp_path / "other"
     with run_lock(lent, reentrant=True), run_lock(other):

@@ -34,12 +34,16 @@ def gen(tiny_model):
 
 
 def tree(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def peak_of_first_batches(gen, out, n, fmt, batches=3, batch_size=16):
     """Peak traced memory (bytes) of a run of ``n`` images per class stopped after ``batches`` batches."""
+
     def progress(done, total):
         assert total == 2 * n
         if done >= batches * batch_size:
@@ -48,8 +52,15 @@ def peak_of_first_batches(gen, out, n, fmt, batches=3, batch_size=16):
     tracemalloc.start()
     try:
         with pytest.raises(Stop):
-            write_run(gen, {"nevus": n, "melanoma": n}, out, fmt=fmt, batch_size=batch_size,
-                      progress=progress, fsync=False)
+            write_run(
+                gen,
+                {"nevus": n, "melanoma": n},
+                out,
+                fmt=fmt,
+                batch_size=batch_size,
+                progress=progress,
+                fsync=False,
+            )
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -115,8 +126,20 @@ def test_an_npz_that_cannot_fit_is_refused_naming_the_count(tiny_model, tmp_path
     labels = tmp_path / "labels.csv"
     labels.write_text("diagnosis\nnevus\nmelanoma\n", encoding="utf-8")
     out = tmp_path / "new" / "out"
-    args = ["generate", "--model", str(tiny_model), "--balance-from", str(labels), "--target", str(HUGE),
-            "--format", "npz", "--out", str(out), "--quiet"]
+    args = [
+        "generate",
+        "--model",
+        str(tiny_model),
+        "--balance-from",
+        str(labels),
+        "--target",
+        str(HUGE),
+        "--format",
+        "npz",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
     assert result.output.startswith("Error: images.npz would hold 1999999999998 images of 192 bytes")
@@ -124,6 +147,7 @@ def test_an_npz_that_cannot_fit_is_refused_naming_the_count(tiny_model, tmp_path
 
 
 # -- what a failed run leaves -----------------------------------------------------------------------------
+
 
 def failing_on_call(gen, monkeypatch, call):
     """Make ``gen.generate_indices`` raise ModelError on its ``call``-th call (1-based)."""
@@ -139,12 +163,15 @@ def failing_on_call(gen, monkeypatch, call):
 
 
 @pytest.mark.parametrize("fmt", ["png", "npz"])
-def test_a_failure_after_the_first_batch_with_nothing_finished_leaves_no_folder(gen, tmp_path, monkeypatch,
-                                                                                 fmt):
+def test_a_failure_after_the_first_batch_with_nothing_finished_leaves_no_folder(
+    gen, tmp_path, monkeypatch, fmt
+):
     out = tmp_path / "deep" / "out"
     if fmt == "png":  # the first batch is made, its first file cannot be written
+
         def refuse(self, path, image, meta):
             raise OSError(28, "No space left on device")
+
         monkeypatch.setattr(PngWriter, "write", refuse)
     else:  # the NPZ stream fails on its second batch: the file is never committed
         failing_on_call(gen, monkeypatch, 2)
@@ -168,8 +195,12 @@ def test_a_failure_after_files_were_finished_keeps_them_and_resumes(gen, tmp_pat
     with pytest.raises(ModelError):
         write_run(gen, {"nevus": 4, "melanoma": 4}, out, batch_size=2)
     kept = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
-    assert kept == ["nevus/nevus_000000.png", "nevus/nevus_000001.png", "nevus/nevus_000002.png",
-                    "nevus/nevus_000003.png"]
+    assert kept == [
+        "nevus/nevus_000000.png",
+        "nevus/nevus_000001.png",
+        "nevus/nevus_000002.png",
+        "nevus/nevus_000003.png",
+    ]
     assert (out / RUN_FILE).exists() and (out / JOURNAL_FILE).exists()
     monkeypatch.undo()
     summary = write_run(gen, {"nevus": 4, "melanoma": 4}, out, batch_size=2)

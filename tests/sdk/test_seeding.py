@@ -12,15 +12,17 @@ from medsynth.seeding import latent, latents
 def test_latent_is_the_documented_seed_sequence():
     # The oracle is the documented recipe itself, spelled out with numpy.
     expected = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(2, 41))).standard_normal(
-        32, dtype=np.float32)
+        32, dtype=np.float32
+    )
     np.testing.assert_array_equal(latent(7, 2, 41, 32), expected)
 
 
 def test_rows_do_not_depend_on_which_other_rows_are_asked_for():
     full = latents(3, 1, range(50), 16)
     np.testing.assert_array_equal(latents(3, 1, [49, 0, 17], 16), full[[49, 0, 17]])
-    np.testing.assert_array_equal(np.concatenate([latents(3, 1, range(k, min(k + 7, 50)), 16)
-                                                  for k in range(0, 50, 7)]), full)
+    np.testing.assert_array_equal(
+        np.concatenate([latents(3, 1, range(k, min(k + 7, 50)), 16) for k in range(0, 50, 7)]), full
+    )
 
 
 def test_seed_class_and_index_each_change_the_latent():

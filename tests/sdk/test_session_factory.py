@@ -35,12 +35,15 @@ def test_cuda_session_runs_on_cuda(tiny_model):
     assert create_session(tiny_model, device="cuda").device == "cuda"
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"device": "tpu"}, "unknown device 'tpu'"),
-    ({"threads": 0}, "threads"),
-    ({"threads": -2}, "threads"),
-    ({"threads": True}, "threads"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"device": "tpu"}, "unknown device 'tpu'"),
+        ({"threads": 0}, "threads"),
+        ({"threads": -2}, "threads"),
+        ({"threads": True}, "threads"),
+    ],
+)
 def test_bad_arguments(tiny_model, kwargs, match):
     with pytest.raises(ArgumentError, match=match):
         create_session(tiny_model, **kwargs)

@@ -32,9 +32,28 @@ NO_CUDA = textwrap.dedent("""
 
 def test_native_log_lines_do_not_precede_the_error(tiny_model, tmp_path):
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-c", NO_CUDA, "generate", "--model", str(tiny_model), "--class",
-                          "nevus", "--n", "1", "--device", "cuda", "--out", str(out), "--quiet"],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_CUDA,
+            "generate",
+            "--model",
+            str(tiny_model),
+            "--class",
+            "nevus",
+            "--n",
+            "1",
+            "--device",
+            "cuda",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 2, run.stderr
     assert run.stdout == "" and run.stderr.count("\n") == 1 and run.stderr.startswith("Error: "), run.stderr
     assert "\x1b" not in run.stderr and "libcublasLt.so.12: cannot open shared object file" in run.stderr
@@ -43,9 +62,26 @@ def test_native_log_lines_do_not_precede_the_error(tiny_model, tmp_path):
 
 def test_auto_falls_back_to_cpu_without_the_log_lines(tiny_model, tmp_path):
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-c", NO_CUDA, "generate", "--model", str(tiny_model), "--class",
-                          "nevus", "--n", "1", "--out", str(out), "--quiet"],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_CUDA,
+            "generate",
+            "--model",
+            str(tiny_model),
+            "--class",
+            "nevus",
+            "--n",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0 and "onnxruntime" not in run.stderr, run.stderr
     assert (out / "manifest.csv").is_file()
 
@@ -56,9 +92,12 @@ def test_unknown_classes_of_a_10000_class_model_are_one_short_line(model_factory
     labels = tmp_path / "labels.csv"
     labels.write_text("diagnosis\n" + "".join(f"unknown{i}\n" for i in range(5000)), encoding="utf-8")
     for args in (["--class", "nope", "--n", "1"], ["--balance-from", str(labels)]):
-        result = CliRunner().invoke(main, ["generate", "--model", str(model), *args, "--out",
-                                           str(tmp_path / "o"), "--quiet"])
+        result = CliRunner().invoke(
+            main, ["generate", "--model", str(model), *args, "--out", str(tmp_path / "o"), "--quiet"]
+        )
         assert result.exit_code == 2 and result.output.count("\n") == 1, result.output[:300]
-        assert len(result.output) < 3000 and "and 9980 more (medsynth info MODEL lists them all)" in \
-            result.output, result.output
+        assert (
+            len(result.output) < 3000
+            and "and 9980 more (medsynth info MODEL lists them all)" in result.output
+        ), result.output
     assert "unknown0, unknown1, unknown10" in result.output and "and 4980 more" in result.output

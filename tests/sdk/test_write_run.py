@@ -20,8 +20,11 @@ from medsynth.writers.run import RUN_FILE, write_run
 
 def tree(folder):
     """Relative path -> sha256 of every file under ``folder``, hidden ones included."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +35,26 @@ def gen(tiny_model):
 def test_png_run_layout_pixels_and_manifest(tmp_path, gen):
     out = tmp_path / "out"
     steps = []
-    summary = write_run(gen, {"melanoma": 3, 2: 2}, out, seed=4, batch_size=2,
-                        progress=lambda done, total: steps.append((done, total)))
+    summary = write_run(
+        gen,
+        {"melanoma": 3, 2: 2},
+        out,
+        seed=4,
+        batch_size=2,
+        progress=lambda done, total: steps.append((done, total)),
+    )
     assert summary.written == 5 and summary.skipped == 0 and summary.total == 5
     assert dict(summary.per_class) == {"melanoma": 3, "seborrheic_keratosis": 2}
     assert steps == [(2, 5), (3, 5), (5, 5)]  # batches never span classes
-    assert sorted(tree(out)) == [RUN_FILE, "manifest.csv", "melanoma/melanoma_000000.png",
-                                 "melanoma/melanoma_000001.png", "melanoma/melanoma_000002.png",
-                                 "seborrheic_keratosis/seborrheic_keratosis_000000.png",
-                                 "seborrheic_keratosis/seborrheic_keratosis_000001.png"]
+    assert sorted(tree(out)) == [
+        RUN_FILE,
+        "manifest.csv",
+        "melanoma/melanoma_000000.png",
+        "melanoma/melanoma_000001.png",
+        "melanoma/melanoma_000002.png",
+        "seborrheic_keratosis/seborrheic_keratosis_000000.png",
+        "seborrheic_keratosis/seborrheic_keratosis_000001.png",
+    ]
     expected, _ = gen.generate(3, "melanoma", seed=4)
     with Image.open(out / "melanoma" / "melanoma_000002.png") as png:
         np.testing.assert_array_equal(np.asarray(png), expected[2])
@@ -48,9 +62,11 @@ def test_png_run_layout_pixels_and_manifest(tmp_path, gen):
         rows = list(csv.DictReader(handle))
     assert [(r["path"], r["class"], r["class_index"], r["index"]) for r in rows][:2] == [
         ("melanoma/melanoma_000000.png", "melanoma", "1", "0"),
-        ("melanoma/melanoma_000001.png", "melanoma", "1", "1")]
+        ("melanoma/melanoma_000001.png", "melanoma", "1", "1"),
+    ]
     assert {(r["seed"], r["model_sha256"], r["medsynth_version"], r["synthetic"]) for r in rows} == {
-        ("4", gen.sha256, "0.1.0", "1")}
+        ("4", gen.sha256, "0.1.0", "1")
+    }
     identity = json.loads((out / RUN_FILE).read_text())
     assert identity["model_sha256"] == gen.sha256 and identity["seed"] == 4
     # The manifest is the last file written.
@@ -170,16 +186,19 @@ def test_unwritable_system_folder_is_refused(gen):
     assert not (proc / "medsynth-out").exists()
 
 
-@pytest.mark.parametrize(("plan", "kwargs", "error"), [
-    ({}, {}, ArgumentError),
-    ({"nevus": 0}, {}, ArgumentError),
-    ({"nevus": -1}, {}, ArgumentError),
-    ({"nevus": 1, 0: 2}, {}, ArgumentError),
-    ({"naevus": 1}, {}, UnknownClassError),
-    ({"nevus": 1}, {"seed": -1}, ArgumentError),
-    ({"nevus": 1}, {"batch_size": 0}, ArgumentError),
-    ({"nevus": 1}, {"fmt": "tiff"}, OutputError),
-])
+@pytest.mark.parametrize(
+    ("plan", "kwargs", "error"),
+    [
+        ({}, {}, ArgumentError),
+        ({"nevus": 0}, {}, ArgumentError),
+        ({"nevus": -1}, {}, ArgumentError),
+        ({"nevus": 1, 0: 2}, {}, ArgumentError),
+        ({"naevus": 1}, {}, UnknownClassError),
+        ({"nevus": 1}, {"seed": -1}, ArgumentError),
+        ({"nevus": 1}, {"batch_size": 0}, ArgumentError),
+        ({"nevus": 1}, {"fmt": "tiff"}, OutputError),
+    ],
+)
 def test_bad_input_writes_nothing(tmp_path, gen, plan, kwargs, error):
     out = tmp_path / "out"
     with pytest.raises(error):

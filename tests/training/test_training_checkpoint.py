@@ -39,8 +39,14 @@ def test_round_trip_tensors_meta_optimizer_and_rng(tmp_path):
     g, d, opt = _trained_pair()
     rng = torch.Generator().manual_seed(5)
     rng_state = rng.get_state().clone()
-    meta = CheckpointMeta(config=tiny_config(), classes=("a", "b"), channels=3, iteration=7,
-                          history=({"epoch": 1, "loss_d": 0.5},), rng_numpy={"state": {"state": 2**100}})
+    meta = CheckpointMeta(
+        config=tiny_config(),
+        classes=("a", "b"),
+        channels=3,
+        iteration=7,
+        history=({"epoch": 1, "loss_d": 0.5},),
+        rng_numpy={"state": {"state": 2**100}},
+    )
     path = save_checkpoint(tmp_path / "ck", {"G": g, "D": d}, {"opt_g": opt}, rng, meta)
     assert path.name == "ckpt-00000007.safetensors" and path.with_suffix(".json").is_file()
     assert path.read_bytes()[8:9] == b"{"  # a safetensors header, not a pickle
@@ -95,10 +101,12 @@ def test_bad_checkpoints_are_data_errors(tmp_path):
     with pytest.raises(DataError, match="lacks config, classes, channels, iteration"):
         load_checkpoint(lone)
     good = CheckpointMeta(config=tiny_config(), classes=("a", "b"), channels=3, iteration=1).to_json()
-    for key, value, match in (("channels", 2, "'channels' must be 1 or 3"),
-                              ("classes", [], "'classes' must be a non-empty list"),
-                              ("history", {"a": 1}, "'history' must be list"),
-                              ("config", {**good["config"], "lr_g": "fast"}, "lr_g must be float")):
+    for key, value, match in (
+        ("channels", 2, "'channels' must be 1 or 3"),
+        ("classes", [], "'classes' must be a non-empty list"),
+        ("history", {"a": 1}, "'history' must be list"),
+        ("config", {**good["config"], "lr_g": "fast"}, "lr_g must be float"),
+    ):
         lone.with_suffix(".json").write_text(json.dumps({**good, key: value}))
         with pytest.raises(DataError, match=match):
             load_checkpoint(lone)

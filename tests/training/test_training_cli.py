@@ -16,8 +16,24 @@ from medsynth.training.cli import resolve_config
 from medsynth.training.config import TrainConfig
 from medsynth.training.nets import arch_names
 
-TINY = ["--image-size", "16", "--latent-dim", "8", "--g-width", "4", "--d-width", "4", "--max-width", "16",
-        "--batch-size", "4", "--samples-per-class", "2", "--ema-start", "0"]
+TINY = [
+    "--image-size",
+    "16",
+    "--latent-dim",
+    "8",
+    "--g-width",
+    "4",
+    "--d-width",
+    "4",
+    "--max-width",
+    "16",
+    "--batch-size",
+    "4",
+    "--samples-per-class",
+    "2",
+    "--ema-start",
+    "0",
+]
 
 
 def _run(*args):
@@ -58,13 +74,15 @@ def test_train_runs_prints_where_everything_went_and_resumes(tmp_path):
 
 def test_flags_override_yaml_which_overrides_the_architecture_presets(tmp_path):
     config = tmp_path / "cfg.yaml"
-    config.write_text(textwrap.dedent("""\
+    config.write_text(
+        textwrap.dedent("""\
         arch: wgan-gp
         lr_g: 0.0003
         batch_size: 8
         lstm: true
         extra: {note: from yaml}
-    """))
+    """)
+    )
     flags = {f: None for f in TrainConfig.__dataclass_fields__}
     resolved = resolve_config({**flags, "batch_size": 16, "extra": ("run=a",)}, config, None)
     assert resolved.batch_size == 16 and resolved.lr_g == 3e-4 and resolved.lstm
@@ -88,19 +106,22 @@ def test_every_config_field_is_a_flag():
     assert " | ".join(arch_names()) in unwrapped and "stylegan" in arch_names()
 
 
-@pytest.mark.parametrize("case,pattern", [
-    ("missing data", "does not exist"),
-    ("unknown arch", "unknown architecture 'gan9000'"),
-    ("bad yaml key", "unknown config keys ['learning_rate']"),
-    ("bad yaml type", "image_size must be int, got 'big'"),
-    ("bad yaml", "cannot read config"),
-    ("no data", "no data set: pass --data PATH"),
-    ("single image class", "class 'b' has a single image"),
-    ("empty class", "class 'b' has no images"),
-    ("bad policy", "unknown DiffAugment policy 'zoom'"),
-    ("bad extra", "--extra takes KEY=VALUE"),
-    ("bad size", "image_size must be a power of two"),
-])
+@pytest.mark.parametrize(
+    "case,pattern",
+    [
+        ("missing data", "does not exist"),
+        ("unknown arch", "unknown architecture 'gan9000'"),
+        ("bad yaml key", "unknown config keys ['learning_rate']"),
+        ("bad yaml type", "image_size must be int, got 'big'"),
+        ("bad yaml", "cannot read config"),
+        ("no data", "no data set: pass --data PATH"),
+        ("single image class", "class 'b' has a single image"),
+        ("empty class", "class 'b' has no images"),
+        ("bad policy", "unknown DiffAugment policy 'zoom'"),
+        ("bad extra", "--extra takes KEY=VALUE"),
+        ("bad size", "image_size must be a power of two"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_code_2(case, pattern, tmp_path):
     class_tree(tmp_path / "ok", {"a": 2, "b": 2})
     yaml = tmp_path / "c.yaml"
@@ -138,14 +159,20 @@ def test_bad_input_is_one_line_and_exit_code_2(case, pattern, tmp_path):
 
 
 def test_without_torch_train_names_the_extra_and_exits_2():
-    shim = ("import sys; sys.modules['torch'] = None\n"
-            "from medsynth.cli import main\n"
-            "main(['train', '--data', 'x', '--out', 'y'])\n")
+    shim = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from medsynth.cli import main\n"
+        "main(['train', '--data', 'x', '--out', 'y'])\n"
+    )
     done = subprocess.run([sys.executable, "-c", shim], capture_output=True, text=True, timeout=600)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
-        "Error: 'medsynth train' needs torch, which is not installed: pip install \"medsynth[train]\""]
-    listing = subprocess.run([sys.executable, "-c", shim.replace("'train', '--data', 'x', '--out', 'y'",
-                                                                 "'--help'")],
-                             capture_output=True, text=True, timeout=600)
+        "Error: 'medsynth train' needs torch, which is not installed: pip install \"medsynth[train]\""
+    ]
+    listing = subprocess.run(
+        [sys.executable, "-c", shim.replace("'train', '--data', 'x', '--out', 'y'", "'--help'")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert listing.returncode == 0 and "Train a class-conditional GAN" in listing.stdout

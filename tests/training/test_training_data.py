@@ -89,10 +89,18 @@ def test_empty_class_single_image_class_and_bad_paths_are_data_errors(tmp_path):
 
 def _synthetic_isic(tmp_path):
     sources, labels, split = {}, {}, {}
-    for i, (diagnosis, part) in enumerate([("nevus", "train"), ("nevus", "train"), ("melanoma", "train"),
-                                           ("melanoma", "train"), ("seborrheic_keratosis", "train"),
-                                           ("seborrheic_keratosis", "train"), ("nevus", "val"),
-                                           ("melanoma", "val")]):
+    for i, (diagnosis, part) in enumerate(
+        [
+            ("nevus", "train"),
+            ("nevus", "train"),
+            ("melanoma", "train"),
+            ("melanoma", "train"),
+            ("seborrheic_keratosis", "train"),
+            ("seborrheic_keratosis", "train"),
+            ("nevus", "val"),
+            ("melanoma", "val"),
+        ]
+    ):
         image_id = f"ISIC_{i:07d}"
         sources[image_id] = solid_png(tmp_path / "src" / f"{image_id}.jpg", (10 * i, 100, 200), size=(40, 30))
         labels[image_id], split[image_id] = diagnosis, part
@@ -171,8 +179,9 @@ def test_image_set_checks_its_arrays():
     with pytest.raises(DataError, match="must be uint8"):
         ImageSet(images=np.zeros((2, 4, 4, 3)), labels=np.array([0, 0]), classes=("a",), ids=("x", "y"))
     with pytest.raises(DataError, match="same length"):
-        ImageSet(images=np.zeros((2, 4, 4, 3), np.uint8), labels=np.array([0]), classes=("a",),
-                 ids=("x", "y"))
+        ImageSet(
+            images=np.zeros((2, 4, 4, 3), np.uint8), labels=np.array([0]), classes=("a",), ids=("x", "y")
+        )
 
 
 def _dicom_tree(tmp_path):

@@ -28,9 +28,34 @@ from medsynth.training.nets.factory import build_networks
 
 # sngan: batch-normed generator (global statistics), R1 and the WGAN-GP penalty (double backward),
 # DiffAugment, dihedral flips and class-balanced sampling all on.
-ARGS = ["--arch", "sngan", "--image-size", "16", "--latent-dim", "8", "--g-width", "4", "--d-width", "4",
-        "--max-width", "16", "--batch-size", "4", "--samples-per-class", "2", "--ema-start", "0",
-        "--ema-decay", "0.9", "--loss", "wasserstein", "--r1-gamma", "0.1", "--threads", "1"]
+ARGS = [
+    "--arch",
+    "sngan",
+    "--image-size",
+    "16",
+    "--latent-dim",
+    "8",
+    "--g-width",
+    "4",
+    "--d-width",
+    "4",
+    "--max-width",
+    "16",
+    "--batch-size",
+    "4",
+    "--samples-per-class",
+    "2",
+    "--ema-start",
+    "0",
+    "--ema-decay",
+    "0.9",
+    "--loss",
+    "wasserstein",
+    "--r1-gamma",
+    "0.1",
+    "--threads",
+    "1",
+]
 
 
 def _class_tree(root: Path) -> Path:
@@ -43,10 +68,24 @@ def _class_tree(root: Path) -> Path:
 
 
 def _train(out: Path, data: Path, epochs: int, nproc: int) -> subprocess.CompletedProcess[str]:
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                str(nproc)] if nproc > 1 else [sys.executable]
-    command = [*launcher, "-m", "medsynth", "train", "--data", str(data), "--out", str(out),
-               "--epochs", str(epochs), *ARGS]
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
+        if nproc > 1
+        else [sys.executable]
+    )
+    command = [
+        *launcher,
+        "-m",
+        "medsynth",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        *ARGS,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 

@@ -30,14 +30,17 @@ def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
     return out
 
 
-@pytest.mark.parametrize("arch,changes", [
-    ("dcgan", {}),
-    ("sngan", {"r1_gamma": 0.5}),  # lazy R1: its interval must survive the resume too
-    ("wgan-gp", {"lstm": True, "n_critic": 2}),
-    ("stylegan", {"r1_gamma": 0.1, "style_mixing": 0.5}),
-    ("projected", {"spectral_weight": 0.5}),
-    ("projected", {"class_weight": 1.0}),  # the class probe is refitted on resume, to the same weights
-])
+@pytest.mark.parametrize(
+    "arch,changes",
+    [
+        ("dcgan", {}),
+        ("sngan", {"r1_gamma": 0.5}),  # lazy R1: its interval must survive the resume too
+        ("wgan-gp", {"lstm": True, "n_critic": 2}),
+        ("stylegan", {"r1_gamma": 0.1, "style_mixing": 0.5}),
+        ("projected", {"spectral_weight": 0.5}),
+        ("projected", {"class_weight": 1.0}),  # the class probe is refitted on resume, to the same weights
+    ],
+)
 def test_resume_equals_an_uninterrupted_run_bit_for_bit(arch, changes, tmp_path):
     data = tiny_image_set((5, 7))  # 12 images, batch 4: 3 iterations per epoch
     straight = Trainer(tiny_config(arch, epochs=2, **changes), data, tmp_path / "a", log=_quiet)
@@ -63,7 +66,9 @@ def test_a_run_writes_checkpoints_samples_curves_and_gif(tmp_path):
     result = Trainer(config, data, tmp_path, log=_quiet).fit()
     assert result.iterations == 9 and result.stopped_because == "finished"
     assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == [
-        "ckpt-00000006.safetensors", "ckpt-00000009.safetensors"]
+        "ckpt-00000006.safetensors",
+        "ckpt-00000009.safetensors",
+    ]
     meta = json.loads(result.checkpoint.with_suffix(".json").read_text())
     assert meta["classes"] == ["class0", "class1", "class2"] and meta["channels"] == 1
     assert meta["images_per_class"] == {"class0": 4, "class1": 4, "class2": 4}

@@ -21,8 +21,9 @@ from medsynth.training.nets.modconv import ModulatedConv2d
 
 def test_registry_lists_the_architectures_and_refuses_unknown():
     assert arch_names() == sorted(ARCHS)
-    with pytest.raises(ArgumentError,
-                       match="unknown architecture 'biggan'.*dcgan, projected, sngan, sngan-aa, sngan-cnn"):
+    with pytest.raises(
+        ArgumentError, match="unknown architecture 'biggan'.*dcgan, projected, sngan, sngan-aa, sngan-cnn"
+    ):
         get_arch("biggan")
 
 
@@ -42,8 +43,11 @@ def test_forward_backward_shapes_and_finite_losses(arch, lstm, size, channels):
     assert s_real.shape == s_fake.shape == ((4, heads) if heads else (4,))
     kind = get_arch(arch).default_loss
     loss = d_loss(kind, s_real, s_fake)
-    penalty = (gradient_penalty(lambda t: d(t, y), real, fake, torch.Generator().manual_seed(1))
-               if kind == "wasserstein" else r1_penalty(lambda t: d(t, y), real))
+    penalty = (
+        gradient_penalty(lambda t: d(t, y), real, fake, torch.Generator().manual_seed(1))
+        if kind == "wasserstein"
+        else r1_penalty(lambda t: d(t, y), real)
+    )
     (loss + penalty).backward()
     lg = g_loss(kind, d(fake, y))
     g.zero_grad()
@@ -76,8 +80,8 @@ def test_modulated_conv_equals_a_per_sample_convolution_with_demodulated_weights
     for n in range(2):  # the StyleGAN2 definition, one sample at a time
         weight = layer.weight * layer.scale * styles[n][None, :, None, None]
         weight = weight * torch.rsqrt(weight.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8)
-        expected = F.conv2d(x[n:n + 1], weight, padding=1) + layer.bias[None, :, None, None]
-        torch.testing.assert_close(out[n:n + 1], expected, rtol=1e-5, atol=1e-5)
+        expected = F.conv2d(x[n : n + 1], weight, padding=1) + layer.bias[None, :, None, None]
+        torch.testing.assert_close(out[n : n + 1], expected, rtol=1e-5, atol=1e-5)
 
 
 def test_style_mixing_switches_latents_at_the_crossover_layer():
@@ -105,9 +109,16 @@ def test_generator_exports_to_onnx_with_dynamic_batch(arch, lstm, tmp_path):
     batch = torch.export.Dim("batch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's own deprecation and torchvision notices
-        torch.onnx.export(g, (torch.randn(2, 8), torch.tensor([0, 2])), str(path), dynamo=True,
-                          input_names=["z", "label"], output_names=["image"],
-                          dynamic_shapes=({0: batch}, {0: batch}), verbose=False)
+        torch.onnx.export(
+            g,
+            (torch.randn(2, 8), torch.tensor([0, 2])),
+            str(path),
+            dynamo=True,
+            input_names=["z", "label"],
+            output_names=["image"],
+            dynamic_shapes=({0: batch}, {0: batch}),
+            verbose=False,
+        )
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["z", "label"]
     for n in (1, 5):

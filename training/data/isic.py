@@ -55,12 +55,16 @@ def read_isic_labels(csv_path: Path, split: str) -> list[tuple[str, str, Path]]:
             name = isic_class(row, f"{csv_path}, line {line} (row {row['image_id']})")
             out.append((row["image_id"], name, _image_path(image_dir, row["image_id"])))
         if split not in ("", "all", "train"):
-            raise DataError(f"{csv_path} is an official ground-truth file with no split column; "
-                            f"cannot select split {split!r} (use --split all)")
+            raise DataError(
+                f"{csv_path} is an official ground-truth file with no split column; "
+                f"cannot select split {split!r} (use --split all)"
+            )
     else:
-        raise DataError(f"{csv_path} is neither an ISIC ground-truth CSV "
-                        "(image_id,melanoma,seborrheic_keratosis) nor a labels CSV "
-                        f"(image_id,diagnosis[,split,path]); its columns are {sorted(columns)}")
+        raise DataError(
+            f"{csv_path} is neither an ISIC ground-truth CSV "
+            "(image_id,melanoma,seborrheic_keratosis) nor a labels CSV "
+            f"(image_id,diagnosis[,split,path]); its columns are {sorted(columns)}"
+        )
     if not out:
         raise DataError(f"{csv_path} has no rows in split {split!r}")
     return out

@@ -19,9 +19,16 @@ from medsynth.training.data.resize import read_image, resize_square, to_channels
 WHOLE_SET_SPLITS = ("", "all", "train")  # what a data set without splits accepts as its split
 
 
-def load_image_set(data: str | Path, *, image_size: int, channels: int = 0, split: str = "train",
-                   window: str = "", cache_dir: Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> ImageSet:
+def load_image_set(
+    data: str | Path,
+    *,
+    image_size: int,
+    channels: int = 0,
+    split: str = "train",
+    window: str = "",
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ImageSet:
     """Read a data set in any supported layout at ``image_size`` and return it as an :class:`ImageSet`.
 
     Parameters
@@ -64,22 +71,49 @@ def load_image_set(data: str | Path, *, image_size: int, channels: int = 0, spli
     if csv_path is not None:
         rows = read_isic_labels(csv_path, split)
         name = f"ISIC ({csv_path.parent.name}, split {split})"
-        return _cached_files(rows, name, ISIC_LICENSE, image_size, channels or 3, cache_dir, progress,
-                             order=class_order({r[1] for r in rows}), modality="XC")
+        return _cached_files(
+            rows,
+            name,
+            ISIC_LICENSE,
+            image_size,
+            channels or 3,
+            cache_dir,
+            progress,
+            order=class_order({r[1] for r in rows}),
+            modality="XC",
+        )
     if path.is_dir() and class_folders(path):
         if split not in WHOLE_SET_SPLITS:
-            raise DataError(f"{path} is a tree of class folders, which has no splits; cannot select split "
-                            f"{split!r} (use train or all)")
+            raise DataError(
+                f"{path} is a tree of class folders, which has no splits; cannot select split "
+                f"{split!r} (use train or all)"
+            )
         if _looks_like_dicom(path):
             from medsynth.training.data.dicom_folder import read_dicom_classes
 
-            return read_dicom_classes(path, image_size, window or "from-file", channels=channels,
-                                      cache_dir=cache_dir, progress=progress)
+            return read_dicom_classes(
+                path,
+                image_size,
+                window or "from-file",
+                channels=channels,
+                cache_dir=cache_dir,
+                progress=progress,
+            )
         rows = read_class_folders(path)
-        return _cached_files(rows, f"class folders ({path.name})", "", image_size, channels or 3, cache_dir,
-                             progress, order=tuple(class_folders(path)))
-    raise DataError(f"{path} is not a data set medsynth can read: expected an ISIC folder or CSV, a folder "
-                    "of class sub-folders of images or DICOM files, or a MedMNIST .npz")
+        return _cached_files(
+            rows,
+            f"class folders ({path.name})",
+            "",
+            image_size,
+            channels or 3,
+            cache_dir,
+            progress,
+            order=tuple(class_folders(path)),
+        )
+    raise DataError(
+        f"{path} is not a data set medsynth can read: expected an ISIC folder or CSV, a folder "
+        "of class sub-folders of images or DICOM files, or a MedMNIST .npz"
+    )
 
 
 def _looks_like_dicom(root: Path) -> bool:
@@ -102,14 +136,27 @@ def _medmnist(path: Path, image_size: int, channels: int, split: str) -> ImageSe
         images = to_channels(images, channels)
     n_classes = int(labels.max()) + 1
     ids = tuple(f"{split}-{i}" for i in range(len(images)))
-    return ImageSet(images=np.ascontiguousarray(images), labels=labels,
-                    classes=tuple(str(i) for i in range(n_classes)), ids=ids,
-                    name=f"MedMNIST {path.stem} ({split})", license=MEDMNIST_LICENSE)
+    return ImageSet(
+        images=np.ascontiguousarray(images),
+        labels=labels,
+        classes=tuple(str(i) for i in range(n_classes)),
+        ids=ids,
+        name=f"MedMNIST {path.stem} ({split})",
+        license=MEDMNIST_LICENSE,
+    )
 
 
-def _cached_files(rows: list[tuple[str, str, Path]], name: str, license: str, size: int, channels: int,
-                  cache_dir: Path | None, progress: Callable[[str], None] | None,
-                  order: tuple[str, ...], modality: str = "") -> ImageSet:
+def _cached_files(
+    rows: list[tuple[str, str, Path]],
+    name: str,
+    license: str,
+    size: int,
+    channels: int,
+    cache_dir: Path | None,
+    progress: Callable[[str], None] | None,
+    order: tuple[str, ...],
+    modality: str = "",
+) -> ImageSet:
     if not rows:
         raise DataError(f"{name} has no image files")
     check_class_counts({c: sum(r[1] == c for r in rows) for c in order}, name)  # before reading anything
@@ -117,15 +164,25 @@ def _cached_files(rows: list[tuple[str, str, Path]], name: str, license: str, si
     arrays = cached_arrays(description, cache_dir, lambda: _read_files(rows, name, size, channels, order))
     skipped = tuple((str(i), str(r)) for i, r in arrays["skipped"].tolist())
     if skipped and progress:
-        progress(f"skipped {len(skipped)} unreadable image(s) of {len(rows)} in {name}; "
-                 f"first: {skipped[0][0]}: {skipped[0][1]}")
-    return ImageSet(images=arrays["images"], labels=arrays["labels"], classes=order,
-                    ids=tuple(str(i) for i in arrays["ids"].tolist()), name=name, license=license,
-                    skipped=skipped, modality=modality)
+        progress(
+            f"skipped {len(skipped)} unreadable image(s) of {len(rows)} in {name}; "
+            f"first: {skipped[0][0]}: {skipped[0][1]}"
+        )
+    return ImageSet(
+        images=arrays["images"],
+        labels=arrays["labels"],
+        classes=order,
+        ids=tuple(str(i) for i in arrays["ids"].tolist()),
+        name=name,
+        license=license,
+        skipped=skipped,
+        modality=modality,
+    )
 
 
-def _read_files(rows: list[tuple[str, str, Path]], name: str, size: int, channels: int,
-                order: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _read_files(
+    rows: list[tuple[str, str, Path]], name: str, size: int, channels: int, order: tuple[str, ...]
+) -> dict[str, np.ndarray]:
     index = {c: i for i, c in enumerate(order)}
     images, labels, ids, skipped = [], [], [], []
     iterator = rows
@@ -144,7 +201,12 @@ def _read_files(rows: list[tuple[str, str, Path]], name: str, size: int, channel
         labels.append(index[cls])
         ids.append(image_id)
     if not images:
-        raise DataError(f"no readable images in {name}: {len(skipped)} skipped, first: "
-                        f"{skipped[0][0]}: {skipped[0][1]}")
-    return {"images": np.stack(images), "labels": np.asarray(labels, dtype=np.int64), "ids": np.asarray(ids),
-            "skipped": np.asarray(skipped, dtype=str).reshape(-1, 2)}
+        raise DataError(
+            f"no readable images in {name}: {len(skipped)} skipped, first: {skipped[0][0]}: {skipped[0][1]}"
+        )
+    return {
+        "images": np.stack(images),
+        "labels": np.asarray(labels, dtype=np.int64),
+        "ids": np.asarray(ids),
+        "skipped": np.asarray(skipped, dtype=str).reshape(-1, 2),
+    }

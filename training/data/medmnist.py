@@ -22,8 +22,9 @@ def read_medmnist(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"cannot read MedMNIST file {path}: {exc}") from exc
     missing = [s for s in splits if f"{s}_images" not in arrays or f"{s}_labels" not in arrays]
     if missing:
-        raise DataError(f"{path} has no {missing[0]}_images/{missing[0]}_labels arrays; it holds "
-                        f"{sorted(arrays)}")
+        raise DataError(
+            f"{path} has no {missing[0]}_images/{missing[0]}_labels arrays; it holds {sorted(arrays)}"
+        )
     images = np.concatenate([arrays[f"{s}_images"] for s in splits])
     labels = np.concatenate([arrays[f"{s}_labels"].reshape(-1) for s in splits]).astype(np.int64)
     if not len(images):

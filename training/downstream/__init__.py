@@ -11,5 +11,15 @@ from medsynth.training.downstream.metrics import (
     stratified_resamples,
 )
 
-__all__ = ["ARMS", "Arm", "ClassifierConfig", "UtilityConfig", "run_utility", "auroc_ovr",
-           "balanced_accuracy", "macro_auroc", "per_class_recall", "stratified_resamples"]
+__all__ = [
+    "ARMS",
+    "Arm",
+    "ClassifierConfig",
+    "UtilityConfig",
+    "run_utility",
+    "auroc_ovr",
+    "balanced_accuracy",
+    "macro_auroc",
+    "per_class_recall",
+    "stratified_resamples",
+]

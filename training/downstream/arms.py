@@ -15,8 +15,17 @@ import numpy as np
 from medsynth.balance import plan_balance
 from medsynth.errors import ArgumentError
 
-__all__ = ["Arm", "ARMS", "DEFAULT_ARMS", "FILTERED", "get_arms", "ratio_arm", "synthetic_share",
-           "synthetic_needed", "training_set"]
+__all__ = [
+    "Arm",
+    "ARMS",
+    "DEFAULT_ARMS",
+    "FILTERED",
+    "get_arms",
+    "ratio_arm",
+    "synthetic_share",
+    "synthetic_needed",
+    "training_set",
+]
 
 
 @dataclass(frozen=True)
@@ -32,22 +41,42 @@ class Arm:
 
 ARMS: tuple[Arm, ...] = (
     Arm("real", "(a) real", "the real train split as it is (imbalanced), with a class-weighted loss"),
-    Arm("balanced", "(b) real+synthetic", "the real train split plus synthetic images of every class up to "
-        "the largest class (plan_balance(counts, 'max'))"),
-    Arm("synthetic", "(c) synthetic only", "synthetic images only, as many per class as arm (b) has "
-        "(train on synthetic, test on real)"),
-    Arm("oversampled", "(d) real oversampled", "control for (b): the real train split with the same "
+    Arm(
+        "balanced",
+        "(b) real+synthetic",
+        "the real train split plus synthetic images of every class up to "
+        "the largest class (plan_balance(counts, 'max'))",
+    ),
+    Arm(
+        "synthetic",
+        "(c) synthetic only",
+        "synthetic images only, as many per class as arm (b) has (train on synthetic, test on real)",
+    ),
+    Arm(
+        "oversampled",
+        "(d) real oversampled",
+        "control for (b): the real train split with the same "
         "per-class totals as (b), reached by drawing real images again (with replacement) instead of "
-        "generating"),
-    Arm("mixed", "(e) real oversampled+synthetic", "(b)'s per-class totals reached half by synthetic images "
+        "generating",
+    ),
+    Arm(
+        "mixed",
+        "(e) real oversampled+synthetic",
+        "(b)'s per-class totals reached half by synthetic images "
         "(the smaller half) and half by drawing real images again: synthetic images as extra variety for a "
-        "class whose real images are also there in proportion"),
+        "class whose real images are also there in proportion",
+    ),
 )
 DEFAULT_ARMS = ("real", "oversampled", "balanced", "mixed")
 _BY_KEY = {arm.key: arm for arm in ARMS}
-FILTERED = Arm("filtered", "(f) real+filtered synthetic", "as (b), but only synthetic images that a "
-               "classifier trained on the real train split (arm (a), same seed) does not assign to another "
-               "class with confidence above the --filter threshold", filtered=True)
+FILTERED = Arm(
+    "filtered",
+    "(f) real+filtered synthetic",
+    "as (b), but only synthetic images that a "
+    "classifier trained on the real train split (arm (a), same seed) does not assign to another "
+    "class with confidence above the --filter threshold",
+    filtered=True,
+)
 MAX_RATIO = 20.0
 
 
@@ -55,8 +84,13 @@ def ratio_arm(ratio: float) -> Arm:
     """The arm "ratio:R": the real train split plus R times each class's shortfall in synthetic images."""
     if not (0.0 < ratio <= MAX_RATIO and math.isfinite(ratio)):
         raise ArgumentError(f"--synthetic-ratio values must be in (0, {MAX_RATIO:g}], got {ratio}")
-    return Arm(f"ratio:{ratio:g}", f"(r) real+{ratio:g}x synthetic", f"the real train split plus {ratio:g} "
-               "times each class's shortfall (to the largest class) in synthetic images", ratio=ratio)
+    return Arm(
+        f"ratio:{ratio:g}",
+        f"(r) real+{ratio:g}x synthetic",
+        f"the real train split plus {ratio:g} "
+        "times each class's shortfall (to the largest class) in synthetic images",
+        ratio=ratio,
+    )
 
 
 def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
@@ -71,18 +105,20 @@ def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
     known = [*_BY_KEY, "ratio:R", FILTERED.key]
     unknown = [k for k in keys if k not in _BY_KEY and k != FILTERED.key and not k.startswith("ratio:")]
     if unknown or not keys or len(set(keys)) != len(keys):
-        raise ArgumentError(f"--arms takes distinct names from {', '.join(known)}, "
-                            f"got {', '.join(keys) or 'none'}")
+        raise ArgumentError(
+            f"--arms takes distinct names from {', '.join(known)}, got {', '.join(keys) or 'none'}"
+        )
     ratios = []
     for k in keys:
         if k.startswith("ratio:"):
             try:
-                ratios.append(ratio_arm(float(k[len("ratio:"):])))
+                ratios.append(ratio_arm(float(k[len("ratio:") :])))
             except ValueError as exc:
                 raise ArgumentError(f"--synthetic-ratio values must be numbers, got {k!r}") from exc
     fixed = tuple(arm for arm in ARMS if arm.key in keys)
-    return (fixed + tuple(sorted(ratios, key=lambda a: a.ratio))
-            + ((FILTERED,) if FILTERED.key in keys else ()))
+    return (
+        fixed + tuple(sorted(ratios, key=lambda a: a.ratio)) + ((FILTERED,) if FILTERED.key in keys else ())
+    )
 
 
 def synthetic_share(arm: Arm, shortfall: int) -> int:
@@ -122,8 +158,14 @@ def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[s
     return out
 
 
-def training_set(arm: Arm, real_images: np.ndarray, real_labels: np.ndarray, classes: tuple[str, ...],
-                 synthetic: Mapping[str, np.ndarray], seed: int) -> tuple[np.ndarray, np.ndarray]:
+def training_set(
+    arm: Arm,
+    real_images: np.ndarray,
+    real_labels: np.ndarray,
+    classes: tuple[str, ...],
+    synthetic: Mapping[str, np.ndarray],
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """The images and labels ``arm`` trains on.
 
     Parameters
@@ -152,11 +194,11 @@ def training_set(arm: Arm, real_images: np.ndarray, real_labels: np.ndarray, cla
     if arm.key == "real":
         return real_images, real_labels
     if arm.key == "synthetic":
-        parts = [(synthetic[c][:counts[c] + plan[c]], k) for k, c in enumerate(classes)]
+        parts = [(synthetic[c][: counts[c] + plan[c]], k) for k, c in enumerate(classes)]
     elif arm.key in ("balanced", "filtered") or arm.key.startswith("ratio:"):
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         shares = {c: synthetic_share(arm, plan[c]) for c in classes}
-        parts += [(synthetic[c][:shares[c]], k) for k, c in enumerate(classes) if shares[c]]
+        parts += [(synthetic[c][: shares[c]], k) for k, c in enumerate(classes) if shares[c]]
     else:  # oversampled, mixed: real images drawn again for all (or the larger half) of the shortfall
         rng = np.random.default_rng(seed)
         n_syn = {c: plan[c] // 2 if arm.key == "mixed" else 0 for c in classes}
@@ -166,7 +208,7 @@ def training_set(arm: Arm, real_images: np.ndarray, real_labels: np.ndarray, cla
                 members = np.flatnonzero(real_labels == k)
                 parts.append((real_images[rng.choice(members, size=plan[c] - n_syn[c], replace=True)], k))
             if n_syn[c]:
-                parts.append((synthetic[c][:n_syn[c]], k))
+                parts.append((synthetic[c][: n_syn[c]], k))
     images = np.concatenate([p for p, _ in parts])
     labels = np.concatenate([np.full(len(p), k, dtype=np.int64) for p, k in parts])
     return images, labels

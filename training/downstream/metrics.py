@@ -131,8 +131,9 @@ def auroc_ovr(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def sensitivity_at_specificity(y_true: np.ndarray, scores: np.ndarray, specificity: float = 0.8
-                               ) -> np.ndarray:
+def sensitivity_at_specificity(
+    y_true: np.ndarray, scores: np.ndarray, specificity: float = 0.8
+) -> np.ndarray:
     """One-vs-rest sensitivity of every class at the lowest threshold that keeps ``specificity``: how a
     screening test is judged (e.g. melanomas caught when at most 20% of other lesions are flagged).
 
@@ -202,6 +203,8 @@ def stratified_resamples(y_true: np.ndarray, n_boot: int, seed: int) -> np.ndarr
     column = 0
     for k in np.unique(y):
         members = np.flatnonzero(y == k)
-        out[:, column:column + len(members)] = rng.choice(members, size=(n_boot, len(members)), replace=True)
+        out[:, column : column + len(members)] = rng.choice(
+            members, size=(n_boot, len(members)), replace=True
+        )
         column += len(members)
     return out

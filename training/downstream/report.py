@@ -34,8 +34,10 @@ def check_out(out: Path) -> None:
     except (OSError, ValueError, AttributeError):
         kind = None
     if kind != KIND:
-        raise OutputError(f"--out {out} is not empty and holds no earlier 'medsynth utility' result "
-                          f"({JSON_NAME}); choose an empty or new folder")
+        raise OutputError(
+            f"--out {out} is not empty and holds no earlier 'medsynth utility' result "
+            f"({JSON_NAME}); choose an empty or new folder"
+        )
 
 
 def write_outputs(out: Path, result: dict[str, Any]) -> tuple[Path, Path]:
@@ -86,12 +88,17 @@ def table(result: dict[str, Any]) -> str:
     """The printed summary: one row per arm (mean ± std over seeds [95% bootstrap interval]) and one per
     difference to arm (a)."""
     classes = result["model"]["classes"]
-    columns: list[tuple[str, str, str | None]] = [("balanced acc", "balanced_accuracy", None),
-                                                  ("macro AUROC", "macro_auroc", None)]
+    columns: list[tuple[str, str, str | None]] = [
+        ("balanced acc", "balanced_accuracy", None),
+        ("macro AUROC", "macro_auroc", None),
+    ]
     columns += [(f"recall {c}", "recall", c) for c in classes]
     screen = "sensitivity_at_80_specificity"
-    columns += [(f"sens@80%spec {c}", screen, c) for c in classes if c in result["arms"][next(
-        iter(result["arms"]))]["mean"].get(screen, {})]
+    columns += [
+        (f"sens@80%spec {c}", screen, c)
+        for c in classes
+        if c in result["arms"][next(iter(result["arms"]))]["mean"].get(screen, {})
+    ]
     rows = [["arm", *(name for name, _, _ in columns)]]
     for key, entry in result["arms"].items():
         rows.append([entry["label"], *(_cell(result, key, g, c) for _, g, c in columns)])
@@ -112,12 +119,14 @@ def _plot_png(result: dict[str, Any]) -> bytes:
     import matplotlib.pyplot as plt
 
     classes = result["model"]["classes"]
-    groups = [("balanced accuracy", "balanced_accuracy", None)] + [(f"recall\n{c}", "recall", c)
-                                                                   for c in classes]
+    groups = [("balanced accuracy", "balanced_accuracy", None)] + [
+        (f"recall\n{c}", "recall", c) for c in classes
+    ]
     arms = result["arms"]
     fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(groups), 3.6), dpi=100)
     width = 0.8 / len(arms)
     for i, entry in enumerate(arms.values()):
+
         def pick(d: dict[str, Any], group: str, cls: str | None) -> float:
             return float(d[group] if cls is None else d[group][cls])
 
@@ -125,8 +134,10 @@ def _plot_png(result: dict[str, Any]) -> bytes:
         if "interval" in entry:
             low = [pick(entry["interval"]["low"], g, c) for _, g, c in groups]
             high = [pick(entry["interval"]["high"], g, c) for _, g, c in groups]
-            err = [[m - lo for m, lo in zip(means, low, strict=True)],
-                   [hi - m for m, hi in zip(means, high, strict=True)]]
+            err = [
+                [m - lo for m, lo in zip(means, low, strict=True)],
+                [hi - m for m, hi in zip(means, high, strict=True)],
+            ]
         elif entry["std"] is not None:
             err = [pick(entry["std"], g, c) for _, g, c in groups]
         else:

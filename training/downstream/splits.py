@@ -20,12 +20,20 @@ __all__ = ["load_splits", "to_model_classes"]
 def _has_splits(path: Path) -> bool:
     """True for layouts with named splits: an ISIC CSV/folder or a MedMNIST npz."""
     return path.suffix.lower() == ".npz" or (
-        (path.is_dir() or path.suffix.lower() == ".csv") and find_isic_csv(path) is not None)
+        (path.is_dir() or path.suffix.lower() == ".csv") and find_isic_csv(path) is not None
+    )
 
 
-def load_splits(real: Path, val: Path | None, *, image_size: int, channels: int, train_split: str = "train",
-                val_split: str = "val", progress: Callable[[str], None] | None = None
-                ) -> tuple[ImageSet, ImageSet]:
+def load_splits(
+    real: Path,
+    val: Path | None,
+    *,
+    image_size: int,
+    channels: int,
+    train_split: str = "train",
+    val_split: str = "val",
+    progress: Callable[[str], None] | None = None,
+) -> tuple[ImageSet, ImageSet]:
     """Load the real train and validation images.
 
     Parameters
@@ -53,8 +61,10 @@ def load_splits(real: Path, val: Path | None, *, image_size: int, channels: int,
         A missing path, a layout without a validation split and no ``val``, or any loading error.
     """
     if not real.exists():
-        raise DataError(f"real data set {real} does not exist; pass --real with an ISIC folder, a MedMNIST "
-                        ".npz or a folder with train/ and val/ class-folder trees")
+        raise DataError(
+            f"real data set {real} does not exist; pass --real with an ISIC folder, a MedMNIST "
+            ".npz or a folder with train/ and val/ class-folder trees"
+        )
     if val is not None and not val.exists():
         raise DataError(f"validation data set {val} does not exist")
     train_source, train_name = real, train_split
@@ -64,22 +74,28 @@ def load_splits(real: Path, val: Path | None, *, image_size: int, channels: int,
             if val is None and (real / "val").is_dir():
                 val, val_split = real / "val", "all"
         if val is None:
-            raise DataError(f"{real} is a tree of class folders with no validation split; arrange it as "
-                            f"{real}/train/<class>/ and {real}/val/<class>/, or pass --val PATH with "
-                            "held-out images of the same classes")
+            raise DataError(
+                f"{real} is a tree of class folders with no validation split; arrange it as "
+                f"{real}/train/<class>/ and {real}/val/<class>/, or pass --val PATH with "
+                "held-out images of the same classes"
+            )
     if val is not None and not _has_splits(val):
         val_split = "all"
-    train = load_image_set(train_source, image_size=image_size, channels=channels, split=train_name,
-                           progress=progress)
+    train = load_image_set(
+        train_source, image_size=image_size, channels=channels, split=train_name, progress=progress
+    )
     source = val if val is not None else real
     try:
-        held_out = load_image_set(source, image_size=image_size, channels=channels, split=val_split,
-                                  progress=progress)
+        held_out = load_image_set(
+            source, image_size=image_size, channels=channels, split=val_split, progress=progress
+        )
     except DataError as exc:
         if val is not None and source is val and val_split == "all":
             raise
-        raise DataError(f"{source} has no usable validation split {val_split!r} ({exc}); pass --val-split "
-                        "NAME, or --val PATH with held-out images of the same classes") from exc
+        raise DataError(
+            f"{source} has no usable validation split {val_split!r} ({exc}); pass --val-split "
+            "NAME, or --val PATH with held-out images of the same classes"
+        ) from exc
     return train, held_out
 
 
@@ -116,12 +132,16 @@ def to_model_classes(images: ImageSet, card: ModelCard, what: str) -> ImageSet:
     elif set(data_classes) <= set(model_classes):
         mapping = {name: model_classes.index(name) for name in data_classes}
     else:
-        raise DataError(f"the {what} images have classes {list(data_classes)} but the model "
-                        f"'{card.name}' has {list(model_classes)}; use a model trained on these classes or "
-                        "a data set of the model's classes")
+        raise DataError(
+            f"the {what} images have classes {list(data_classes)} but the model "
+            f"'{card.name}' has {list(model_classes)}; use a model trained on these classes or "
+            "a data set of the model's classes"
+        )
     missing = [model_classes[k] for k in range(len(model_classes)) if k not in mapping.values()]
     if missing:
-        raise DataError(f"the {what} images have no image of the model's class(es) {missing} (their classes "
-                        f"are {list(data_classes)}, the model '{card.name}' has {list(model_classes)})")
+        raise DataError(
+            f"the {what} images have no image of the model's class(es) {missing} (their classes "
+            f"are {list(data_classes)}, the model '{card.name}' has {list(model_classes)})"
+        )
     table = np.array([mapping[name] for name in data_classes], dtype=np.int64)
     return dataclasses.replace(images, labels=table[images.labels], classes=tuple(model_classes))

@@ -48,40 +48,82 @@ def _registry() -> dict[str, Arch]:
     from medsynth.training.nets.wgangp import WGANGPCritic, WGANGPGenerator
 
     archs = [
-        Arch("dcgan", DCGANGenerator, DCGANDiscriminator, "nonsaturating",
-             "DCGAN: transposed convolutions, batch norm, label embedding concatenated to z"),
-        Arch("sngan", SNGANGenerator, ProjectionDiscriminator, "hinge",
-             "SNGAN: ResNet G with class-conditional batch norm, spectral-norm ResNet D with projection",
-             presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4})),
-        Arch("sngan-cnn", SNGANGenerator, partial(DCGANDiscriminator, spectral=True), "hinge",
-             "SNGAN with the 'standard CNN' discriminator of Miyato et al.: ResNet G with class-conditional "
-             "batch norm, strided spectral-norm convolutions with projection in D (about 4x cheaper than the "
-             "ResNet D at the same width; the bundled model's architecture)",
-             presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4})),
-        Arch("sngan-aa", SNGANGenerator, partial(DCGANDiscriminator, spectral=True, antialias=True), "hinge",
-             "sngan-cnn with an anti-aliased discriminator: a binomial blur before every stride-2 "
-             "convolution, so periodic artefacts cannot hide in what a strided D aliases (measured worse "
-             "than sngan-cnn on ISIC 2017 at 64 px, see docs/training.md)",
-             presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4})),
-        Arch("projected", FastGANGenerator, PretrainedFeatureDiscriminator, "hinge",
-             "Projected GAN: FastGAN-style G (nearest up-sampling, class-conditional batch norm, skip-layer "
-             "excitation); D on a frozen ImageNet EfficientNet-Lite0 feature pyramid (strides 4-32) with "
-             "fixed random channel and scale mixing and a class-projection head per scale",
-             presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_g": 2e-4, "lr_d": 2e-4,
-                                       "diffaugment": "color,translation,cutout"}),
-             check_requirements=weights_path),
-        Arch("wgan-gp", WGANGPGenerator, WGANGPCritic, "wasserstein",
-             "WGAN-GP: ResNet G (optional 2-layer LSTM over the latent), critic without normalisation, "
-             "gradient penalty",
-             options=("lstm",),
-             presets=MappingProxyType({"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0,
-                                       "beta2": 0.9})),
-        Arch("stylegan", StyleGANGenerator, StyleGANDiscriminator, "nonsaturating",
-             "StyleGAN2-style: mapping network, modulated convolutions, style mixing; residual D with "
-             "minibatch std and projection, R1",
-             style_mixing=True,
-             presets=MappingProxyType({"r1_gamma": 0.1, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0,
-                                       "beta2": 0.99})),
+        Arch(
+            "dcgan",
+            DCGANGenerator,
+            DCGANDiscriminator,
+            "nonsaturating",
+            "DCGAN: transposed convolutions, batch norm, label embedding concatenated to z",
+        ),
+        Arch(
+            "sngan",
+            SNGANGenerator,
+            ProjectionDiscriminator,
+            "hinge",
+            "SNGAN: ResNet G with class-conditional batch norm, spectral-norm ResNet D with projection",
+            presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4}),
+        ),
+        Arch(
+            "sngan-cnn",
+            SNGANGenerator,
+            partial(DCGANDiscriminator, spectral=True),
+            "hinge",
+            "SNGAN with the 'standard CNN' discriminator of Miyato et al.: ResNet G with class-conditional "
+            "batch norm, strided spectral-norm convolutions with projection in D (about 4x cheaper than the "
+            "ResNet D at the same width; the bundled model's architecture)",
+            presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4}),
+        ),
+        Arch(
+            "sngan-aa",
+            SNGANGenerator,
+            partial(DCGANDiscriminator, spectral=True, antialias=True),
+            "hinge",
+            "sngan-cnn with an anti-aliased discriminator: a binomial blur before every stride-2 "
+            "convolution, so periodic artefacts cannot hide in what a strided D aliases (measured worse "
+            "than sngan-cnn on ISIC 2017 at 64 px, see docs/training.md)",
+            presets=MappingProxyType({"beta1": 0.0, "beta2": 0.99, "lr_d": 4e-4}),
+        ),
+        Arch(
+            "projected",
+            FastGANGenerator,
+            PretrainedFeatureDiscriminator,
+            "hinge",
+            "Projected GAN: FastGAN-style G (nearest up-sampling, class-conditional batch norm, skip-layer "
+            "excitation); D on a frozen ImageNet EfficientNet-Lite0 feature pyramid (strides 4-32) with "
+            "fixed random channel and scale mixing and a class-projection head per scale",
+            presets=MappingProxyType(
+                {
+                    "beta1": 0.0,
+                    "beta2": 0.99,
+                    "lr_g": 2e-4,
+                    "lr_d": 2e-4,
+                    "diffaugment": "color,translation,cutout",
+                }
+            ),
+            check_requirements=weights_path,
+        ),
+        Arch(
+            "wgan-gp",
+            WGANGPGenerator,
+            WGANGPCritic,
+            "wasserstein",
+            "WGAN-GP: ResNet G (optional 2-layer LSTM over the latent), critic without normalisation, "
+            "gradient penalty",
+            options=("lstm",),
+            presets=MappingProxyType({"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9}),
+        ),
+        Arch(
+            "stylegan",
+            StyleGANGenerator,
+            StyleGANDiscriminator,
+            "nonsaturating",
+            "StyleGAN2-style: mapping network, modulated convolutions, style mixing; residual D with "
+            "minibatch std and projection, R1",
+            style_mixing=True,
+            presets=MappingProxyType(
+                {"r1_gamma": 0.1, "lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.0, "beta2": 0.99}
+            ),
+        ),
     ]
     table: dict[str, Arch] = {}
     for arch in archs:

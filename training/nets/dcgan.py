@@ -13,14 +13,24 @@ from medsynth.training.nets.layers import Blur, level_widths, sn
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim), label (N,) -> image (N, C, S, S) in [-1, 1]."""
 
-    def __init__(self, num_classes: int, latent_dim: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        latent_dim: int,
+        image_size: int,
+        channels: int,
+        width: int = 32,
+        max_width: int = 512,
+    ) -> None:
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         widths = level_widths(image_size, width, max_width)
         self.embed = nn.Embedding(num_classes, latent_dim)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(2 * latent_dim, widths[0], 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(2 * latent_dim, widths[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(True),
+        ]
         for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
         layers += [nn.Conv2d(widths[-1], channels, 3, padding=1), nn.Tanh()]
@@ -39,8 +49,16 @@ class DCGANDiscriminator(nn.Module):
     the discriminator does not tell from skin (the first bundled model's defect).
     """
 
-    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512, spectral: bool = False, antialias: bool = False) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        image_size: int,
+        channels: int,
+        width: int = 32,
+        max_width: int = 512,
+        spectral: bool = False,
+        antialias: bool = False,
+    ) -> None:
         super().__init__()
         widths = level_widths(image_size, width, max_width)[::-1]  # full resolution first, down to 4x4
         layers: list[nn.Module] = []

@@ -36,8 +36,10 @@ def check_config(config: TrainConfig) -> Arch:
     if config.lstm and "lstm" not in arch.options:
         raise ArgumentError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
     if config.class_weight > 0 and arch.name != "projected":
-        raise ArgumentError(f"class_weight needs the pretrained features of --arch projected, not "
-                            f"{arch.name}; set it to 0 or use --arch projected")
+        raise ArgumentError(
+            f"class_weight needs the pretrained features of --arch projected, not "
+            f"{arch.name}; set it to 0 or use --arch projected"
+        )
     parse_policy(config.diffaugment)
     return arch
 
@@ -52,7 +54,14 @@ def build_networks(config: TrainConfig, num_classes: int, channels: int) -> tupl
     """
     arch = check_config(config)
     options: dict[str, Any] = {"lstm": True} if config.lstm else {}
-    g = arch.build_generator(num_classes, config.latent_dim, config.image_size, channels, config.g_width,
-                             config.max_width, **options)
+    g = arch.build_generator(
+        num_classes,
+        config.latent_dim,
+        config.image_size,
+        channels,
+        config.g_width,
+        config.max_width,
+        **options,
+    )
     d = arch.build_discriminator(num_classes, config.image_size, channels, config.d_width, config.max_width)
     return g, d

@@ -76,8 +76,15 @@ class ResBlockUp(nn.Module):
 
 
 @torch.no_grad()
-def recompute_batchnorm_stats(generator: nn.Module, num_classes: int, latent_dim: int, *, batches: int = 16,
-                              batch_size: int = 64, seed: int = 0) -> None:
+def recompute_batchnorm_stats(
+    generator: nn.Module,
+    num_classes: int,
+    latent_dim: int,
+    *,
+    batches: int = 16,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> None:
     """Replace running BN statistics with exact means over ``batches`` random batches (standing statistics).
 
     The EMA generator's running statistics are copied from the training generator and do not match the EMA

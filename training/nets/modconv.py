@@ -33,8 +33,9 @@ class EqualLinear(nn.Module):
     ``lr_mul`` slows the layer down (0.01 in the mapping network); ``activate`` applies :func:`lrelu`.
     """
 
-    def __init__(self, cin: int, cout: int, *, bias_init: float = 0.0, lr_mul: float = 1.0,
-                 activate: bool = False) -> None:
+    def __init__(
+        self, cin: int, cout: int, *, bias_init: float = 0.0, lr_mul: float = 1.0, activate: bool = False
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(cout, cin) / lr_mul)
         self.bias = nn.Parameter(torch.full((cout,), float(bias_init) / lr_mul))
@@ -66,8 +67,9 @@ class ModulatedConv2d(nn.Module):
     ``up`` first doubles the resolution (bilinear), before the convolution.
     """
 
-    def __init__(self, cin: int, cout: int, kernel: int, w_dim: int, *, demodulate: bool = True,
-                 up: bool = False) -> None:
+    def __init__(
+        self, cin: int, cout: int, kernel: int, w_dim: int, *, demodulate: bool = True, up: bool = False
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(cout))

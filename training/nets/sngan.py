@@ -13,15 +13,23 @@ from medsynth.training.nets.layers import ResBlockUp, level_widths, sn
 class SNGANGenerator(nn.Module):
     """z (N, latent_dim), label (N,) -> image (N, C, S, S) in [-1, 1]."""
 
-    def __init__(self, num_classes: int, latent_dim: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        latent_dim: int,
+        image_size: int,
+        channels: int,
+        width: int = 32,
+        max_width: int = 512,
+    ) -> None:
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         widths = level_widths(image_size, width, max_width)
         self.base = widths[0]
         self.fc = nn.Linear(latent_dim, 4 * 4 * widths[0])
-        self.blocks = nn.ModuleList(ResBlockUp(a, b, num_classes)
-                                    for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.blocks = nn.ModuleList(
+            ResBlockUp(a, b, num_classes) for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
         self.out_bn = nn.BatchNorm2d(widths[-1])
         self.out = nn.Conv2d(widths[-1], channels, 3, padding=1)
 
@@ -53,13 +61,24 @@ class ProjectionDiscriminator(nn.Module):
     With ``spectral=False`` it is the WGAN-GP critic: no normalisation at all (Gulrajani et al. 2017 sec. 4).
     """
 
-    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512, spectral: bool = True) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        image_size: int,
+        channels: int,
+        width: int = 32,
+        max_width: int = 512,
+        spectral: bool = True,
+    ) -> None:
         super().__init__()
         widths = level_widths(image_size, width, max_width)[::-1][:-1]  # full resolution first, down to 8x8
         ins = [channels] + widths[:-1]
-        self.blocks = nn.Sequential(*(_DBlock(a, b, first=i == 0, spectral=spectral)
-                                      for i, (a, b) in enumerate(zip(ins, widths, strict=True))))
+        self.blocks = nn.Sequential(
+            *(
+                _DBlock(a, b, first=i == 0, spectral=spectral)
+                for i, (a, b) in enumerate(zip(ins, widths, strict=True))
+            )
+        )
         top = widths[-1]
         self.head = sn(nn.Linear(top, 1), spectral)
         self.embed = sn(nn.Embedding(num_classes, top), spectral)

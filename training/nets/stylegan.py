@@ -51,8 +51,9 @@ class _SynthesisBlock(nn.Module):
         self.conv1 = _StyleLayer(cout, cout, w_dim)
         self.to_rgb = ModulatedConv2d(cout, channels, 1, w_dim, demodulate=False)
 
-    def forward(self, x: torch.Tensor, image: torch.Tensor, ws: list[torch.Tensor]) -> tuple[torch.Tensor,
-                                                                                               torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, image: torch.Tensor, ws: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.conv1(self.conv0(x, ws[0]), ws[1])
         up = nn.functional.interpolate(image, scale_factor=2.0, mode="bilinear", align_corners=False)
         return x, up + self.to_rgb(x, ws[2])
@@ -69,22 +70,34 @@ class StyleGANGenerator(nn.Module):
         Fully connected layers of the mapping network (2 as StyleGAN2-ADA uses for small data sets).
     """
 
-    def __init__(self, num_classes: int, latent_dim: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512, mapping_layers: int = 2) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        latent_dim: int,
+        image_size: int,
+        channels: int,
+        width: int = 32,
+        max_width: int = 512,
+        mapping_layers: int = 2,
+    ) -> None:
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         widths = level_widths(image_size, width, max_width)
         w_dim = latent_dim
         self.embed = nn.Embedding(num_classes, latent_dim)
         nn.init.normal_(self.embed.weight)
-        self.mapping = nn.Sequential(*(EqualLinear(2 * latent_dim if i == 0 else w_dim, w_dim,
-                                                   lr_mul=MAPPING_LR_MUL, activate=True)
-                                       for i in range(mapping_layers)))
+        self.mapping = nn.Sequential(
+            *(
+                EqualLinear(2 * latent_dim if i == 0 else w_dim, w_dim, lr_mul=MAPPING_LR_MUL, activate=True)
+                for i in range(mapping_layers)
+            )
+        )
         self.const = nn.Parameter(torch.randn(1, widths[0], 4, 4))
         self.conv = _StyleLayer(widths[0], widths[0], w_dim)
         self.to_rgb = ModulatedConv2d(widths[0], channels, 1, w_dim, demodulate=False)
-        self.blocks = nn.ModuleList(_SynthesisBlock(a, b, channels, w_dim)
-                                    for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.blocks = nn.ModuleList(
+            _SynthesisBlock(a, b, channels, w_dim) for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
         self.num_ws = 2 + 2 * len(self.blocks)  # layer k reads ws[k]; to-RGB shares its w with the next conv
 
     def map(self, z: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
@@ -98,11 +111,16 @@ class StyleGANGenerator(nn.Module):
         x = self.conv(x, ws[0])
         image = self.to_rgb(x, ws[1])
         for i, block in enumerate(self.blocks):
-            x, image = block(x, image, ws[1 + 2 * i:4 + 2 * i])
+            x, image = block(x, image, ws[1 + 2 * i : 4 + 2 * i])
         return torch.tanh(image)
 
-    def forward(self, z: torch.Tensor, label: torch.Tensor, z2: torch.Tensor | None = None,
-                crossover: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        label: torch.Tensor,
+        z2: torch.Tensor | None = None,
+        crossover: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Images of ``z`` and ``label``; with ``z2`` and ``crossover`` (int64 (N,) in 1..num_ws), layer k of
         sample n takes ``w(z2)`` from ``k >= crossover[n]`` (``crossover = num_ws`` means no mixing)."""
         w = self.map(z, label)
@@ -137,8 +155,9 @@ class _DBlock(nn.Module):
 class StyleGANDiscriminator(nn.Module):
     """image (N, C, S, S), label (N,) -> score (N,): residual D, minibatch std, class projection."""
 
-    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512) -> None:
+    def __init__(
+        self, num_classes: int, image_size: int, channels: int, width: int = 32, max_width: int = 512
+    ) -> None:
         super().__init__()
         widths = level_widths(image_size, width, max_width)[::-1]  # full resolution first, down to 4x4
         self.from_rgb = EqualConv2d(channels, widths[0], 1)

@@ -32,8 +32,16 @@ class WGANGPGenerator(nn.Module):
         Write the 4x4 seed map with a 2-layer LSTM over the latent instead of one linear layer.
     """
 
-    def __init__(self, num_classes: int, latent_dim: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512, lstm: bool = False) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        latent_dim: int,
+        image_size: int,
+        channels: int,
+        width: int = 32,
+        max_width: int = 512,
+        lstm: bool = False,
+    ) -> None:
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         widths = level_widths(image_size, width, max_width)
@@ -43,8 +51,9 @@ class WGANGPGenerator(nn.Module):
             self.lstm = nn.LSTM(2 * latent_dim, widths[0], num_layers=2, batch_first=True)
         else:
             self.fc = nn.Linear(2 * latent_dim, SEED_POSITIONS * widths[0])
-        self.blocks = nn.ModuleList(ResBlockUp(a, b, num_classes)
-                                    for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.blocks = nn.ModuleList(
+            ResBlockUp(a, b, num_classes) for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
         self.out_bn = nn.BatchNorm2d(widths[-1])
         self.out = nn.Conv2d(widths[-1], channels, 3, padding=1)
 
@@ -67,6 +76,7 @@ class WGANGPGenerator(nn.Module):
 class WGANGPCritic(ProjectionDiscriminator):
     """image (N, C, S, S), label (N,) -> unbounded score (N,): the projection ResNet, no normalisation."""
 
-    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32,
-                 max_width: int = 512) -> None:
+    def __init__(
+        self, num_classes: int, image_size: int, channels: int, width: int = 32, max_width: int = 512
+    ) -> None:
         super().__init__(num_classes, image_size, channels, width, max_width, spectral=False)
