@@ -148,6 +148,12 @@ def test_training_sets_of_every_arm():
     assert synthetic_needed((ARMS[0], ARMS[4]), counts) == want
     mixed = sets["mixed"][0][12:]
     assert [(m >= 200).all() for m in mixed] == [False, False, True, True, False, False, False, True, True]
+    # doubled: each class's real images, then as many synthetic ones: 7 + 7, 3 + 3, 2 + 2
+    doubled_images, doubled_labels = sets["doubled"]
+    np.testing.assert_array_equal(np.bincount(doubled_labels), [14, 6, 4])
+    np.testing.assert_array_equal(doubled_images[:12], images[np.argsort(labels, kind="stable")])
+    assert [int(im[0, 0, 0]) for im in doubled_images[12:]] == [200] * 7 + [201] * 3 + [202] * 2
+    assert synthetic_needed((ARMS[0], ARMS[5]), counts) == counts
 
 
 def test_recipe_is_deterministic_given_the_seed():

@@ -66,6 +66,13 @@ ARMS: tuple[Arm, ...] = (
         "(the smaller half) and half by drawing real images again: synthetic images as extra variety for a "
         "class whose real images are also there in proportion",
     ),
+    Arm(
+        "doubled",
+        "(g) real+synthetic, every class",
+        "the real train split plus as many synthetic images of each class as it has real ones, with the "
+        "class-weighted loss of (a): the same synthetic share in every class, so that looking synthetic "
+        "says nothing about the class (in (b) only the rare classes hold synthetic images)",
+    ),
 )
 DEFAULT_ARMS = ("real", "oversampled", "balanced", "mixed")
 _BY_KEY = {arm.key: arm for arm in ARMS}
@@ -153,7 +160,12 @@ def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[s
         if arm.filtered:
             continue  # drawn separately, after the filter (see benchmark.filtered_synthetic)
         for c in counts:
-            share = counts[c] + plan[c] if arm.key == "synthetic" else synthetic_share(arm, plan[c])
+            if arm.key == "synthetic":
+                share = counts[c] + plan[c]
+            elif arm.key == "doubled":
+                share = counts[c]
+            else:
+                share = synthetic_share(arm, plan[c])
             out[c] = max(out[c], share)
     return out
 
@@ -195,6 +207,9 @@ def training_set(
         return real_images, real_labels
     if arm.key == "synthetic":
         parts = [(synthetic[c][: counts[c] + plan[c]], k) for k, c in enumerate(classes)]
+    elif arm.key == "doubled":
+        parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
+        parts += [(synthetic[c][: counts[c]], k) for k, c in enumerate(classes) if counts[c]]
     elif arm.key in ("balanced", "filtered") or arm.key.startswith("ratio:"):
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         shares = {c: synthetic_share(arm, plan[c]) for c in classes}

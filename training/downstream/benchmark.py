@@ -259,7 +259,7 @@ def run_utility(
                     config.classifier,
                     seed,
                     progress=train_bar,
-                    class_weighted=arm.key == "real",
+                    class_weighted=arm.key in ("real", "doubled"),  # imbalanced sets
                 )
                 train_s[arm.key].append(time.perf_counter() - started)
                 if arm.key == "real":
