@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from medsynth._primitives import from_uint8
+from medsynth.training.downstream.metrics import balanced_accuracy
 
 PROBE_SCALES = 2  # the deepest pyramid scales the probe reads (strides 16 and 32: 112 + 320 channels)
 PROBE_L2 = 1e-3  # ridge on the standardised features
@@ -63,15 +64,6 @@ class ClassProbe(nn.Module):
 
     def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         return F.linear((pooled(feats) - self.mean) / self.std, self.weight, self.bias)
-
-
-def balanced_accuracy(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
-    """Mean per-class recall of ``logits.argmax(1)`` over the classes present in ``labels``."""
-    pred = logits.argmax(dim=1)
-    recalls = [
-        (pred[labels == c] == c).float().mean().item() for c in range(num_classes) if (labels == c).any()
-    ]
-    return float(np.mean(recalls))
 
 
 @torch.no_grad()
@@ -137,5 +129,6 @@ def fit_class_probe(
     opt.step(closure)
     probe = ClassProbe(mean, std, weight.detach().clone(), bias.detach().clone()).to(device)
     plain = _features(pyramid, images, lambda t: t, device, batch)
-    acc = balanced_accuracy(F.linear((plain - mean) / std, weight.detach(), bias.detach()), y, num_classes)
+    logits = F.linear((plain - mean) / std, weight.detach(), bias.detach())
+    acc = balanced_accuracy(y.numpy(), logits.argmax(dim=1).numpy(), num_classes)
     return probe, acc
