@@ -9,12 +9,13 @@ from __future__ import annotations
 from medsynth._primitives import is_integer
 from medsynth.errors import ArgumentError
 
-__all__ = ["MAX_SEED", "MAX_INDEX", "MAX_THREADS", "MAX_BATCH_SIZE", "check_int"]
+__all__ = ["MAX_SEED", "MAX_INDEX", "MAX_THREADS", "MAX_BATCH_SIZE", "MAX_COUNT", "check_int"]
 
 MAX_SEED = 2**63 - 1  # stored as int64 in NPZ files
 MAX_INDEX = 2**63 - 1  # image indices within a class, int64 in NPZ files and manifests
 MAX_THREADS = 1024  # onnxruntime intra-op threads
 MAX_BATCH_SIZE = 1 << 16  # images per inference call
+MAX_COUNT = 2**31 - 1  # other counts (workers, retries, files per request): a C int
 
 
 def check_int(name: str, value: object, *, low: int, high: int) -> int:

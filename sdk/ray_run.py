@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from medsynth._checks import MAX_BATCH_SIZE, MAX_INDEX, check_int
+from medsynth._checks import MAX_BATCH_SIZE, MAX_COUNT, MAX_INDEX, check_int
 from medsynth._extras import require
 from medsynth._onnx_files import file_sha256
 from medsynth.errors import ArgumentError, MedsynthError, ModelError, OutputError
@@ -335,8 +335,8 @@ def write_run_on_ray(
         A work item took longer than ``item_timeout_s``.
     """
     for name, value in (("workers", workers), ("cpus_per_worker", cpus_per_worker)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
+        if value is not None:
+            check_int(name, value, low=1, high=MAX_COUNT)
     if item_timeout_s is not None and (
         isinstance(item_timeout_s, bool)
         or not isinstance(item_timeout_s, (int, float))

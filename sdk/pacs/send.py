@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from medsynth._checks import MAX_COUNT, check_int
 from medsynth.errors import ArgumentError, SendError
 from medsynth.pacs.client import Client, TransientError
 from medsynth.pacs.destination import DEFAULT_CALLING_AET, Destination, auth_header, parse_destination
@@ -80,10 +81,8 @@ def _retrying(action: Callable[[], T], retries: int, backoff: float, sleep: Call
 
 
 def _check_counts(per_request: int, retries: int) -> None:
-    if isinstance(per_request, bool) or not isinstance(per_request, int) or per_request <= 0:
-        raise ArgumentError(f"files per request must be a positive integer, got {per_request!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ArgumentError(f"retries must be a non-negative integer, got {retries!r}")
+    check_int("files per request", per_request, low=1, high=MAX_COUNT)
+    check_int("retries", retries, low=0, high=MAX_COUNT)
 
 
 class _Delivery:

@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from medsynth.errors import ArgumentError, SendError
+from medsynth._checks import MAX_COUNT, check_int
+from medsynth.errors import SendError
 from medsynth.pacs.client import TransientError
 from medsynth.pacs.destination import DEFAULT_CALLING_AET, parse_destination
 from medsynth.pacs.instances import read_instance
@@ -84,8 +85,7 @@ class StreamingSender:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         _check_counts(per_request, retries)
-        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending <= 0:
-            raise ArgumentError(f"max_pending must be a positive integer, got {max_pending!r}")
+        check_int("max_pending", max_pending, low=1, high=MAX_COUNT)
         destination = parse_destination(to)
         self._folder = folder
         self._to = to

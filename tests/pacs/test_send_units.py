@@ -381,3 +381,20 @@ def test_cli_generate_send_report_when_the_pacs_goes_away(tmp_path, tiny_model, 
     assert result.stderr.splitlines()[-1] == (
         "Error: 2 of 4 files are not in dicom://A@h:1; run the same command again to send only those"
     )
+
+
+@pytest.mark.parametrize(
+    "options,named",
+    [
+        ({"per_request": 0}, "files per request"),
+        ({"retries": -1}, "retries"),
+        ({"per_request": True}, "files"),
+    ],
+)
+def test_bad_counts_are_argument_errors_before_anything_is_sent(fake, options, named):
+    client = fake()
+    with pytest.raises(ArgumentError, match=named):
+        send_module.send_instances(instances(2), "dicom://A@h:1", **options)
+    assert client.stored == []
+    with pytest.raises(ArgumentError, match="max_pending must be between 1"):
+        StreamingSender(Path("unused"), "dicom://A@h:1", max_pending=0)
