@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medsynth.errors import DataError
+from medsynth.metrics._neighbours import pairwise_distances
 
 __all__ = ["DiversityResult", "diversity", "mean_pairwise_distance"]
 
@@ -35,10 +36,8 @@ def mean_pairwise_distance(features: np.ndarray, *, max_rows: int = MAX_ROWS, se
         )
     if f.shape[0] > max_rows:
         f = f[np.sort(np.random.default_rng(seed).choice(f.shape[0], max_rows, replace=False))]
-    sq = np.einsum("ij,ij->i", f, f)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * (f @ f.T)
     iu = np.triu_indices(f.shape[0], k=1)
-    return float(np.sqrt(np.clip(d2[iu], 0.0, None)).mean())
+    return float(pairwise_distances(f, f)[iu].mean())
 
 
 @dataclass(frozen=True)
