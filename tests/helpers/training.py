@@ -112,3 +112,24 @@ def read_shared_isic_labels(n_per_class: int) -> tuple[dict[str, Path], dict[str
             images[row["image_id"]] = SHARED_ISIC / row["path"]
             labels[row["image_id"]] = row["diagnosis"]
     return images, labels, {i: "train" for i in images}
+
+
+# the command-line form of tiny_config's sizes, for tests that run `medsynth train`
+TINY_FLAGS = [
+    "--image-size",
+    "16",
+    "--latent-dim",
+    "8",
+    "--g-width",
+    "4",
+    "--d-width",
+    "4",
+    "--max-width",
+    "16",
+    "--batch-size",
+    "4",
+    "--samples-per-class",
+    "2",
+    "--ema-start",
+    "0",
+]

@@ -9,31 +9,12 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
-from helpers.training import class_tree
+from helpers.training import TINY_FLAGS, class_tree
 
 from medsynth.cli import main
 from medsynth.training.cli import resolve_config
 from medsynth.training.config import TrainConfig
 from medsynth.training.nets import arch_names
-
-TINY = [
-    "--image-size",
-    "16",
-    "--latent-dim",
-    "8",
-    "--g-width",
-    "4",
-    "--d-width",
-    "4",
-    "--max-width",
-    "16",
-    "--batch-size",
-    "4",
-    "--samples-per-class",
-    "2",
-    "--ema-start",
-    "0",
-]
 
 
 def _run(*args):
@@ -50,7 +31,7 @@ def _one_line_error(result, pattern):
 def test_train_runs_prints_where_everything_went_and_resumes(tmp_path):
     class_tree(tmp_path / "data", {"a": 4, "b": 4})
     out = tmp_path / "run"
-    result = _run("--data", tmp_path / "data", "--arch", "dcgan", "--epochs", "1", "--out", out, *TINY)
+    result = _run("--data", tmp_path / "data", "--arch", "dcgan", "--epochs", "1", "--out", out, *TINY_FLAGS)
     assert result.exit_code == 0, result.stderr
     assert "data: class folders (data): 8 images (a 4, b 4)" in result.stderr
     assert "training" in result.stderr and "2/2" in result.stderr  # the progress bar
@@ -125,7 +106,7 @@ def test_every_config_field_is_a_flag():
 def test_bad_input_is_one_line_and_exit_code_2(case, pattern, tmp_path):
     class_tree(tmp_path / "ok", {"a": 2, "b": 2})
     yaml = tmp_path / "c.yaml"
-    args: list = ["--out", tmp_path / "run", "--data", tmp_path / "ok", *TINY]
+    args: list = ["--out", tmp_path / "run", "--data", tmp_path / "ok", *TINY_FLAGS]
     if case == "missing data":
         args[3] = tmp_path / "missing"
     elif case == "unknown arch":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.training import tiny_image_set
+from helpers.training import TINY_FLAGS, tiny_image_set
 from PIL import Image
 
 from medsynth.errors import DataError
@@ -31,22 +31,7 @@ from medsynth.training.nets.factory import build_networks
 ARGS = [
     "--arch",
     "sngan",
-    "--image-size",
-    "16",
-    "--latent-dim",
-    "8",
-    "--g-width",
-    "4",
-    "--d-width",
-    "4",
-    "--max-width",
-    "16",
-    "--batch-size",
-    "4",
-    "--samples-per-class",
-    "2",
-    "--ema-start",
-    "0",
+    *TINY_FLAGS,
     "--ema-decay",
     "0.9",
     "--loss",
