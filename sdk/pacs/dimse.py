@@ -21,7 +21,37 @@ _SUCCESS_OR_WARNING = {0x0000, 0xB000, 0xB006, 0xB007}  # PS3.4 B.2.3: warnings 
 
 
 def _pynetdicom() -> Any:
-    return require("pynetdicom", "pacs", "sending to a dicom:// PACS")
+    module = require("pynetdicom", "pacs", "sending to a dicom:// PACS")
+    _close_even_if_shutdown_fails(module.transport.AssociationSocket)
+    return module
+
+
+def _close_even_if_shutdown_fails(socket_class: Any) -> None:
+    """Make a failed connect close its socket (pynetdicom <= 3.0.4 leaks it).
+
+    pynetdicom's ``AssociationSocket._shutdown_socket`` calls ``shutdown()`` and then ``close()`` in one
+    ``try``. On a socket that never connected (refused, timed out) ``shutdown()`` raises ENOTCONN, so
+    ``close()`` is skipped and the file descriptor stays open until the garbage collector finds it. Upstream
+    fixed this in pydicom/pynetdicom#999 (not yet released); this applies the same fix once, to that method.
+    """
+    if getattr(socket_class._shutdown_socket, "_medsynth_closes", False):
+        return
+
+    def _shutdown_socket(self: Any) -> None:
+        sock = self.socket
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # never connected, or the peer is gone: close it all the same
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    _shutdown_socket._medsynth_closes = True  # type: ignore[attr-defined]
+    socket_class._shutdown_socket = _shutdown_socket
 
 
 class DimseClient:
