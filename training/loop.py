@@ -46,7 +46,12 @@ from medsynth.training.nets.factory import build_networks
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 from medsynth.training.plots import save_curves, save_gif, save_grid
 from medsynth.training.spectral import spectral_loss, spectral_target
-from medsynth.training.validation import PerceptualFeatures, frechet, pixel_features
+from medsynth.training.validation import (
+    PerceptualFeatures,
+    frechet,
+    frechet_radiomics_distance,
+    pixel_features,
+)
 
 VALIDATION_SAMPLES = 512  # generated images compared with the reference set each validation
 R1_INTERVAL = 4  # lazy R1 (Karras et al. 2020): penalise every few D steps, scaled up to match
@@ -393,7 +398,10 @@ class Trainer:
         spread = np.round(np.linspace(0, len(ref.labels) - 1, n)).astype(np.int64)
         y = torch.from_numpy(np.sort(ref.labels)[spread])
         fake = self.sample(torch.randn(n, self.config.latent_dim, generator=g), y, refresh_stats=False)
-        scores = {"val_fd_pixel": frechet(pixel_features(ref.images), pixel_features(fake))}
+        scores = {
+            "val_fd_pixel": frechet(pixel_features(ref.images), pixel_features(fake)),
+            "val_fd_radiomic": frechet_radiomics_distance(ref.images, fake),
+        }
         if self.config.val_features == "efficientnet-lite0":
             if self._perceptual is None:
                 self._perceptual = PerceptualFeatures(self.config.device)

@@ -41,8 +41,16 @@ def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 400) -> None:
         )
 
 
+VALIDATION_CURVES = (  # history key, legend, matplotlib style
+    ("val_fd_pixel", "FD, pixels 8x8", "k:"),
+    ("val_fd_radiomic", "FRD, radiomics", "b-."),
+    ("val_fd_perceptual", "FD, EfficientNet-Lite0", "m--"),
+)
+
+
 def save_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> None:
-    """Two panels: the discriminator's mean scores D(x) and D(G(z)) per epoch, and the losses of D and G."""
+    """Panels: the discriminator's mean scores D(x) and D(G(z)) per epoch, the losses of D and G, and (when
+    the run validated) each validation FD divided by its first reading, so that the spaces share one axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,25 +59,29 @@ def save_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> N
     if not history:
         return
     epochs = [h["epoch"] for h in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
+    curves = [
+        (key, label, style) for key, label, style in VALIDATION_CURVES if any(key in h for h in history)
+    ]
+    if not curves and any("val_metric" in h for h in history):  # checkpoints from before the named keys
+        curves = [("val_metric", "validation metric", "k:")]
+    fig, axes = plt.subplots(1, 3 if curves else 2, figsize=(15 if curves else 10, 3.6), dpi=100)
+    ax1, ax2 = axes[0], axes[1]
     ax1.plot(epochs, [h["d_real"] for h in history], label="D(x), real")
     ax1.plot(epochs, [h["d_fake"] for h in history], label="D(G(z)), fake")
     ax1.set_xlabel("epoch"), ax1.set_ylabel("mean discriminator score"), ax1.legend(), ax1.grid(alpha=0.3)
     ax2.plot(epochs, [h["loss_d"] for h in history], label="D loss")
     ax2.plot(epochs, [h["loss_g"] for h in history], label="G loss")
     ax2.set_xlabel("epoch"), ax2.set_ylabel("loss"), ax2.legend(), ax2.grid(alpha=0.3)
-    if any("val_metric" in h for h in history):
-        ax3 = ax2.twinx()
-        pixel = "val_fd_pixel" if any("val_fd_pixel" in h for h in history) else "val_metric"
-        pts = [(h["epoch"], h[pixel]) for h in history if pixel in h]
-        ax3.plot(*zip(*pts, strict=True), "k:", label="validation FD, pixels 8x8")
-        ax3.set_ylabel("validation FD (pixels 8x8)")
-        perceptual = [(h["epoch"], h["val_fd_perceptual"]) for h in history if "val_fd_perceptual" in h]
-        if perceptual:
-            ax4 = ax2.twinx()
-            ax4.spines["right"].set_position(("axes", 1.15))
-            ax4.plot(*zip(*perceptual, strict=True), "m--", label="validation FD, EfficientNet-Lite0")
-            ax4.set_ylabel("validation FD (EfficientNet-Lite0)", color="m")
+    if curves:
+        ax3 = axes[2]
+        for key, label, style in curves:
+            pts = [(h["epoch"], h[key]) for h in history if key in h]
+            first = pts[0][1] or 1.0
+            ax3.plot(
+                [e for e, _ in pts], [v / first for _, v in pts], style, label=f"{label} (first {first:.3g})"
+            )
+        ax3.set_xlabel("epoch"), ax3.set_ylabel("validation FD / first reading")
+        ax3.legend(fontsize=8), ax3.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

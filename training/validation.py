@@ -1,7 +1,9 @@
 """Validation metrics for early stopping and checkpoint selection: the Fréchet distance between real and
 generated images downsampled to 8x8 (192 numbers per RGB image), which follows colour and coarse shape and
-needs no weights, and optionally in the pooled features of the ImageNet EfficientNet-Lite0 (the perceptual
-space of ``medsynth evaluate --features efficientnet-lite0``), which follows texture and structure.
+needs no weights; the Fréchet radiomics distance (FRD, ``medsynth evaluate``'s radiomic space: intensity
+and texture statistics, z-scored against the real set), always logged; and optionally in the pooled features
+of the ImageNet EfficientNet-Lite0 (the perceptual space of ``medsynth evaluate --features
+efficientnet-lite0``), which follows texture and structure.
 
 A discriminator built on the same pretrained network (``--arch projected``) makes the perceptual FD
 optimistic (Kynkäänniemi et al., ICLR 2023): the generator is trained to match exactly those features. Both
@@ -15,9 +17,10 @@ import torch
 
 from medsynth._primitives import from_uint8
 from medsynth.metrics.frechet import frechet_distance as frechet  # the SDK's, shared with `medsynth evaluate`
+from medsynth.metrics.radiomics import frechet_radiomics_distance  # FRD, as `medsynth evaluate` reports it
 from medsynth.training.nets.efficientnet_lite import lite_input, pretrained_efficientnet_lite0
 
-__all__ = ["frechet", "pixel_features", "PerceptualFeatures"]
+__all__ = ["frechet", "frechet_radiomics_distance", "pixel_features", "PerceptualFeatures"]
 
 
 class PerceptualFeatures:

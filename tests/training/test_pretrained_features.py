@@ -139,6 +139,7 @@ def test_training_validates_in_the_perceptual_space(tmp_path):
     trainer.fit()
     last = trainer.history[-1]
     assert last["val_metric"] == last["val_fd_perceptual"] > 0 and last["val_fd_pixel"] > 0
+    assert np.isfinite(last["val_fd_radiomic"]) and last["val_fd_radiomic"] > 0
     features = PerceptualFeatures()(data.images)
     assert features.shape == (12, lite.FEATURE_DIM)
     assert frechet(features, features) == pytest.approx(0.0, abs=1e-6)  # a set is at distance 0 from itself
