@@ -154,6 +154,29 @@ def test_training_sets_of_every_arm():
     np.testing.assert_array_equal(doubled_images[:12], images[np.argsort(labels, kind="stable")])
     assert [int(im[0, 0, 0]) for im in doubled_images[12:]] == [200] * 7 + [201] * 3 + [202] * 2
     assert synthetic_needed((ARMS[0], ARMS[5]), counts) == counts
+    # staged: its first phase is doubled's set (the second, the real split, is train_classifier's finish_on)
+    assert ARMS[6].key == "staged" and synthetic_needed((ARMS[6],), counts) == counts
+    np.testing.assert_array_equal(sets["staged"][0], doubled_images)
+    np.testing.assert_array_equal(sets["staged"][1], doubled_labels)
+
+
+def test_finish_on_switches_the_training_set_for_the_last_steps():
+    # Dark images are class 0 and bright ones class 1 at first; the last 60% of the steps say the opposite.
+    # The model must end up following the finishing set, and without it, the first.
+    images = np.concatenate([np.full((16, 8, 8, 3), 20, np.uint8), np.full((16, 8, 8, 3), 230, np.uint8)])
+    images = images + np.random.default_rng(0).integers(0, 20, images.shape).astype(np.uint8)
+    labels = np.repeat([0, 1], 16)
+    config = ClassifierConfig(network="small-cnn", width=4, blocks=2, epochs=1, batch_size=8, lr=2e-2)
+    first = train_classifier(images, labels, 2, 60, config, seed=0)
+    staged = train_classifier(
+        images, labels, 2, 60, config, seed=0, finish_on=(images, 1 - labels), finish_fraction=0.6
+    )
+    assert (predict_proba(first, images).argmax(axis=1) == labels).mean() == 1.0
+    assert (predict_proba(staged, images).argmax(axis=1) == 1 - labels).mean() == 1.0
+    with pytest.raises(ArgumentError, match="finish_fraction must be in"):
+        train_classifier(
+            images, labels, 2, 4, config, seed=0, finish_on=(images, labels), finish_fraction=1.0
+        )
 
 
 def test_recipe_is_deterministic_given_the_seed():

@@ -73,6 +73,14 @@ ARMS: tuple[Arm, ...] = (
         "class-weighted loss of (a): the same synthetic share in every class, so that looking synthetic "
         "says nothing about the class (in (b) only the rare classes hold synthetic images)",
     ),
+    Arm(
+        "staged",
+        "(h) real+synthetic, then real",
+        "pre-training then fine-tuning: the first half of the steps on (g)'s set (the real train split "
+        "plus as many synthetic images of each class as it has real ones), the second half on the real "
+        "train split alone, one model, optimiser and schedule, class-weighted loss throughout: the "
+        "classifier's last steps see only real images, so no shortcut through looking synthetic survives",
+    ),
 )
 DEFAULT_ARMS = ("real", "oversampled", "balanced", "mixed")
 _BY_KEY = {arm.key: arm for arm in ARMS}
@@ -162,7 +170,7 @@ def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[s
         for c in counts:
             if arm.key == "synthetic":
                 share = counts[c] + plan[c]
-            elif arm.key == "doubled":
+            elif arm.key in ("doubled", "staged"):
                 share = counts[c]
             else:
                 share = synthetic_share(arm, plan[c])
@@ -207,7 +215,7 @@ def training_set(
         return real_images, real_labels
     if arm.key == "synthetic":
         parts = [(synthetic[c][: counts[c] + plan[c]], k) for k, c in enumerate(classes)]
-    elif arm.key == "doubled":
+    elif arm.key in ("doubled", "staged"):  # staged: its first phase (the second is the real split)
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         parts += [(synthetic[c][: counts[c]], k) for k, c in enumerate(classes) if counts[c]]
     elif arm.key in ("balanced", "filtered") or arm.key.startswith("ratio:"):

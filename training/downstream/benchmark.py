@@ -259,7 +259,8 @@ def run_utility(
                     config.classifier,
                     seed,
                     progress=train_bar,
-                    class_weighted=arm.key in ("real", "doubled"),  # imbalanced sets
+                    class_weighted=arm.key in ("real", "doubled", "staged"),  # imbalanced sets
+                    finish_on=(train.images, train.labels) if arm.key == "staged" else None,
                 )
                 train_s[arm.key].append(time.perf_counter() - started)
                 if arm.key == "real":

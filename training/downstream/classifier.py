@@ -171,6 +171,8 @@ def train_classifier(
     seed: int,
     progress: object = None,
     class_weighted: bool = False,
+    finish_on: tuple[np.ndarray, np.ndarray] | None = None,
+    finish_fraction: float = 0.5,
 ) -> nn.Module:
     """Train the recipe's network for ``steps`` steps on ``images``, drawing epochs of a seeded shuffle.
 
@@ -193,12 +195,20 @@ def train_classifier(
     class_weighted
         Weight each class's loss by ``N / (K * N_c)`` (scikit-learn's "balanced" weights), the usual answer to
         an imbalanced set when nothing is added to it.
+    finish_on
+        Optional ``(images, labels)``: the last ``finish_fraction`` of the steps train on these instead (a new
+        shuffle, their own class weights), continuing the same model, optimiser state and learning-rate
+        schedule. Pre-training on synthetic-augmented data and then fine-tuning on real images only.
+    finish_fraction
+        The share of ``steps`` spent on ``finish_on``, in (0, 1).
 
     Returns
     -------
     torch.nn.Module
         The trained network, in eval mode.
     """
+    if finish_on is not None and not 0.0 < finish_fraction < 1.0:
+        raise ArgumentError(f"finish_fraction must be in (0, 1), got {finish_fraction}")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = build_classifier(images.shape[-1], n_classes, config, image_size=images.shape[1])
@@ -206,21 +216,16 @@ def train_classifier(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps))
     )
-    x_all, y_all = to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    weight = torch.from_numpy(balanced_class_weights(labels, n_classes)).float() if class_weighted else None
-    batch = min(config.batch_size, len(y_all))
-    order = torch.randperm(len(y_all), generator=generator)
-    cursor = 0
+    switch_at = steps - int(round(finish_fraction * steps)) if finish_on is not None else steps
+    phase = _Phase(images, labels, n_classes, config.batch_size, class_weighted, generator)
     model.train()
-    for _ in range(steps):
-        if cursor + batch > len(order):  # a new epoch of this arm's data; drop the incomplete tail
-            order, cursor = torch.randperm(len(y_all), generator=generator), 0
-        rows = order[cursor : cursor + batch]
-        cursor += batch
-        x = x_all[rows]
+    for step in range(steps):
+        if step == switch_at and finish_on is not None:
+            phase = _Phase(*finish_on, n_classes, config.batch_size, class_weighted, generator)
+        x, y = phase.next_batch()
         if config.augment:
             x = _dihedral(x, generator)
-        loss = nn.functional.cross_entropy(model(x), y_all[rows], weight=weight)
+        loss = nn.functional.cross_entropy(model(x), y, weight=phase.weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -228,6 +233,35 @@ def train_classifier(
         if progress is not None:
             progress.update(1)  # type: ignore[attr-defined]
     return model.eval()
+
+
+class _Phase:
+    """One training set's seeded epochs of shuffled batches (the incomplete tail of an epoch is dropped)."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        n_classes: int,
+        batch_size: int,
+        class_weighted: bool,
+        generator: torch.Generator,
+    ) -> None:
+        self.x, self.y = to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        self.weight = (
+            torch.from_numpy(balanced_class_weights(labels, n_classes)).float() if class_weighted else None
+        )
+        self.batch = min(batch_size, len(self.y))
+        self.generator = generator
+        self.order = torch.randperm(len(self.y), generator=generator)
+        self.cursor = 0
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.cursor + self.batch > len(self.order):  # a new epoch of this set
+            self.order, self.cursor = torch.randperm(len(self.y), generator=self.generator), 0
+        rows = self.order[self.cursor : self.cursor + self.batch]
+        self.cursor += self.batch
+        return self.x[rows], self.y[rows]
 
 
 @torch.no_grad()

@@ -145,7 +145,8 @@ def utility(
     """Does synthetic data help a classifier? Fine-tune one classifier recipe (ImageNet EfficientNet-Lite0
     by default) on (a) the real train split with a class-weighted loss, (d) real images drawn again to
     balance the classes, (b) real plus synthetic images that balance them, (e) half and half, (g) real plus
-    as many synthetic images per class as real ones ('doubled'), and the arms of --synthetic-ratio and
+    as many synthetic images per class as real ones ('doubled'), (h) that set for the first half of the
+    steps and the real split alone for the second ('staged'), and the arms of --synthetic-ratio and
     --filter; score each on the real validation split: balanced accuracy, macro
     AUROC, per-class recall, AUROC and sensitivity at 80% specificity, over several seeds with paired
     bootstrap intervals. Writes OUT/utility.json and OUT/utility.png and prints a table.
