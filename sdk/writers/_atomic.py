@@ -200,7 +200,8 @@ class AtomicBatch:
     def commit(self) -> None:
         """Publish the staged files: fsync them, rename each into place, fsync each folder once.
 
-        Without fsync (:func:`write_options`), only the renames. When this returns, every file is durable.
+        Without fsync (:func:`write_options`), only the renames. With fsync, every file is durable under its
+        final name once this returns.
 
         Raises
         ------
