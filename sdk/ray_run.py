@@ -48,7 +48,13 @@ from medsynth._onnx_files import file_sha256
 from medsynth.errors import ArgumentError, MedsynthError, ModelError, OutputError
 from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
 from medsynth.seeding import check_seed
-from medsynth.writers._atomic import atomic_write_bytes, fsync_folder, remove_stale_temps, write_options
+from medsynth.writers._atomic import (
+    atomic_batch,
+    atomic_write_bytes,
+    fsync_folder,
+    remove_stale_temps,
+    write_options,
+)
 from medsynth.writers._journal import FileRecord, Journal, read_journal
 from medsynth.writers._lock import run_lock
 from medsynth.writers.base import FileWriter, ImageMeta
@@ -107,26 +113,30 @@ class _Worker:
         name = gen.classes[item.class_index]
         images = gen.generate_indices(item.class_index, item.indices, seed)
         records = []
-        with write_options(run_id=run_id, fsync=fsync):  # the driver's run id in temp names
-            for i, image in zip(item.indices, images, strict=True):
-                meta = ImageMeta(
-                    card=gen.card,
-                    class_name=name,
-                    class_index=item.class_index,
-                    seed=seed,
-                    index=i,
-                    model_sha256=gen.sha256,
-                )
-                path = f"{name}/{image_file_name(name, i, writer.suffix)}"
-                try:
-                    data = writer.write(Path(out) / path, image, meta)
-                except OSError as exc:
-                    raise OutputError(
-                        f"a Ray worker on {socket.gethostname()} cannot write {out}/{path}: "
-                        f"{exc.strerror or exc}; --out must be storage shared by every "
-                        "node"
-                    ) from exc
-                records.append((path, len(data), hashlib.sha256(data).hexdigest()))
+        path = f"{name}/"
+        # The driver's run id in temp names; the item's files are published together (one folder fsync)
+        # before the driver journals them, as write_run does with a batch.
+        with write_options(run_id=run_id, fsync=fsync):
+            try:
+                with atomic_batch() as batch:
+                    for i, image in zip(item.indices, images, strict=True):
+                        meta = ImageMeta(
+                            card=gen.card,
+                            class_name=name,
+                            class_index=item.class_index,
+                            seed=seed,
+                            index=i,
+                            model_sha256=gen.sha256,
+                        )
+                        path = f"{name}/{image_file_name(name, i, writer.suffix)}"
+                        data = writer.write(Path(out) / path, image, meta, batch=batch)
+                        records.append((path, len(data), hashlib.sha256(data).hexdigest()))
+            except OSError as exc:
+                raise OutputError(
+                    f"a Ray worker on {socket.gethostname()} cannot write {out}/{path}: "
+                    f"{exc.strerror or exc}; --out must be storage shared by every "
+                    "node"
+                ) from exc
         return records
 
 

@@ -1,7 +1,8 @@
 """The two kinds of output writer and what they are given.
 
 * A :class:`FileWriter` writes one image per file (PNG, DICOM): it turns one image and its :class:`ImageMeta`
-  into the file's bytes (:meth:`FileWriter.encode`); :meth:`FileWriter.write` stores them atomically. A new
+  into the file's bytes (:meth:`FileWriter.encode`); :meth:`FileWriter.write` stores them atomically, alone or
+  as part of a batch published together (:func:`medsynth.writers._atomic.atomic_batch`). A new
   per-image format subclasses it, sets :attr:`FileWriter.suffix` and implements ``encode`` — nothing else.
 * A :class:`ContainerWriter` writes a whole run into one file (NPZ): it is given every image's meta up
   front and the images as a stream of batches, so a run of any size never sits in memory, and commits the
@@ -24,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 
 from medsynth.model_card import ModelCard
-from medsynth.writers._atomic import atomic_write_bytes
+from medsynth.writers._atomic import AtomicBatch, atomic_write_bytes
 
 __all__ = ["ImageMeta", "FileWriter", "ContainerWriter", "check_image"]
 
@@ -84,7 +85,9 @@ class FileWriter(ABC):
             The file's content; the same for the same image and meta.
         """
 
-    def write(self, path: Path, image: np.ndarray, meta: ImageMeta) -> bytes:
+    def write(
+        self, path: Path, image: np.ndarray, meta: ImageMeta, *, batch: AtomicBatch | None = None
+    ) -> bytes:
         """Encode ``image`` and store it at ``path`` atomically (temp file in the same folder, then replace).
 
         Parameters
@@ -95,6 +98,9 @@ class FileWriter(ABC):
             ``uint8`` array ``(H, W, C)``.
         meta
             What the image is.
+        batch
+            If given, the file is staged in it and appears at ``path`` only when the batch commits (one
+            folder fsync for the whole batch); else it is published now (:func:`atomic_write_bytes`).
 
         Returns
         -------
@@ -108,7 +114,10 @@ class FileWriter(ABC):
         """
         check_image(image, meta.card)
         data = self.encode(image, meta)
-        atomic_write_bytes(path, data)
+        if batch is None:
+            atomic_write_bytes(path, data)
+        else:
+            batch.write_bytes(path, data)
         return data
 
 

@@ -47,6 +47,7 @@ from medsynth.generator import DEFAULT_BATCH_SIZE, Generator
 from medsynth.seeding import check_seed
 from medsynth.writers._atomic import (
     TEMP_SUFFIX,
+    atomic_batch,
     atomic_write_bytes,
     fsync_folder,
     remove_stale_temps,
@@ -286,8 +287,10 @@ def write_run(
     wait
         If another run holds ``out``, wait for it to finish instead of refusing.
     fsync
-        fsync every file and folder before and after the rename that publishes it (durable across a power
-        loss); ``False`` is faster and still safe against kills, and resume still verifies every file.
+        fsync every file before the rename that publishes it, and its folder after (durable across a power
+        loss): per batch, the files' fsyncs are issued together and the folder is fsynced once, before the
+        batch is journalled (group commit). ``False`` is faster and still safe against kills, and resume
+        still verifies every file.
     published
         Called on this thread with the paths (relative to ``out``) of files of the run as soon as they are
         published: first those an earlier run left that verified, then each batch once written and
@@ -447,19 +450,31 @@ def _store(
     images: np.ndarray,
     journal: Journal,
 ) -> list[FileRecord]:
-    """Write the files of one batch and journal them; return the (size, sha256) of each."""
-    done = []
-    for (path, meta), image in zip(items, images, strict=True):
-        target = out / path
-        try:
-            data = writer.write(target, image, meta)
-            record = (len(data), hashlib.sha256(data).hexdigest())
+    """Write the files of one batch, publish them together, then journal them; return each (size, sha256).
+
+    Group commit (:func:`atomic_batch`): each file is written to its temp name, then all are fsynced, then
+    renamed into place, then their folder is fsynced once; only then does the journal record them, so the
+    journal lists only files that are durable under their final names. A kill before that leaves files
+    the journal does not list: the next run rewrites them.
+    """
+    records: list[FileRecord] = []
+    target = out / items[0][0]
+    try:
+        with atomic_batch() as batch:
+            for (path, meta), image in zip(items, images, strict=True):
+                target = out / path
+                data = writer.write(target, image, meta, batch=batch)
+                records.append((len(data), hashlib.sha256(data).hexdigest()))
+            target = target.parent  # the commit: fsync the files, rename them, fsync their folder
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        for (path, _), record in zip(items, records, strict=True):
             journal.add(path, *record)
-        except OSError as exc:
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        done.append(record)
-    journal.flush()
-    return done
+        journal.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write {journal.path}: {exc.strerror or exc}") from exc
+    return records
 
 
 _WINDOW_SPAN = 8  # a window of the index range spans at most this many batches (bounds resume's memory)

@@ -1,5 +1,5 @@
 """A run folder stays true: one writer at a time (real concurrent processes), verifiable files (size and
-sha256 in the manifest, checked on resume), fsync before publishing, npz runs that add a class."""
+sha256 in the manifest, checked on resume), npz runs that add a class (fsync: test_group_commit.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from PIL import Image
 
 from medsynth import Generator
 from medsynth.errors import OutputError
-from medsynth.writers import _atomic
 from medsynth.writers._atomic import TEMP_SUFFIX
 from medsynth.writers._journal import JOURNAL_FILE
 from medsynth.writers._lock import LOCK_FILE, run_lock
@@ -149,19 +148,6 @@ def test_journal_of_a_killed_run_lets_resume_verify(tmp_path, gen):
     summary = write_run(gen, {"nevus": 4}, out, seed=5)
     assert summary.written == 1 and summary.skipped == 3
     assert tree(out) == complete
-
-
-def test_fsync_before_publishing_and_the_option_to_skip_it(tmp_path, gen, monkeypatch):
-    calls = []
-    real = os.fsync
-    monkeypatch.setattr(_atomic.os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
-    write_run(gen, {"nevus": 3}, tmp_path / "a", seed=0)
-    # 3 PNGs, the run file and the manifest: each file and its folder.
-    assert len(calls) >= 2 * 5
-    calls.clear()
-    write_run(gen, {"nevus": 3}, tmp_path / "b", seed=0, fsync=False)
-    assert calls == []
-    assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
 def test_old_manifests_without_sizes_are_read_and_their_files_regenerated(tmp_path, gen):

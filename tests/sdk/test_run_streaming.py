@@ -169,7 +169,7 @@ def test_a_failure_after_the_first_batch_with_nothing_finished_leaves_no_folder(
     out = tmp_path / "deep" / "out"
     if fmt == "png":  # the first batch is made, its first file cannot be written
 
-        def refuse(self, path, image, meta):
+        def refuse(self, path, image, meta, *, batch=None):
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(PngWriter, "write", refuse)
