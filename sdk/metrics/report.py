@@ -220,7 +220,7 @@ def write_report(
     out.append("<h2>Memorization audit</h2>")
     if not evaluation.memorization:
         out.append("<p class='note'>No training set given (--train), so no audit.</p>")
-    for name, res in evaluation.memorization.items():
+    for res in evaluation.memorization.values():
         s = res.summary()
         out.append(
             f"<h3>{html.escape(res.space)}</h3><p class='note'>Copy rate {_fmt(s['copy_rate'])} "
