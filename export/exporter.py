@@ -1,4 +1,5 @@
-"""``export_checkpoint``: a training checkpoint -> a checked, self-describing ONNX file, written atomically."""
+"""``export_checkpoint``: a training checkpoint -> a checked, self-describing ONNX file, written
+atomically."""
 
 from __future__ import annotations
 

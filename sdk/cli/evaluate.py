@@ -182,8 +182,8 @@ def evaluate(
     out_dir: Path,
 ) -> None:
     """Score synthetic images against real ones: FD/FRD/KID/PRDC per class with bootstrap intervals, the
-    full-reference metrics against each synthetic image's nearest real image, and (with --train) a memorization
-    audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
+    full-reference metrics against each synthetic image's nearest real image, and (with --train) a
+    memorization audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
     from medsynth.metrics.evaluation import EvaluationConfig, evaluate_sets
     from medsynth.metrics.features import OnnxFeatureExtractor, load_feature_extractor
     from medsynth.metrics.imageset import load_image_set

@@ -153,7 +153,8 @@ def write_report(
     closest_pairs_png: Path | None = None,
     per_grid: int = 16,
 ) -> Path:
-    """Write the evaluation as one self-contained HTML file (images embedded as base64 PNG, no external links).
+    """Write the evaluation as one self-contained HTML file (images embedded as base64 PNG, no external
+    links).
 
     Parameters
     ----------
@@ -180,7 +181,8 @@ def write_report(
         f"<p class='note'>Real: {html.escape(real.source)} ({len(real.labels)} images). Synthetic: "
         f"{html.escape(synthetic.source)} ({len(synthetic.labels)} images). Image shape {m['image_shape']}. "
         f"Feature space: <b>{html.escape(m['feature_space'])}</b>. Intervals: "
-        f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, {m['config']['n_boot']} resamples.</p>",
+        f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, "
+        f"{m['config']['n_boot']} resamples.</p>",
     ]
     out.append(_c2st_note(m))
     out.append("<h2>Overall</h2><table><tr><th>metric</th><th>value [interval]</th></tr>")
@@ -213,7 +215,8 @@ def write_report(
             imgs = (s.images if cls is None else s.of_class(cls))[:per_grid]
             if len(imgs):
                 out.append(
-                    f"<figure><img alt='{label} {html.escape(cls or '')}' src='{_png_data_uri(image_grid(imgs))}'>"
+                    f"<figure><img alt='{label} {html.escape(cls or '')}' "
+                    f"src='{_png_data_uri(image_grid(imgs))}'>"
                     f"<figcaption>{label}</figcaption></figure>"
                 )
         out.append("</div>")
