@@ -195,7 +195,7 @@ def evaluate(
         if features_spec is not None
         else None
     )
-    bounds = {"max_pixels": max_pixels, "max_npz_bytes": max_npz_bytes}
+    bounds: dict[str, Any] = {"max_pixels": max_pixels, "max_npz_bytes": max_npz_bytes}
     synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class, **bounds)
     side, channels = synthetic.images.shape[1], synthetic.images.shape[3]
     real = load_image_set(

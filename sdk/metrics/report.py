@@ -224,12 +224,12 @@ def write_report(
     if not evaluation.memorization:
         out.append("<p class='note'>No training set given (--train), so no audit.</p>")
     for res in evaluation.memorization.values():
-        s = res.summary()
+        summary = res.summary()
         out.append(
-            f"<h3>{html.escape(res.space)}</h3><p class='note'>Copy rate {_fmt(s['copy_rate'])} "
-            f"({s['n_copies']} of {s['n_synthetic']} synthetic images closer to a training image than the "
-            f"{_fmt(res.percentile)}th percentile of held-out real images, {_fmt(res.threshold)}); "
-            f"median distance ratio {_fmt(s['median_ratio'])} (synthetic / held-out real).</p>"
+            f"<h3>{html.escape(res.space)}</h3><p class='note'>Copy rate {_fmt(summary['copy_rate'])} "
+            f"({summary['n_copies']} of {summary['n_synthetic']} synthetic images closer to a training image "
+            f"than the {_fmt(res.percentile)}th percentile of held-out real images, {_fmt(res.threshold)}); "
+            f"median distance ratio {_fmt(summary['median_ratio'])} (synthetic / held-out real).</p>"
         )
         out.append(
             _histogram_svg(
