@@ -1,5 +1,5 @@
-"""Pairs per second of the Numba metric kernels against piq (and scikit-image where it has the metric), and the
-time of a Fréchet distance over 10,000 x 2,048 features. One run each, peers measured in the same run.
+"""Pairs per second of the Numba metric kernels against piq (and scikit-image where it has the metric), and
+the time of a Fréchet distance over 10,000 x 2,048 features. One run each, peers measured in the same run.
 
     nice -n 10 .venv/bin/python benchmarks/metrics_bench.py
 
@@ -17,9 +17,8 @@ import numpy as np
 
 
 def _import_piq():
-    if (
-        "torchvision" not in sys.modules
-    ):  # piq imports torchvision at import; its pure-tensor metrics never use it
+    # piq imports torchvision at import; its pure-tensor metrics never use it.
+    if "torchvision" not in sys.modules:
 
         class _Empty(types.ModuleType):
             def __getattr__(self, name):
@@ -39,10 +38,16 @@ def _import_piq():
     return piq
 
 
-def _rate(fn, n: int) -> float:
+def _rate(n: int, fn, *args, **kwargs) -> float:
+    """Pairs per second of one call ``fn(*args, **kwargs)`` that scores ``n`` pairs."""
     start = time.perf_counter()
-    fn()
+    fn(*args, **kwargs)
     return n / (time.perf_counter() - start)
+
+
+def _each(fn, x, y) -> list:
+    """``fn`` over the pairs one at a time (scikit-image scores one image pair per call)."""
+    return [fn(a, b) for a, b in zip(x, y, strict=True)]
 
 
 def main() -> None:
@@ -77,7 +82,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"torch threads {torch.get_num_threads()}; RGB uint8 pairs")
     print(
-        f"{'kernel':8} {'size':>7} {'pairs':>5} {'medsynth/s':>11} {'piq/s':>9} {'ratio':>6} {'skimage/s':>10} {'ratio':>6}"
+        f"{'kernel':8} {'size':>7} {'pairs':>5} {'medsynth/s':>11} {'piq/s':>9} {'ratio':>6}"
+        f" {'skimage/s':>10} {'ratio':>6}"
     )
     for side, n in ((64, 256), (256, 32)):
         x = rng.integers(0, 256, (n, side, side, 3), dtype=np.uint8)
@@ -87,17 +93,18 @@ def main() -> None:
         for name, (ours, theirs) in kernels.items():
             if name == "ms_ssim" and side < 161:
                 print(
-                    f"{name:8} {side:>4}x{side:<3}  n/a: MS-SSIM needs 161 pixels with 5 scales (piq and medsynth)"
+                    f"{name:8} {side:>4}x{side:<3}  n/a: MS-SSIM needs 161 pixels with 5 scales"
+                    " (piq and medsynth)"
                 )
                 continue
             ours(x[:2], y[:2])  # compile
-            r_ours = _rate(lambda: ours(x, y), n)
+            r_ours = _rate(n, ours, x, y)
             with torch.no_grad():
                 theirs(tx[:2], ty[:2], data_range=255.0, reduction="none")
-                r_piq = _rate(lambda: theirs(tx, ty, data_range=255.0, reduction="none"), n)
+                r_piq = _rate(n, theirs, tx, ty, data_range=255.0, reduction="none")
             line = f"{name:8} {side:>4}x{side:<3} {n:>5} {r_ours:>11.1f} {r_piq:>9.1f} {r_ours / r_piq:>6.1f}"
             if name in sk:
-                r_sk = _rate(lambda: [sk[name](a, b) for a, b in zip(x, y, strict=False)], n)
+                r_sk = _rate(n, _each, sk[name], x, y)
                 line += f" {r_sk:>10.1f} {r_ours / r_sk:>6.1f}"
             print(line)
     feats1 = rng.standard_normal((10_000, 2048)).astype(np.float32)

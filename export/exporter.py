@@ -1,4 +1,5 @@
-"""``export_checkpoint``: a training checkpoint -> a checked, self-describing ONNX file, written atomically."""
+"""``export_checkpoint``: a training checkpoint -> a checked, self-describing ONNX file, written
+atomically."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def export_checkpoint(
     out = Path(out)
     if out.is_dir():
         raise OutputError(f"--out {out} is a folder; give the path of the .onnx file to write")
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = load_checkpoint(Path(checkpoint))
     say(f"{ckpt.path}: rebuilding the generator, measuring its batch-norm statistics")
     gen = load_generator(ckpt, weights=weights)
     cfg = gen.config

@@ -44,14 +44,15 @@ BUNDLED: tuple[BundledModel, ...] = (
     BundledModel(
         name="isic2017-64",
         file_name="isic2017-64.onnx",
-        description="ISIC 2017 dermoscopy, 64x64 RGB: nevus, melanoma, seborrheic_keratosis (SNGAN, CPU-trained)",
+        description="ISIC 2017 dermoscopy, 64x64 RGB: nevus, melanoma, seborrheic_keratosis "
+        "(SNGAN, CPU-trained)",
         sha256="94c597a084b27e377efb748957b7054bf9011c71c6aca9f9c4e8aa157f456374",
     ),
     BundledModel(
         name="isic2017-128",
         file_name="isic2017-128.onnx",
-        description="ISIC 2017 dermoscopy, 128x128 RGB: nevus, melanoma, seborrheic_keratosis (projected GAN with "
-        "class guidance, CPU-trained; not the default: see the README)",
+        description="ISIC 2017 dermoscopy, 128x128 RGB: nevus, melanoma, seborrheic_keratosis "
+        "(projected GAN with class guidance, CPU-trained; not the default: see the README)",
         sha256="9517dbf91ca5ab959b90a2d3ea12b9c9fd4865ab64518cec3f65a00999deec15",
     ),
 )

@@ -273,12 +273,13 @@ def balance_dataset(
         else:
             unknown.add(repr(label) if not isinstance(label, str) else label)
     if unknown:
-        names = shorten_list(sorted(unknown)[:20], len(unknown), more="fix the labels or choose their model")
+        listed = shorten_list(sorted(unknown)[:20], len(unknown), more="fix the labels or choose their model")
         raise UnknownClassError(
             f"the real labels have classes the model '{card.name}' does not know: "
-            f"{names}; the model's classes are {card.classes_text()}"
+            f"{listed}; the model's classes are {card.classes_text()}"
         )
     real = Counter(names)
-    need = plan_balance({name: real[name] for name in card.classes if name in real}, target)
+    planned = plan_balance({name: real[name] for name in card.classes if name in real}, target)
+    need: dict[str | int, int] = {name: n for name, n in planned.items()}
     synthetic = SyntheticDataset(generator, need, seed=seed, transform=transform)
     return _Concat([real_dataset, synthetic])

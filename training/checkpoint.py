@@ -128,7 +128,9 @@ class CheckpointMeta:
                 value = float(value)
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise DataError(f"{source}: {f.name!r} must be {kind.__name__}, got {value!r}")
-            values[f.name] = tuple(value) if f.name == "history" else value
+            if isinstance(value, list):  # the history (the one list): a tuple in the frozen record
+                value = tuple(value)
+            values[f.name] = value
         return cls(**values)
 
 

@@ -76,14 +76,21 @@ class GlobalBatchNorm2d(torch.nn.BatchNorm2d):
         mean = _SumOverRanks.apply(x.mean(axes)) / size
         centred = x - mean[None, :, None, None]
         var = _SumOverRanks.apply(centred.square().mean(axes)) / size  # two passes, as torch's own
-        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+        count, running_mean, running_var = self.num_batches_tracked, self.running_mean, self.running_var
+        # all three are tensors whenever track_running_stats is set
+        if (
+            self.track_running_stats
+            and count is not None
+            and running_mean is not None
+            and running_var is not None
+        ):
             with torch.no_grad():
-                self.num_batches_tracked += 1  # type: ignore[operator]
-                tracked = float(self.num_batches_tracked)  # type: ignore[arg-type]
+                count.add_(1)  # in place, as torch's BatchNorm does
+                tracked = float(count)
                 momentum = self.momentum if self.momentum is not None else 1.0 / tracked
                 n = x.numel() // x.shape[1] * size
-                self.running_mean.lerp_(mean.detach(), momentum)
-                self.running_var.lerp_(var.detach() * (n / max(n - 1, 1)), momentum)
+                running_mean.lerp_(mean.detach(), momentum)
+                running_var.lerp_(var.detach() * (n / max(n - 1, 1)), momentum)
         y = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
         if self.affine:
             y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]

@@ -25,7 +25,7 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         decay = self.decay if step >= self.start else 0.0
-        for s, p in zip(self.shadow.parameters(), model.parameters(), strict=True):
-            s.lerp_(p.detach(), 1.0 - decay)
-        for s, b in zip(self.shadow.buffers(), model.buffers(), strict=True):
-            s.copy_(b)
+        for shadow_param, param in zip(self.shadow.parameters(), model.parameters(), strict=True):
+            shadow_param.lerp_(param.detach(), 1.0 - decay)
+        for shadow_buffer, buffer in zip(self.shadow.buffers(), model.buffers(), strict=True):
+            shadow_buffer.copy_(buffer)

@@ -247,7 +247,8 @@ class Trainer:
                 if at_epoch_end and ep % cfg.sample_every == 0 or self.iteration == total or out_of_time:
                     with self.world.local_stats():  # rank 0 samples alone
                         main = self._sample_and_validate(ep) if self.world.is_main else None
-                    record.update(self.world.from_main(main))  # the same history on every rank
+                    shared = self.world.from_main(main)  # rank 0's record on every rank (None: never)
+                    record.update(shared or {})
                 self.history.append(record)
                 bar.set_postfix(
                     d_real=f"{record['d_real']:.2f}",
@@ -312,12 +313,18 @@ class Trainer:
         z = self._noise(len(y))
         if not self.mixing:
             return self.G(z, y)
-        num_ws = self.G.num_ws
+        num_ws = cast(int, self.G.num_ws)  # an int of a style-mixing generator (torch types it Module)
         z2 = self._noise(len(y))
         crossover = self.world.draw(lambda m: torch.randint(1, num_ws, (m,), generator=self.rng), len(y))
         mixed = self.world.draw(lambda m: torch.rand(m, generator=self.rng), len(y)) < self.mixing
         crossover = torch.where(mixed, crossover, torch.full_like(crossover, num_ws)).to(self.device)
         return self.G(z, y, z2, crossover)
+
+    def _critic(self, y: torch.Tensor, *, augment: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+        """D's scores of images under labels ``y`` (after DiffAugment if ``augment``), for the penalties."""
+        if augment:
+            return lambda t: self.D(self._augment(t), y)
+        return lambda t: self.D(t, y)
 
     def _step(self) -> dict[str, float]:
         cfg = self.config
@@ -331,10 +338,10 @@ class Trainer:
             loss = d_loss(self.loss_kind, s_real, s_fake)
             if self.loss_kind == "wasserstein":
                 alpha = self.world.draw(lambda m: torch.rand(m, 1, 1, 1, generator=self.rng), len(real))
-                gp = gradient_penalty(lambda t, y=y: self.D(t, y), real, fake, self.rng, alpha=alpha)
+                gp = gradient_penalty(self._critic(y), real, fake, self.rng, alpha=alpha)
                 loss = loss + cfg.gp_weight * gp
             if cfg.r1_gamma > 0 and (self.iteration * cfg.n_critic + i) % R1_INTERVAL == 0:
-                r1 = r1_penalty(lambda t, y=y: self.D(self._augment(t), y), real)
+                r1 = r1_penalty(self._critic(y, augment=True), real)
                 loss = loss + cfg.r1_gamma / 2 * R1_INTERVAL * r1
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()

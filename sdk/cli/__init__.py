@@ -1,7 +1,8 @@
 """The ``medsynth`` command line: one click group whose commands are imported only when they run.
 
-``medsynth --help`` lists every command without importing any of them (so it never imports torch). A user error
-(:class:`medsynth.errors.MedsynthError`) becomes one line on stderr and exit code 2; ``--debug`` shows the traceback.
+``medsynth --help`` lists every command without importing any of them (so it never imports torch). A user
+error (:class:`medsynth.errors.MedsynthError`) becomes one line on stderr and exit code 2; ``--debug`` shows
+the traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import click
 from medsynth._version import __version__
 from medsynth.errors import MedsynthError, MissingExtraError
 
-# name -> (module, attribute, one-line help). Data, not import side effects: adding a command is one line here.
+# name -> (module, attribute, one-line help). Data, not import side effects: adding a command is one line
+# here.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "generate": ("medsynth.cli.generate", "generate", "Generate labeled synthetic images from a model."),
     "info": ("medsynth.cli.info", "info", "Print the model card of an ONNX generator."),

@@ -182,8 +182,8 @@ def evaluate(
     out_dir: Path,
 ) -> None:
     """Score synthetic images against real ones: FD/FRD/KID/PRDC per class with bootstrap intervals, the
-    full-reference metrics against each synthetic image's nearest real image, and (with --train) a memorization
-    audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
+    full-reference metrics against each synthetic image's nearest real image, and (with --train) a
+    memorization audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
     from medsynth.metrics.evaluation import EvaluationConfig, evaluate_sets
     from medsynth.metrics.features import OnnxFeatureExtractor, load_feature_extractor
     from medsynth.metrics.imageset import load_image_set
@@ -195,7 +195,7 @@ def evaluate(
         if features_spec is not None
         else None
     )
-    bounds = {"max_pixels": max_pixels, "max_npz_bytes": max_npz_bytes}
+    bounds: dict[str, Any] = {"max_pixels": max_pixels, "max_npz_bytes": max_npz_bytes}
     synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class, **bounds)
     side, channels = synthetic.images.shape[1], synthetic.images.shape[3]
     real = load_image_set(

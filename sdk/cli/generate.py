@@ -50,9 +50,9 @@ def _plan(
     if balance_from is not None:
         if classes or counts:
             raise ArgumentError("--balance-from decides the classes and counts itself; drop --class and --n")
-        counts = read_label_counts(balance_from, label_column)
-        real = counts_by_class(counts, gen.card, source=str(balance_from))
-        return dict(plan_balance(real, _target(target)))
+        label_counts = read_label_counts(balance_from, label_column)
+        real = counts_by_class(label_counts, gen.card, source=str(balance_from))
+        return {name: n for name, n in plan_balance(real, _target(target)).items()}
     if not classes:
         raise ArgumentError(
             "say what to generate: --class NAME --n N (repeat --class for several classes), "
@@ -350,7 +350,7 @@ def generate(
             for bar in bars:
                 bar.close()
         click.echo(_summary_line(summary))
-        if sender is not None:
+        if sender is not None and send_to is not None:
             print_report(sender.finish(), send_to)
     if send_to is not None and ray_address:
         send_and_report(

@@ -1,7 +1,7 @@
 """Image-quality and distribution metrics for synthetic images, and a memorization audit.
 
-Importing this package loads Numba (``import medsynth`` does not). Kernels compile on first call and are cached
-on disk (``cache=True``), so the compile cost is paid once per machine, never at import.
+Importing this package loads Numba (``import medsynth`` does not). Kernels compile on first call and are
+cached on disk (``cache=True``), so the compile cost is paid once per machine, never at import.
 """
 
 from medsynth.metrics.gmsd import gmsd, ms_gmsd

@@ -1,9 +1,10 @@
-"""Shared Numba building blocks of the full-reference kernels: input checks, plane loading, pooling, gradients.
+"""Shared Numba building blocks of the full-reference kernels: input checks, plane loading, pooling,
+gradients.
 
-Every kernel works on one image pair at a time as float64 planes of shape (C, H, W) and loops over the pairs of a
-batch with ``prange``. The pooling and padding helpers reproduce piq 0.8's choices exactly (zero padding at the
-bottom/right before 2x2 average pooling, replicate padding at the top/left for MS-SSIM, floor division of odd
-sizes) because piq's conventions define what "agreement" means in the tests.
+Every kernel works on one image pair at a time as float64 planes of shape (C, H, W) and loops over the pairs
+of a batch with ``prange``. The pooling and padding helpers reproduce piq 0.8's choices exactly (zero padding
+at the bottom/right before 2x2 average pooling, replicate padding at the top/left for MS-SSIM, floor division
+of odd sizes) because piq's conventions define what "agreement" means in the tests.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def load_planes(img, scale):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def pool_mean(planes, f, pad_before, pad_after):  # pragma: no cover - compiled
-    """Zero-pad each plane by ``pad_before``/``pad_after`` on both axes, then average-pool f x f with stride f.
+    """Zero-pad each plane by ``pad_before``/``pad_after`` on both axes, then average-pool f x f with
+    stride f.
 
     Like torch's ``F.pad`` + ``F.avg_pool2d(kernel_size=f)``: the output side is floor((side + pads) / f).
     """
@@ -150,7 +152,8 @@ def pool2_replicate_front(planes, pad):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def rgb_to_y(planes):  # pragma: no cover - compiled
-    """Luma plane (1, H, W) of RGB planes with the YIQ weights 0.299, 0.587, 0.114; grey planes pass through."""
+    """Luma plane (1, H, W) of RGB planes with the YIQ weights 0.299, 0.587, 0.114; grey planes pass
+    through."""
     if planes.shape[0] == 1:
         return planes
     return (0.299 * planes[0] + 0.587 * planes[1] + 0.114 * planes[2]).reshape((1,) + planes.shape[1:])

@@ -44,7 +44,8 @@ def bootstrap_interval(
     level: float = 0.95,
     seed: int = 0,
 ) -> Interval:
-    """Bias-shifted percentile bootstrap interval of ``statistic(*samples)``, resampling each sample independently.
+    """Bias-shifted percentile bootstrap interval of ``statistic(*samples)``, resampling each sample
+    independently.
 
     Parameters
     ----------
@@ -63,11 +64,12 @@ def bootstrap_interval(
     -------
     Interval
         The statistic on the original samples and the (1 - level) / 2 and (1 + level) / 2 percentiles of the
-        resampled statistics, both shifted down by the bootstrap bias estimate (mean of the resampled statistics
-        minus the statistic). For an unbiased statistic such as a mean the shift is negligible; for Fréchet
-        distances, which resampling with replacement inflates (duplicated rows shrink the covariance estimates'
-        effective sample size), the plain percentile interval can lie entirely above the estimate, and the shift
-        centres it on the estimate's own sampling spread. Non-finite resampled values are dropped.
+        resampled statistics, both shifted down by the bootstrap bias estimate (mean of the resampled
+        statistics minus the statistic). For an unbiased statistic such as a mean the shift is negligible; for
+        Fréchet distances, which resampling with replacement inflates (duplicated rows shrink the covariance
+        estimates' effective sample size), the plain percentile interval can lie entirely above the estimate,
+        and the shift centres it on the estimate's own sampling spread. Non-finite resampled values are
+        dropped.
 
     Raises
     ------

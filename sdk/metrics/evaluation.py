@@ -1,5 +1,6 @@
-"""Score a synthetic image set against a real one: distribution metrics per class with intervals, full-reference
-metrics against each synthetic image's nearest real image, spectral artefacts, and the memorization audit."""
+"""Score a synthetic image set against a real one: distribution metrics per class with intervals,
+full-reference metrics against each synthetic image's nearest real image, spectral artefacts, and the
+memorization audit."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def _ms_ssim_weights(side: int) -> tuple[float, ...] | None:
 
 
 def _full_reference(real: np.ndarray, synthetic: np.ndarray, cfg: EvaluationConfig) -> dict[str, Any]:
-    """Each synthetic image against its nearest real image (pixel space) with every kernel; mean and interval."""
+    """Each synthetic image against its nearest real image (pixel space) with every kernel; mean and
+    interval."""
     idx, _ = nearest(pixel_space(synthetic, PIXEL_SIDE), pixel_space(real, PIXEL_SIDE))
     partner = real[idx]
     side = min(synthetic.shape[1:3])
@@ -210,8 +212,9 @@ def evaluate_sets(
     train : ImageSet, optional
         The generator's training images; enables the memorization audit.
     extractor : callable, optional
-        Maps a uint8 batch to features (N, D), e.g. an :class:`~medsynth.metrics.features.OnnxFeatureExtractor`.
-        Without one the weight-free radiomic space is used (standardised against the real set).
+        Maps a uint8 batch to features (N, D), e.g. an
+        :class:`~medsynth.metrics.features.OnnxFeatureExtractor`. Without one the weight-free radiomic space
+        is used (standardised against the real set).
     extractor_name : str, optional
         Name of the extractor's space for the results.
     classifier : callable, optional

@@ -66,8 +66,8 @@ class OnnxFeatureExtractor:
 
     The model's first input is fed NCHW float32 (or uint8, if that is the input's type) images: resized with
     bilinear filtering to the input's static height and width when it has them, grey images repeated to three
-    channels when the model wants three, and float values mapped linearly from [0, 255] to ``value_range``. The
-    first output is flattened to (N, D). Nothing is downloaded: the user supplies the file.
+    channels when the model wants three, and float values mapped linearly from [0, 255] to ``value_range``.
+    The first output is flattened to (N, D). Nothing is downloaded: the user supplies the file.
     """
 
     path: Path  # the ONNX model

@@ -175,8 +175,8 @@ def relative_frechet_distance(
     Returns
     -------
     tuple of float
-        (relative FD, FD(real, synthetic), FD(real half A, real half B)). The ratio is ``inf`` when the halves'
-        FD is 0 (e.g. a real set of repeated images).
+        (relative FD, FD(real, synthetic), FD(real half A, real half B)). The ratio is ``inf`` when the
+        halves' FD is 0 (e.g. a real set of repeated images).
 
     Raises
     ------

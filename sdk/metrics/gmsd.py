@@ -92,8 +92,8 @@ def ms_gmsd(
 
     Notes
     -----
-    piq's definition: the first scale is the full-resolution luma; each further scale zero-pads odd sides at the
-    bottom/right and 2x2 average-pools; the result is ``sqrt(sum_s w_s GMSD_s^2)``. The chromatic variant
+    piq's definition: the first scale is the full-resolution luma; each further scale zero-pads odd sides at
+    the bottom/right and 2x2 average-pools; the result is ``sqrt(sum_s w_s GMSD_s^2)``. The chromatic variant
     (MS-GMSDc) is not implemented.
     """
     xa, ya, data_range = prepare_pair(x, y, data_range, "ms_gmsd")

@@ -21,7 +21,8 @@ def haarpsi(
     c: float = 30.0,
     alpha: float = 4.2,
 ) -> np.ndarray:
-    """Haar wavelet-based perceptual similarity of each pair (Reisenhofer et al. 2018); 1 for identical images.
+    """Haar wavelet-based perceptual similarity of each pair (Reisenhofer et al. 2018); 1 for identical
+    images.
 
     Parameters
     ----------
@@ -59,8 +60,8 @@ def haarpsi(
 
 @njit(cache=True)
 def _haar(plane, k, vertical):  # pragma: no cover - compiled
-    """Haar coefficients of size k: (1/k) * (sum of the first k/2 rows - sum of the last k/2) of each k x k window
-    (columns when ``vertical`` is False), with piq's "same" zero padding (k/2 - 1 before, k/2 after).
+    """Haar coefficients of size k: (1/k) * (sum of the first k/2 rows - sum of the last k/2) of each k x k
+    window (columns when ``vertical`` is False), with piq's "same" zero padding (k/2 - 1 before, k/2 after).
 
     Separable: box sums of width k along one axis, then the signed sum along the other."""
     src = plane if vertical else plane.T

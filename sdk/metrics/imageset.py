@@ -1,4 +1,5 @@
-"""Labelled image sets for evaluation, from the layouts medsynth meets: folders, ISIC CSVs, generate output, NPZ."""
+"""Labelled image sets for evaluation, from the layouts medsynth meets: folders, ISIC CSVs, generate output,
+NPZ."""
 
 from __future__ import annotations
 
@@ -263,15 +264,15 @@ def load_image_set(
     ----------
     path : str or pathlib.Path
         One of: a folder with ``manifest.csv`` (what ``medsynth generate`` writes: ``<class>/<name>.png``); a
-        class-per-folder tree; a flat folder of images (one class, ``"all"``); an ``.npz`` with ``images`` (uint8
-        (N, H, W[, C])), ``labels`` and ``class_names`` (or ``classes``); an ISIC CSV, either
+        class-per-folder tree; a flat folder of images (one class, ``"all"``); an ``.npz`` with ``images``
+        (uint8 (N, H, W[, C])), ``labels`` and ``class_names`` (or ``classes``); an ISIC CSV, either
         ``labels.csv`` (image_id, split, diagnosis, path) or the official ``ISIC-2017_GroundTruth_*.csv``
         (image_id, melanoma, seborrheic_keratosis; images in ``images/`` beside it or beside the CSV).
     size : int, optional
         Resize every image to ``size`` x ``size`` (Lanczos); by default all images take the first one's size.
     channels : int, optional
-        1 (grey) or 3 (RGB); by default grey files load as grey and others as RGB, and the set follows its first
-        image.
+        1 (grey) or 3 (RGB); by default grey files load as grey and others as RGB, and the set follows its
+        first image.
     split : str, optional
         Keep only the CSV rows of this ``split`` (e.g. ``train`` or ``val`` in ISIC's labels.csv).
     max_per_class : int, optional

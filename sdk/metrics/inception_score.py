@@ -29,7 +29,8 @@ def inception_score(logits: np.ndarray, n_splits: int = 10) -> ISResult:
         Array (N, K) of unnormalised class scores (softmax is applied here), e.g. the output of an ONNX
         classifier (see :class:`medsynth.metrics.features.OnnxFeatureExtractor`).
     n_splits : int
-        Consecutive equal splits, as in the paper (10); the last ``N % n_splits`` rows are left out, as in piq.
+        Consecutive equal splits, as in the paper (10); the last ``N % n_splits`` rows are left out, as in
+        piq.
 
     Returns
     -------

@@ -1,4 +1,5 @@
-"""Kernel Inception Distance: the unbiased squared MMD with a cubic polynomial kernel (Bińkowski et al. 2018)."""
+"""Kernel Inception Distance: the unbiased squared MMD with a cubic polynomial kernel (Bińkowski et al.
+2018)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def _kernel(a: np.ndarray, b: np.ndarray, degree: int, gamma: float, coef0: floa
 def mmd2_unbiased(
     x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None, coef0: float = 1.0
 ) -> float:
-    """Unbiased estimate of the squared MMD between two samples with ``k(a, b) = (gamma <a, b> + coef0)^degree``.
+    """Unbiased estimate of the squared MMD between two samples with
+    ``k(a, b) = (gamma <a, b> + coef0)^degree``.
 
     Parameters
     ----------

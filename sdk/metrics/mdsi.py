@@ -33,8 +33,8 @@ def mdsi(
     Parameters
     ----------
     x, y : numpy.ndarray
-        Batches of shape (N, H, W) or (N, H, W, C) with values in [0, data_range]. Grey images are treated as RGB
-        with three equal channels (so the chromaticity term is constant).
+        Batches of shape (N, H, W) or (N, H, W, C) with values in [0, data_range]. Grey images are treated as
+        RGB with three equal channels (so the chromaticity term is constant).
     data_range : float, optional
         The value range; default 255 for integer arrays, 1.0 for float arrays.
     c1, c2, c3 : float
@@ -57,11 +57,11 @@ def mdsi(
     Notes
     -----
     piq's definition with its defaults (``combination='sum'``, ``rho=1``): images scaled to [0, 255], average
-    pooling by ``round(min(H, W) / 256)`` when that is at least 2 (zero padding around first), the LHM colour space,
-    Prewitt gradients of L, of the other image's L and of their average, a chromaticity similarity of H and M,
-    then the mean absolute deviation of the combined map raised to ``q`` taken as a complex power (negative values
-    have phase pi). The multiplicative combination is not implemented. piq warns when it is given grey images; this
-    function does not.
+    pooling by ``round(min(H, W) / 256)`` when that is at least 2 (zero padding around first), the LHM colour
+    space, Prewitt gradients of L, of the other image's L and of their average, a chromaticity similarity of H
+    and M, then the mean absolute deviation of the combined map raised to ``q`` taken as a complex power
+    (negative values have phase pi). The multiplicative combination is not implemented. piq warns when it is
+    given grey images; this function does not.
     """
     xa, ya, data_range = prepare_pair(x, y, data_range, "mdsi")
     f = max(1, round(min(xa.shape[1:3]) / DOWNSAMPLE_SIDE))

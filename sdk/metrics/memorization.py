@@ -58,7 +58,8 @@ def pixel_space(images: np.ndarray, size: int = 32) -> np.ndarray:
     images : numpy.ndarray
         uint8 batch (N, H, W) or (N, H, W, C).
     size : int
-        Side of the downsampled image (32 by default: coarse enough to ignore noise, fine enough to see a copy).
+        Side of the downsampled image (32 by default: coarse enough to ignore noise, fine enough to see a
+        copy).
 
     Returns
     -------
@@ -88,9 +89,10 @@ def memorization_audit(
     """Nearest training image of every synthetic image, judged against held-out real images.
 
     A synthetic image counts as a copy when its distance to the nearest training image is below the
-    ``percentile``-th percentile of the held-out real images' distances to their nearest training image: closer
-    to a patient's image than all but ``percentile`` % of genuinely new real images are. For a generator that
-    copies nothing the copy rate is about ``percentile`` / 100; well above that means memorization.
+    ``percentile``-th percentile of the held-out real images' distances to their nearest training image:
+    closer to a patient's image than all but ``percentile`` % of genuinely new real images are. For a
+    generator that copies nothing the copy rate is about ``percentile`` / 100; well above that means
+    memorization.
 
     Parameters
     ----------
@@ -141,8 +143,8 @@ def save_closest_pairs(
 ) -> Path:
     """Write the k closest (synthetic, nearest training image) pairs side by side as one PNG.
 
-    Each row is one pair: synthetic on the left, its nearest training image on the right, a 4-pixel gap between
-    columns and rows. Rows are ordered nearest first.
+    Each row is one pair: synthetic on the left, its nearest training image on the right, a 4-pixel gap
+    between columns and rows. Rows are ordered nearest first.
 
     Parameters
     ----------

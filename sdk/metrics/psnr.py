@@ -32,9 +32,9 @@ def psnr(x: np.ndarray, y: np.ndarray, data_range: float | None = None) -> np.nd
 
     Notes
     -----
-    Same definition as scikit-image's ``peak_signal_noise_ratio`` (``inf`` when the MSE is 0). piq adds 1e-8 to the
-    MSE of the [0, 1]-scaled images (so identical images score 80 dB there); the two agree within 1e-4 dB whenever
-    the MSE is above about 1e-4 (PSNR below 40 dB), and the tests check both statements.
+    Same definition as scikit-image's ``peak_signal_noise_ratio`` (``inf`` when the MSE is 0). piq adds 1e-8
+    to the MSE of the [0, 1]-scaled images (so identical images score 80 dB there); the two agree within 1e-4
+    dB whenever the MSE is above about 1e-4 (PSNR below 40 dB), and the tests check both statements.
     """
     xa, ya, data_range = prepare_pair(x, y, data_range, "psnr")
     return _psnr_batch(xa, ya, 1.0 / data_range)

@@ -1,5 +1,5 @@
-"""Weight-free radiomic features (first-order and GLCM texture, plus colour statistics) and the Fréchet Radiomics
-Distance computed from them."""
+"""Weight-free radiomic features (first-order and GLCM texture, plus colour statistics) and the Fréchet
+Radiomics Distance computed from them."""
 
 from __future__ import annotations
 
@@ -87,9 +87,9 @@ def radiomic_features(images: np.ndarray) -> np.ndarray:
     uniformity of a 32-bin histogram), computed on intensities in [0, 255]; entropies use the natural log.
     The GLCM features are those of scikit-image's ``graycoprops`` (contrast, dissimilarity, homogeneity, ASM,
     energy, correlation, entropy, mean) plus pyradiomics' cluster shade and prominence, each on the symmetric,
-    normalised co-occurrence matrix of 32 fixed-width grey levels at distance 1, averaged over 0, 45, 90 and 135
-    degrees. Fixed bins (not per-image bins) keep the features comparable across images. Colour images add the
-    mean and standard deviation of each channel in [0, 1].
+    normalised co-occurrence matrix of 32 fixed-width grey levels at distance 1, averaged over 0, 45, 90 and
+    135 degrees. Fixed bins (not per-image bins) keep the features comparable across images. Colour images add
+    the mean and standard deviation of each channel in [0, 1].
     """
     a = np.asarray(images)
     if a.dtype != np.uint8:
@@ -244,7 +244,8 @@ def _features_batch(images, offsets):  # pragma: no cover - compiled
 def zscore_against(reference: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
     """Standardise feature columns with the reference set's mean and standard deviation.
 
-    Columns that are constant in the reference keep a scale of 1 (they are only centred), so they cannot blow up.
+    Columns that are constant in the reference keep a scale of 1 (they are only centred), so they cannot
+    blow up.
 
     Parameters
     ----------

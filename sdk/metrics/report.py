@@ -153,7 +153,8 @@ def write_report(
     closest_pairs_png: Path | None = None,
     per_grid: int = 16,
 ) -> Path:
-    """Write the evaluation as one self-contained HTML file (images embedded as base64 PNG, no external links).
+    """Write the evaluation as one self-contained HTML file (images embedded as base64 PNG, no external
+    links).
 
     Parameters
     ----------
@@ -180,7 +181,8 @@ def write_report(
         f"<p class='note'>Real: {html.escape(real.source)} ({len(real.labels)} images). Synthetic: "
         f"{html.escape(synthetic.source)} ({len(synthetic.labels)} images). Image shape {m['image_shape']}. "
         f"Feature space: <b>{html.escape(m['feature_space'])}</b>. Intervals: "
-        f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, {m['config']['n_boot']} resamples.</p>",
+        f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, "
+        f"{m['config']['n_boot']} resamples.</p>",
     ]
     out.append(_c2st_note(m))
     out.append("<h2>Overall</h2><table><tr><th>metric</th><th>value [interval]</th></tr>")
@@ -213,20 +215,21 @@ def write_report(
             imgs = (s.images if cls is None else s.of_class(cls))[:per_grid]
             if len(imgs):
                 out.append(
-                    f"<figure><img alt='{label} {html.escape(cls or '')}' src='{_png_data_uri(image_grid(imgs))}'>"
+                    f"<figure><img alt='{label} {html.escape(cls or '')}' "
+                    f"src='{_png_data_uri(image_grid(imgs))}'>"
                     f"<figcaption>{label}</figcaption></figure>"
                 )
         out.append("</div>")
     out.append("<h2>Memorization audit</h2>")
     if not evaluation.memorization:
         out.append("<p class='note'>No training set given (--train), so no audit.</p>")
-    for name, res in evaluation.memorization.items():
-        s = res.summary()
+    for res in evaluation.memorization.values():
+        summary = res.summary()
         out.append(
-            f"<h3>{html.escape(res.space)}</h3><p class='note'>Copy rate {_fmt(s['copy_rate'])} "
-            f"({s['n_copies']} of {s['n_synthetic']} synthetic images closer to a training image than the "
-            f"{_fmt(res.percentile)}th percentile of held-out real images, {_fmt(res.threshold)}); "
-            f"median distance ratio {_fmt(s['median_ratio'])} (synthetic / held-out real).</p>"
+            f"<h3>{html.escape(res.space)}</h3><p class='note'>Copy rate {_fmt(summary['copy_rate'])} "
+            f"({summary['n_copies']} of {summary['n_synthetic']} synthetic images closer to a training image "
+            f"than the {_fmt(res.percentile)}th percentile of held-out real images, {_fmt(res.threshold)}); "
+            f"median distance ratio {_fmt(summary['median_ratio'])} (synthetic / held-out real).</p>"
         )
         out.append(
             _histogram_svg(

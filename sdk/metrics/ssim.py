@@ -65,14 +65,15 @@ def ssim(
     Raises
     ------
     DataError
-        If the batches do not match, values fall outside [0, data_range], or an image is smaller than the window.
+        If the batches do not match, values fall outside [0, data_range], or an image is smaller than the
+        window.
 
     Notes
     -----
-    piq's definition: separable Gaussian window, statistics over the "valid" region only (no padding), population
-    (not sample) covariance. scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=L, channel_axis=-1)`` is the same number for images under 384 pixels
-    (it filters with reflection, then crops the 5-pixel border the reflection touched).
+    piq's definition: separable Gaussian window, statistics over the "valid" region only (no padding),
+    population (not sample) covariance. scikit-image's ``structural_similarity(gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=L, channel_axis=-1)`` is the same number for images
+    under 384 pixels (it filters with reflection, then crops the 5-pixel border the reflection touched).
     """
     xa, ya, data_range = prepare_pair(x, y, data_range, "ssim")
     g = _gaussian(kernel_size, kernel_sigma)
@@ -106,8 +107,8 @@ def ms_ssim(
     kernel_size, kernel_sigma, k1, k2 : int, float
         As for :func:`ssim`.
     scale_weights : sequence of float, optional
-        One weight per scale, normalised to sum 1. By default the paper's five weights as published (they sum to
-        1.0001 and are used as they are, as piq does).
+        One weight per scale, normalised to sum 1. By default the paper's five weights as published (they sum
+        to 1.0001 and are used as they are, as piq does).
 
     Returns
     -------
@@ -117,15 +118,16 @@ def ms_ssim(
     Raises
     ------
     DataError
-        If the images are smaller than ``(kernel_size - 1) * 2^(scales - 1) + 1`` (161 pixels for the defaults;
-        pass fewer ``scale_weights`` or a smaller ``kernel_size`` for small images), or as for :func:`ssim`.
+        If the images are smaller than ``(kernel_size - 1) * 2^(scales - 1) + 1`` (161 pixels for the
+        defaults; pass fewer ``scale_weights`` or a smaller ``kernel_size`` for small images), or as for
+        :func:`ssim`.
 
     Notes
     -----
-    piq's definition: per channel, the contrast-structure terms of the first scales and the SSIM of the last are
-    clipped at 0, raised to their weights and multiplied; the channel values are then averaged. Between scales the
-    images are replicate-padded at the top/left when a side is odd and 2x2 average-pooled. No initial
-    downsampling.
+    piq's definition: per channel, the contrast-structure terms of the first scales and the SSIM of the last
+    are clipped at 0, raised to their weights and multiplied; the channel values are then averaged. Between
+    scales the images are replicate-padded at the top/left when a side is odd and 2x2 average-pooled. No
+    initial downsampling.
     """
     xa, ya, data_range = prepare_pair(x, y, data_range, "ms_ssim")
     g = _gaussian(kernel_size, kernel_sigma)

@@ -19,32 +19,56 @@ from medsynth.export import FP16_TOLERANCE, FP32_TOLERANCE, export_checkpoint
 from medsynth.export.onnx_export import TRAINING_ONLY_OPS
 from medsynth.model_card import ModelCard, read_card
 from medsynth.seeding import latents
-from medsynth.training.config import TrainConfig
-from medsynth.training.nets import get_arch
+from medsynth.training.nets import arch_names
+from medsynth.training.nets.dcgan import DCGANGenerator
+from medsynth.training.nets.fastgan import FastGANGenerator
 from medsynth.training.nets.layers import recompute_batchnorm_stats
+from medsynth.training.nets.sngan import SNGANGenerator
+from medsynth.training.nets.stylegan import StyleGANGenerator
+from medsynth.training.nets.wgangp import WGANGPGenerator
 
 VARIANTS = variants()
 
 
+# The generator module class each architecture name means, written out here rather than read from
+# medsynth.training.nets (its registry) or nets.factory (which export uses): a wrong class or a wrong argument
+# in either then makes the rebuilt network differ from the exported one, and the tests below fail.
+GENERATOR_CLASSES = {
+    "dcgan": DCGANGenerator,
+    "sngan": SNGANGenerator,
+    "sngan-cnn": SNGANGenerator,
+    "sngan-aa": SNGANGenerator,
+    "projected": FastGANGenerator,
+    "wgan-gp": WGANGPGenerator,
+    "stylegan": StyleGANGenerator,
+}
+
+
+def test_every_architecture_has_an_independent_rebuild():
+    assert sorted(GENERATOR_CLASSES) == arch_names()
+
+
 def reference_generator(checkpoint, prefix="G_ema", *, standing_stats=True):
-    """An independent torch rebuild of the checkpoint's generator (not through medsynth.export)."""
+    """An independent torch rebuild of the checkpoint's generator: the checkpoint's JSON read by its keys, the
+    module class constructed directly with keyword arguments, the safetensors loaded strictly (not through
+    medsynth.export, the training checkpoint reader or the network factory)."""
     meta = json.loads(checkpoint.with_suffix(".json").read_text())
-    config = TrainConfig.from_dict(meta["config"])
-    # straight from the architecture registry, not through the factory that export uses
-    options = {"lstm": True} if config.lstm else {}
-    net = get_arch(config.arch).build_generator(
-        len(meta["classes"]),
-        config.latent_dim,
-        config.image_size,
-        meta["channels"],
-        config.g_width,
-        config.max_width,
+    config = meta["config"]
+    options = {"lstm": True} if config.get("lstm") else {}
+    net = GENERATOR_CLASSES[config["arch"]](
+        num_classes=len(meta["classes"]),
+        latent_dim=config["latent_dim"],
+        image_size=config["image_size"],
+        channels=meta["channels"],
+        width=config["g_width"],
+        max_width=config["max_width"],
         **options,
     )
     tensors = load_file(str(checkpoint))
-    net.load_state_dict({k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+    state = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    net.load_state_dict(state, strict=True)
     if standing_stats:
-        recompute_batchnorm_stats(net, len(meta["classes"]), config.latent_dim, seed=config.seed)
+        recompute_batchnorm_stats(net, len(meta["classes"]), config["latent_dim"], seed=config["seed"])
     return net.eval()
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 
 class _EmptyModule(types.ModuleType):
-    """A stand-in for torchvision: any attribute is a placeholder class (capitalised) or another empty module."""
+    """A stand-in for torchvision: any attribute is a placeholder class (capitalised) or another empty
+    module."""
 
     def __getattr__(self, name: str) -> object:
         if name.startswith("__"):

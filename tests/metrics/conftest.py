@@ -10,8 +10,8 @@ from helpers.metrics import import_piq
 def piq():
     """piq 0.8, imported with an empty ``torchvision`` module in sys.modules.
 
-    piq imports torchvision at package import (for its feature extractors), and torchvision does not import beside
-    the torch CPU wheel here; the pure-tensor metrics used as oracles never touch it.
+    piq imports torchvision at package import (for its feature extractors), and torchvision does not import
+    beside the torch CPU wheel here; the pure-tensor metrics used as oracles never touch it.
     """
     pytest.importorskip("torch")
     try:

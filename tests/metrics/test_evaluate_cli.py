@@ -1,4 +1,5 @@
-"""Image-set loading, the ONNX feature extractor, and ``medsynth evaluate`` end to end (report in Chromium)."""
+"""Image-set loading, the ONNX feature extractor, and ``medsynth evaluate`` end to end (report in
+Chromium)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ def test_loads_class_tree_generate_output_npz_and_isic_csvs(tmp_path):
     (isic / "labels.csv").write_text(
         "image_id,split,diagnosis,path\n"
         + "".join(
-            f"ISIC_{i:07d},{'train' if i < 3 else 'val'},{'melanoma' if i == 1 else 'nevus'},images/ISIC_{i:07d}.jpg\n"
+            f"ISIC_{i:07d},{'train' if i < 3 else 'val'},{'melanoma' if i == 1 else 'nevus'},"
+            f"images/ISIC_{i:07d}.jpg\n"
             for i in range(4)
         )
     )

@@ -67,7 +67,7 @@ def cached_arrays(
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         with atomic_open(entry) as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, allow_pickle=False, **arrays)
     except OSError:
         pass  # a read-only cache folder costs speed, not correctness
     return arrays

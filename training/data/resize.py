@@ -14,8 +14,8 @@ def read_image(path: Path, size: int, channels: int) -> np.ndarray:
     Raises OSError / ValueError (PIL's own) when the file cannot be decoded; callers turn that into a skip.
     """
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB" if channels == 3 else "L")
+        with Image.open(path) as opened:
+            im = opened.convert("RGB" if channels == 3 else "L")
             w, h = im.size
             side = min(w, h)
             left, top = (w - side) // 2, (h - side) // 2

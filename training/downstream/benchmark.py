@@ -198,7 +198,7 @@ def run_utility(
     say = log or (lambda _m: None)
     per_seed: dict[str, list[np.ndarray]] = {arm.key: [] for arm in arms}
     probas: dict[str, list[np.ndarray]] = {arm.key: [] for arm in arms}
-    sets: dict[str, dict[str, int]] = {}
+    sets: dict[str, dict[str, dict[str, int]]] = {}  # arm -> class -> what its training set holds
     train_s: dict[str, list[float]] = {arm.key: [] for arm in arms}
     generation_s = 0.0
     filtering = any(arm.filtered for arm in arms)

@@ -131,6 +131,7 @@ def _plot_png(result: dict[str, Any]) -> bytes:
             return float(d[group] if cls is None else d[group][cls])
 
         means = [pick(entry["mean"], g, c) for _, g, c in groups]
+        err: list[list[float]] | list[float] | None  # matplotlib's yerr: (below, above) or symmetric
         if "interval" in entry:
             low = [pick(entry["interval"]["low"], g, c) for _, g, c in groups]
             high = [pick(entry["interval"]["high"], g, c) for _, g, c in groups]

@@ -24,10 +24,9 @@ def _fixed_conv(cin: int, cout: int, kernel: int) -> nn.Conv2d:
     """A randomly initialised convolution that is never trained (the paper's random projections)."""
     conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
     nn.init.kaiming_normal_(conv.weight, nonlinearity="linear")
-    nn.init.zeros_(conv.bias)
-    conv.weight.requires_grad_(False)
-    conv.bias.requires_grad_(False)
-    return conv
+    if conv.bias is not None:  # always: Conv2d's bias=True
+        nn.init.zeros_(conv.bias)
+    return conv.requires_grad_(False)
 
 
 class _Mixing(nn.Module):
@@ -85,6 +84,8 @@ class ProjectedDiscriminator(nn.Module):
     ``width`` is the number of channels the random mixing maps the stride-4 features to (doubling per scale,
     capped at ``max_width``); the heads start from those.
     """
+
+    pyramid: FeaturePyramid  # set with object.__setattr__ in __init__, so that it is not a submodule
 
     def __init__(
         self, num_classes: int, image_size: int, channels: int, width: int = 32, max_width: int = 256
