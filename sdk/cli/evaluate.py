@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -184,9 +185,9 @@ def evaluate(
     """Score synthetic images against real ones: FD/FRD/KID/PRDC per class with bootstrap intervals, the
     full-reference metrics against each synthetic image's nearest real image, and (with --train) a memorization
     audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
+    from medsynth.imageset import ImageSet, load_image_set
     from medsynth.metrics.evaluation import EvaluationConfig, evaluate_sets
     from medsynth.metrics.features import OnnxFeatureExtractor, load_feature_extractor
-    from medsynth.metrics.imageset import load_image_set
     from medsynth.metrics.memorization import save_closest_pairs
     from medsynth.metrics.report import write_report
 
@@ -195,19 +196,19 @@ def evaluate(
         if features_spec is not None
         else None
     )
-    bounds = {"max_pixels": max_pixels, "max_npz_bytes": max_npz_bytes}
-    synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class, **bounds)
+    bounds: dict[str, Any] = {
+        "max_pixels": max_pixels,
+        "max_npz_bytes": max_npz_bytes,
+        "max_per_class": max_per_class,
+    }
+
+    def load(path: Path, **options: Any) -> ImageSet:  # named in the report by the path given
+        return dataclasses.replace(load_image_set(path, **bounds, **options), name=str(path))
+
+    synthetic = load(synthetic_path, size=size)
     side, channels = synthetic.images.shape[1], synthetic.images.shape[3]
-    real = load_image_set(
-        real_path, size=side, channels=channels, split=real_split, max_per_class=max_per_class, **bounds
-    )
-    train = (
-        load_image_set(
-            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class, **bounds
-        )
-        if train_path is not None
-        else None
-    )
+    real = load(real_path, size=side, channels=channels, split=real_split)
+    train = load(train_path, size=side, channels=channels, split=train_split) if train_path else None
     classifier = (
         OnnxFeatureExtractor(classifier_path, value_range=features_range)
         if classifier_path is not None

@@ -15,7 +15,7 @@ from PIL import Image
 
 from medsynth.cli import main
 from medsynth.errors import DataError
-from medsynth.metrics.imageset import load_image_set
+from medsynth.imageset import load_image_set
 
 CLASSES = ("nevus", "melanoma")
 
@@ -145,6 +145,7 @@ def test_evaluate_writes_metrics_report_and_flags_copies(tmp_path):
     assert "FD" in result.output and "haarpsi" in result.output and "copy rate" in result.output
     m = json.loads((out / "metrics.json").read_text())
     assert m["feature_space"] == "radiomics" and set(m["per_class"]) == set(CLASSES)
+    assert m["sets"]["real"]["source"] == str(real) and m["sets"]["synthetic"]["source"] == str(synthetic)
     fd = m["overall"]["fd"]
     assert fd["low"] <= fd["value"] <= fd["high"] and fd["n_boot"] == 20
     assert 0 <= m["overall"]["prdc"]["precision"] <= 1
