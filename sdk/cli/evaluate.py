@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from medsynth.errors import OutputError
+from medsynth.errors import DataError, ModelError, OutputError
 
 __all__ = ["evaluate"]
 
@@ -69,6 +69,23 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows)
 
 
+def _resize_policy(model_spec: str | None) -> tuple[str, str]:
+    """The resize policy for the real images, and where it came from (for metrics.json)."""
+    from medsynth.imageset import RESIZE_POLICY, check_resize_policy
+
+    if model_spec is None:
+        return RESIZE_POLICY, "default"
+    from medsynth.generator import Generator
+
+    card = Generator.load(model_spec, device="cpu", threads=1).card
+    if not card.resize_policy:  # a card written before the field: trained with the one policy
+        return RESIZE_POLICY, f"default (the card of {card.name} names none)"
+    try:
+        return check_resize_policy(card.resize_policy), f"the card of {card.name}"
+    except DataError as exc:
+        raise ModelError(f"model {card.name}: {exc}") from exc
+
+
 @click.command(name="evaluate")
 @click.option(
     "--real",
@@ -89,6 +106,14 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     "train_path",
     type=click.Path(exists=True, path_type=Path),
     help="The generator's training images; enables the memorization audit (--real is then the held-out set).",
+)
+@click.option(
+    "--model",
+    "model_spec",
+    metavar="PATH|NAME",
+    help="The generator the synthetic images came from (ONNX file or bundled name): the real images are "
+    "resized by its card's resize policy, the way its training read them. Default: medsynth's one policy "
+    "(center-crop+lanczos), how medsynth training reads photographs and arrays.",
 )
 @click.option("--real-split", help="Keep only this split of a CSV given as --real (e.g. val).")
 @click.option("--train-split", help="Keep only this split of a CSV given as --train (e.g. train).")
@@ -168,6 +193,7 @@ def evaluate(
     real_path: Path,
     synthetic_path: Path,
     train_path: Path | None,
+    model_spec: str | None,
     real_split: str | None,
     train_split: str | None,
     features_spec: str | None,
@@ -196,9 +222,11 @@ def evaluate(
         if features_spec is not None
         else None
     )
+    policy, policy_from = _resize_policy(model_spec)
     bounds: dict[str, Any] = {
         "max_pixels": max_pixels,
         "max_npz_bytes": max_npz_bytes,
+        "resize_policy": policy,
         "max_per_class": max_per_class,
     }
 
@@ -224,6 +252,7 @@ def evaluate(
         classifier=classifier,
         config=config,
     )
+    result.metrics["resize_policy"] = {"name": policy, "from": policy_from}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         pairs = None
