@@ -25,8 +25,8 @@ import onnx
 from medsynth._session import create_session
 from medsynth.export.feature_extractor import export_feature_extractor, torch_features
 from medsynth.export.onnx_export import store_weights_fp16
+from medsynth.imageset import load_image_set
 from medsynth.metrics.features import FEATURE_INPUT_SIZE
-from medsynth.metrics.imageset import load_image_set
 from medsynth.training.nets.efficientnet_lite import pretrained_efficientnet_lite0
 from medsynth.writers._atomic import atomic_write_bytes
 

@@ -206,6 +206,7 @@ def build_card(
             schema_version=SCHEMA_VERSION,
             name=name,
             description=description,
+            resize_policy=meta.resize_policy,
             arch=arch,
             classes=meta.classes,
             latent_dim=config.latent_dim,

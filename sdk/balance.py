@@ -9,7 +9,7 @@ from pathlib import Path
 
 from medsynth._primitives import is_integer
 from medsynth.errors import ArgumentError, DataError
-from medsynth.isic import ISIC2017_ONE_HOT, is_isic_ground_truth, isic_class
+from medsynth.imageset.isic import ISIC2017_ONE_HOT, is_isic_ground_truth, isic_class
 from medsynth.model_card import ModelCard, shorten_list
 
 __all__ = ["plan_balance", "read_label_counts", "counts_by_class"]

@@ -55,7 +55,8 @@ _REQUIRED = (
     "intended_use",
     "medsynth_version",
 )
-_OPTIONAL = ("description", "provenance", "metrics")
+_OPTIONAL = ("description", "resize_policy", "provenance", "metrics")
+MAX_POLICY_NAME = 64  # characters of a resize policy name
 
 # Bounds on what a card may claim, checked before anything is allocated from it.
 MAX_CARD_BYTES = 1 << 20  # the JSON document
@@ -123,6 +124,9 @@ class ModelCard:
     intended_use: str  # e.g. "Synthetic research data; not for diagnosis."
     medsynth_version: str  # medsynth version that wrote the card
     description: str = ""  # one line
+    # how real images were resized for training (medsynth.imageset.resize, e.g. "center-crop+lanczos");
+    # "" in cards written before the field existed, and then left out of the JSON
+    resize_policy: str = ""
     provenance: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # training provenance
     metrics: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # measured metrics
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # unknown keys, kept as is
@@ -201,6 +205,8 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         """Return the card as a plain JSON-ready dict (unknown keys of the source included)."""
         doc = {f.name: _thaw(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "extra"}
+        if not self.resize_policy:
+            del doc["resize_policy"]  # an older card stays byte for byte what it was
         doc.update(_thaw(self.extra))
         return doc
 
@@ -322,7 +328,9 @@ def _check_class_names(names: Sequence[Any], *, source: str) -> None:
 
 def _validate(values: Mapping[str, Any], *, source: str) -> None:
     """Check the field values of a card; raise ModelError naming ``source`` and the field."""
-    card = SimpleNamespace(**{"description": "", "provenance": {}, "metrics": {}, "extra": {}, **values})
+    card = SimpleNamespace(
+        **{"description": "", "resize_policy": "", "provenance": {}, "metrics": {}, "extra": {}, **values}
+    )
 
     def bad(name: str, want: str) -> ModelError:
         got = _thaw(getattr(card, name))
@@ -342,6 +350,9 @@ def _validate(values: Mapping[str, Any], *, source: str) -> None:
             raise bad(name, "a non-empty string")
     if not isinstance(card.description, str):
         raise bad("description", "a string")
+    policy = card.resize_policy
+    if not isinstance(policy, str) or len(policy) > MAX_POLICY_NAME or not policy.isprintable():
+        raise bad("resize_policy", f"a printable name of up to {MAX_POLICY_NAME} characters")
     if not isinstance(card.classes, (list, tuple)) or not card.classes:
         raise bad("classes", "a non-empty list of class names")
     if len(set(card.classes)) != len(card.classes):

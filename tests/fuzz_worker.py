@@ -81,7 +81,7 @@ def run(seed: int, budget_s: float, work: Path) -> dict[str, object]:
 
     from medsynth.cli import main
     from medsynth.errors import MedsynthError
-    from medsynth.metrics.imageset import load_image_set
+    from medsynth.imageset import load_image_set
     from medsynth.model_card import ModelCard
 
     rng = np.random.default_rng(seed)

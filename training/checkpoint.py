@@ -50,6 +50,7 @@ class CheckpointMeta:
     dataset: str = ""  # the data set's name (never a path)
     dataset_license: str = ""  # the data set's licence
     modality: str = ""  # DICOM modality of the training images ("" = unknown)
+    resize_policy: str = ""  # how the images were resized (medsynth.imageset.resize; "" = not recorded)
     train_manifest_sha256: str = ""  # sha256 of the sorted "id,class" lines of the training set
     skipped_images: int = 0  # unreadable inputs left out
     history: tuple[Mapping[str, Any], ...] = ()  # one record per epoch (losses, scores, validation)
@@ -77,8 +78,9 @@ class CheckpointMeta:
             version=VERSION,
             arch=self.config.arch,
         )
-        if not self.modality:
-            del doc["modality"]
+        for key in ("modality", "resize_policy"):
+            if not doc[key]:
+                del doc[key]
         return doc
 
     @classmethod
@@ -142,6 +144,7 @@ _JSON_KINDS: dict[str, type] = {
     "dataset": str,
     "dataset_license": str,
     "modality": str,
+    "resize_policy": str,
     "train_manifest_sha256": str,
     "skipped_images": int,
     "history": list,

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from medsynth._primitives import from_uint8, to_uint8
 from medsynth._version import __version__
 from medsynth.errors import ArgumentError, DataError, DivergenceError
+from medsynth.imageset import RESIZE_POLICY, ImageSet
 from medsynth.training.augment import diff_augment, parse_policy
 from medsynth.training.checkpoint import (
     Checkpoint,
@@ -36,7 +37,6 @@ from medsynth.training.checkpoint import (
 )
 from medsynth.training.class_probe import ClassProbe, FeatureDiscriminator, fit_class_probe
 from medsynth.training.config import TrainConfig
-from medsynth.training.data.image_set import ImageSet
 from medsynth.training.distributed import SINGLE, World
 from medsynth.training.ema import EMA
 from medsynth.training.flips import TRANSFORMS, flip
@@ -441,6 +441,7 @@ class Trainer:
             dataset=self.data.name,
             dataset_license=self.data.license,
             modality=self.data.modality,
+            resize_policy=RESIZE_POLICY,
             train_manifest_sha256=self.data.manifest_sha256(),
             skipped_images=len(self.data.skipped),
             history=tuple(self.history),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-from medsynth.errors import OutputError
+from medsynth.errors import DataError, ModelError, OutputError
 
 __all__ = ["evaluate"]
 
@@ -68,6 +69,23 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows)
 
 
+def _resize_policy(model_spec: str | None) -> tuple[str, str]:
+    """The resize policy for the real images, and where it came from (for metrics.json)."""
+    from medsynth.imageset import RESIZE_POLICY, check_resize_policy
+
+    if model_spec is None:
+        return RESIZE_POLICY, "default"
+    from medsynth.generator import Generator
+
+    card = Generator.load(model_spec, device="cpu", threads=1).card
+    if not card.resize_policy:  # a card written before the field: trained with the one policy
+        return RESIZE_POLICY, f"default (the card of {card.name} names none)"
+    try:
+        return check_resize_policy(card.resize_policy), f"the card of {card.name}"
+    except DataError as exc:
+        raise ModelError(f"model {card.name}: {exc}") from exc
+
+
 @click.command(name="evaluate")
 @click.option(
     "--real",
@@ -88,6 +106,14 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     "train_path",
     type=click.Path(exists=True, path_type=Path),
     help="The generator's training images; enables the memorization audit (--real is then the held-out set).",
+)
+@click.option(
+    "--model",
+    "model_spec",
+    metavar="PATH|NAME",
+    help="The generator the synthetic images came from (ONNX file or bundled name): the real images are "
+    "resized by its card's resize policy, the way its training read them. Default: medsynth's one policy "
+    "(center-crop+lanczos), how medsynth training reads photographs and arrays.",
 )
 @click.option("--real-split", help="Keep only this split of a CSV given as --real (e.g. val).")
 @click.option("--train-split", help="Keep only this split of a CSV given as --train (e.g. train).")
@@ -167,6 +193,7 @@ def evaluate(
     real_path: Path,
     synthetic_path: Path,
     train_path: Path | None,
+    model_spec: str | None,
     real_split: str | None,
     train_split: str | None,
     features_spec: str | None,
@@ -184,9 +211,9 @@ def evaluate(
     """Score synthetic images against real ones: FD/FRD/KID/PRDC per class with bootstrap intervals, the
     full-reference metrics against each synthetic image's nearest real image, and (with --train) a
     memorization audit. Writes OUT/metrics.json and OUT/report.html and prints a summary table."""
+    from medsynth.imageset import ImageSet, load_image_set
     from medsynth.metrics.evaluation import EvaluationConfig, evaluate_sets
     from medsynth.metrics.features import OnnxFeatureExtractor, load_feature_extractor
-    from medsynth.metrics.imageset import load_image_set
     from medsynth.metrics.memorization import save_closest_pairs
     from medsynth.metrics.report import write_report
 
@@ -195,19 +222,21 @@ def evaluate(
         if features_spec is not None
         else None
     )
-    bounds: dict[str, Any] = {"max_pixels": max_pixels, "max_npz_bytes": max_npz_bytes}
-    synthetic = load_image_set(synthetic_path, size=size, max_per_class=max_per_class, **bounds)
+    policy, policy_from = _resize_policy(model_spec)
+    bounds: dict[str, Any] = {
+        "max_pixels": max_pixels,
+        "max_npz_bytes": max_npz_bytes,
+        "resize_policy": policy,
+        "max_per_class": max_per_class,
+    }
+
+    def load(path: Path, **options: Any) -> ImageSet:  # named in the report by the path given
+        return dataclasses.replace(load_image_set(path, **bounds, **options), name=str(path))
+
+    synthetic = load(synthetic_path, size=size)
     side, channels = synthetic.images.shape[1], synthetic.images.shape[3]
-    real = load_image_set(
-        real_path, size=side, channels=channels, split=real_split, max_per_class=max_per_class, **bounds
-    )
-    train = (
-        load_image_set(
-            train_path, size=side, channels=channels, split=train_split, max_per_class=max_per_class, **bounds
-        )
-        if train_path is not None
-        else None
-    )
+    real = load(real_path, size=side, channels=channels, split=real_split)
+    train = load(train_path, size=side, channels=channels, split=train_split) if train_path else None
     classifier = (
         OnnxFeatureExtractor(classifier_path, value_range=features_range)
         if classifier_path is not None
@@ -223,6 +252,7 @@ def evaluate(
         classifier=classifier,
         config=config,
     )
+    result.metrics["resize_policy"] = {"name": policy, "from": policy_from}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         pairs = None

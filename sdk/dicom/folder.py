@@ -9,7 +9,7 @@ files are ignored). Files that cannot be used are skipped with the reason, never
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +75,7 @@ def iter_images(
     *,
     limits: Limits = DEFAULT_LIMITS,
     files: list[Path] | None = None,
+    resize: Callable[[np.ndarray, int], np.ndarray] = to_square,
 ) -> Iterator[FileImages]:
     """Read every file of ``folder`` to ``uint8`` display frames, one :class:`FileImages` per file.
 
@@ -90,6 +91,10 @@ def iter_images(
         Size bounds for every file.
     files
         The files to read, if already listed with :func:`list_files`.
+    resize
+        How a frame is brought to ``size``: :func:`medsynth.dicom.resize.to_square` (pad, then bilinear) by
+        default; training passes the image sets' resize policy
+        (:func:`medsynth.imageset.resize.fit_array`, centre crop, then Lanczos).
 
     Yields
     ------
@@ -113,7 +118,7 @@ def iter_images(
             yield FileImages(path, None, str(exc))
             continue
         if size is not None:
-            frames = np.stack([to_square(frame, size) for frame in frames])
+            frames = np.stack([resize(frame, size) for frame in frames])
         yield FileImages(path, frames)
 
 
@@ -123,6 +128,7 @@ def load_folder(
     size: int | None = 256,
     *,
     limits: Limits = DEFAULT_LIMITS,
+    resize: Callable[[np.ndarray, int], np.ndarray] = to_square,
 ) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
     """Load a DICOM folder into one ``uint8`` array, e.g. for a training set.
 
@@ -138,9 +144,12 @@ def load_folder(
         As for :func:`medsynth.dicom.load`: ``"from-file"``, ``"full"``, a preset (``"lung"``), ``"C,W"`` or a
         ``(center, width)`` pair.
     size
-        Side of the square output images (padded with black, then resampled); ``None`` keeps native sizes.
+        Side of the square output images (padded with black, then resampled, unless ``resize`` says
+        otherwise); ``None`` keeps native sizes.
     limits
         Size bounds for every file.
+    resize
+        How a frame is brought to ``size`` (see :func:`iter_images`).
 
     Returns
     -------
@@ -162,7 +171,7 @@ def load_folder(
     images: list[np.ndarray] = []
     paths: list[Path] = []
     skipped: list[tuple[Path, str]] = []
-    for item in iter_images(path, window, size, limits=limits):
+    for item in iter_images(path, window, size, limits=limits, resize=resize):
         if item.frames is None:
             skipped.append((item.path, item.reason))
             continue

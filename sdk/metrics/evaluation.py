@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from medsynth.errors import DataError
+from medsynth.imageset import ImageSet
 from medsynth.metrics import gmsd, haarpsi, mdsi, ms_gmsd, ms_ssim, psnr, ssim
 from medsynth.metrics._neighbours import nearest
 from medsynth.metrics.bootstrap import bootstrap_interval
@@ -18,7 +19,6 @@ from medsynth.metrics.c2st import C2ST_C, C2ST_FOLDS, c2st, class_matched, strat
 from medsynth.metrics.diversity import diversity
 from medsynth.metrics.features import DEFAULT_SPACE
 from medsynth.metrics.frechet import frechet_distance, relative_frechet_distance
-from medsynth.metrics.imageset import ImageSet
 from medsynth.metrics.inception_score import inception_score
 from medsynth.metrics.kid import kid
 from medsynth.metrics.memorization import MemorizationResult, memorization_audit, pixel_space
@@ -274,8 +274,8 @@ def evaluate_sets(
         "classes": shared,
         "config": config.__dict__.copy(),
         "sets": {
-            "real": {"source": real.source, "counts": real.counts()},
-            "synthetic": {"source": synthetic.source, "counts": synthetic.counts()},
+            "real": {"source": real.name, "counts": real.counts()},
+            "synthetic": {"source": synthetic.name, "counts": synthetic.counts()},
         },
         "image_shape": list(real.images.shape[1:]),
     }

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from medsynth.imageset import ImageSet
 from medsynth.metrics.evaluation import Evaluation
-from medsynth.metrics.imageset import ImageSet
 
 __all__ = ["write_report", "image_grid"]
 
@@ -178,8 +178,8 @@ def write_report(
     out = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>medsynth evaluation</title>",
         f"<style>{_CSS}</style></head><body><h1>medsynth evaluation</h1>",
-        f"<p class='note'>Real: {html.escape(real.source)} ({len(real.labels)} images). Synthetic: "
-        f"{html.escape(synthetic.source)} ({len(synthetic.labels)} images). Image shape {m['image_shape']}. "
+        f"<p class='note'>Real: {html.escape(real.name)} ({len(real.labels)} images). Synthetic: "
+        f"{html.escape(synthetic.name)} ({len(synthetic.labels)} images). Image shape {m['image_shape']}. "
         f"Feature space: <b>{html.escape(m['feature_space'])}</b>. Intervals: "
         f"{int(m['config']['level'] * 100)} % bias-shifted percentile bootstrap, "
         f"{m['config']['n_boot']} resamples.</p>",

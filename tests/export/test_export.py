@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from medsynth import Generator
 from medsynth.export import FP16_TOLERANCE, FP32_TOLERANCE, export_checkpoint
 from medsynth.export.onnx_export import TRAINING_ONLY_OPS
+from medsynth.imageset import RESIZE_POLICY
 from medsynth.model_card import ModelCard, read_card
 from medsynth.seeding import latents
 from medsynth.training.nets import arch_names
@@ -159,6 +160,7 @@ def test_card_from_checkpoint(exported, variant):
     )
     assert (card.photometric, card.modality, dict(card.intensity)) == ("RGB", "XC", {"kind": "display"})
     assert card.name == report.path.stem and card.license == "Apache-2.0"
+    assert card.resize_policy == RESIZE_POLICY  # the trainer recorded it, the export carried it
     assert card.intended_use == "Synthetic research data; not for diagnosis."
     assert dict(card.metrics) == {"fd_pixels": 1.25}
     prov = card.to_dict()["provenance"]

@@ -189,3 +189,17 @@ def test_fp16_weights_round_each_weight_and_keep_float32_io():
     np.testing.assert_array_equal(got, want)
     assert 0 < np.abs(got - (w + by_name["E"][0])).max() <= np.abs(w).max() * 2.0**-11
     onnx.checker.check_model(model, full_check=True)
+
+
+def test_the_resize_policy_goes_from_the_checkpoint_into_the_card():
+    recorded = _meta({**META, "resize_policy": "center-crop+lanczos"})
+    assert recorded.to_json()["resize_policy"] == "center-crop+lanczos"
+    assert CheckpointMeta.from_json(recorded.to_json(), "x.json") == recorded
+    card, _ = build_card(recorded, name="m")
+    assert card.resize_policy == "center-crop+lanczos"
+    older = _meta(META)  # written before the field: none recorded, none claimed
+    assert older.resize_policy == "" and "resize_policy" not in older.to_json()
+    card, _ = build_card(older, name="m")
+    assert card.resize_policy == "" and "resize_policy" not in card.to_dict()
+    with pytest.raises(DataError, match="'resize_policy' must be str"):
+        _meta({**META, "resize_policy": 3})

@@ -28,7 +28,7 @@ def test_shipped_extractor_matches_torch_on_real_isic_images(net):
     if not (ISIC / "labels.csv").is_file():
         pytest.skip("../shared/data/isic2017 is not present")
     from medsynth.export.feature_extractor import torch_features
-    from medsynth.metrics.imageset import load_image_set
+    from medsynth.imageset import load_image_set
 
     # val images at their stored 256 px: the SDK resizes them to 224 (Pillow bilinear) before the session
     real = load_image_set(ISIC / "labels.csv", channels=3, split="val", max_per_class=3)

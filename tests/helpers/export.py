@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from medsynth.imageset import ImageSet
 from medsynth.training.config import TrainConfig
-from medsynth.training.data.image_set import ImageSet
 from medsynth.training.loop import Trainer
 from medsynth.training.nets import arch_names
 

@@ -97,13 +97,13 @@ def test_too_few_rows_is_a_data_error():
 
 
 def test_evaluation_runs_the_test_when_the_sets_share_no_class_name():
+    from medsynth.imageset import ImageSet
     from medsynth.metrics.evaluation import EvaluationConfig, evaluate_sets
-    from medsynth.metrics.imageset import ImageSet
 
     rng = np.random.default_rng(6)
     images = rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
-    real = ImageSet(images[:20], np.zeros(20, np.int64), ("all",), "flat folder")
-    synthetic = ImageSet(images[20:], np.arange(20) % 2, ("nevus", "melanoma"), "generated")
+    real = ImageSet(images[:20], np.zeros(20, np.int64), ("all",), name="flat folder")
+    synthetic = ImageSet(images[20:], np.arange(20) % 2, ("nevus", "melanoma"), name="generated")
     m = evaluate_sets(real, synthetic, config=EvaluationConfig(n_boot=0)).metrics
     entry = m["overall"]["c2st"]["radiomics"]
     assert entry["n_a"] == 20 and entry["n_b"] == 20 and entry["floor"]["against"] == "real halves"

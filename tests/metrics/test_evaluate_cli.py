@@ -16,7 +16,7 @@ from PIL import Image
 
 from medsynth.cli import main
 from medsynth.errors import DataError
-from medsynth.metrics.imageset import load_image_set
+from medsynth.imageset import load_image_set
 
 CLASSES = ("nevus", "melanoma")
 
@@ -147,6 +147,7 @@ def test_evaluate_writes_metrics_report_and_flags_copies(tmp_path):
     assert "FD" in result.output and "haarpsi" in result.output and "copy rate" in result.output
     m = json.loads((out / "metrics.json").read_text())
     assert m["feature_space"] == "radiomics" and set(m["per_class"]) == set(CLASSES)
+    assert m["sets"]["real"]["source"] == str(real) and m["sets"]["synthetic"]["source"] == str(synthetic)
     fd = m["overall"]["fd"]
     assert fd["low"] <= fd["value"] <= fd["high"] and fd["n_boot"] == 20
     assert 0 <= m["overall"]["prdc"]["precision"] <= 1
@@ -271,3 +272,23 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert 0.02 < non_white < 0.9  # text, tables and image grids drawn; not a blank or error page
     colourful = (pixels.max(axis=2).astype(int) - pixels.min(axis=2) > 40).mean()
     assert colourful > 0.005  # the embedded image grids decoded
+
+
+def test_evaluate_resizes_real_images_by_the_models_card(tmp_path, tiny_model, model_factory, onnx_models):
+    real = _class_tree(tmp_path / "real", seed=2, n=3)
+    stated = model_factory("stated", onnx_models.make_card(resize_policy="center-crop+lanczos"))
+    newer = model_factory("newer", onnx_models.make_card(resize_policy="stretch+bicubic"))
+    args = ["--real", str(real), "--synthetic", str(real), "--bootstrap", "0", "--max-per-class", "3"]
+    expected = {
+        None: {"name": "center-crop+lanczos", "from": "default"},
+        tiny_model: {"name": "center-crop+lanczos", "from": "default (the card of tiny-test names none)"},
+        stated: {"name": "center-crop+lanczos", "from": "the card of tiny-test"},
+    }
+    for i, (model, policy) in enumerate(expected.items()):
+        out = tmp_path / f"out{i}"
+        result = _run([*args, "--out", str(out), *(["--model", str(model)] if model else [])])
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "metrics.json").read_text())["resize_policy"] == policy
+    bad = CliRunner().invoke(main, ["evaluate", *args, "--model", str(newer), "--out", str(tmp_path / "o")])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1
+    assert "unknown resize policy 'stretch+bicubic'" in bad.output and not (tmp_path / "o").exists()

@@ -17,7 +17,7 @@ from PIL import Image
 
 from medsynth.cli import main
 from medsynth.errors import DataError
-from medsynth.metrics.imageset import load_image_set
+from medsynth.imageset import load_image_set
 
 MANIFEST = ["path", "class", "class_index", "seed", "index", "model_sha256", "medsynth_version", "synthetic"]
 

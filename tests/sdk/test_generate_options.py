@@ -126,12 +126,12 @@ def test_balance_from_isic_ground_truth(tmp_path, tiny_model, label_column):
 
 
 def test_isic_ground_truth_counts_match_training_and_the_shared_file(tmp_path):
-    from medsynth.training.data.isic import read_isic_labels
+    from medsynth.imageset.folders import list_csv
 
     if not ISIC_GT.is_file():
         pytest.skip(f"{ISIC_GT} is absent")
     counts = read_label_counts(ISIC_GT, "diagnosis")
-    assert counts == Counter(name for _, name, _ in read_isic_labels(ISIC_GT, "all"))
+    assert counts == Counter(name for _, name, _ in list_csv(ISIC_GT, None).rows)
     # Independent oracle: the 0/1 columns counted directly.
     with ISIC_GT.open(newline="") as handle:
         rows = list(csv.DictReader(handle))

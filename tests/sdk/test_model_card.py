@@ -50,6 +50,27 @@ def test_optional_fields_default_and_unknown_keys_are_kept(card):
     assert json.loads(card.to_json())["future_field"] == {"a": [1, 2]}
 
 
+def test_resize_policy_is_optional_and_older_cards_load_unchanged(card):
+    text = card.to_json()  # a card as written before the field existed: no resize_policy key
+    assert "resize_policy" not in json.loads(text)
+    old = ModelCard.from_json(text, source="old.onnx")
+    assert old.resize_policy == "" and old.to_json() == text  # byte for byte as it was
+    new = card.replace(resize_policy="center-crop+lanczos")
+    assert json.loads(new.to_json())["resize_policy"] == "center-crop+lanczos"
+    again = ModelCard.from_json(new.to_json(), source="new.onnx")
+    assert again == new and again.resize_policy == "center-crop+lanczos" and not again.extra
+    for bad in (5, "x" * 65, "a\nb", None):
+        with pytest.raises(ModelError, match="'resize_policy' must be a printable name"):
+            ModelCard.from_json(json.dumps(_doc(card, resize_policy=bad)), source="m.onnx")
+
+
+def test_the_bundled_cards_predate_the_resize_policy_and_still_load():
+    from medsynth.generator import Generator
+
+    for name in ("isic2017-64", "isic2017-128"):
+        assert Generator.load(name, device="cpu", threads=1).card.resize_policy == ""
+
+
 def test_card_is_frozen_deeply(card, onnx_models):
     with pytest.raises(dataclasses.FrozenInstanceError):
         card.name = "other"  # type: ignore[misc]

@@ -10,10 +10,10 @@ import pytest
 from helpers.training import SHARED_ISIC, class_tree, isic_folder, read_shared_isic_labels, solid_png
 from PIL import Image
 
-import medsynth.training.data.load as load_module
+import medsynth.imageset.files as files_module
 from medsynth.errors import DataError
+from medsynth.imageset.files import read_image
 from medsynth.training.data import ImageSet, load_image_set
-from medsynth.training.data.resize import read_image
 
 
 def test_class_folders_give_each_class_its_colour(tmp_path):
@@ -34,7 +34,7 @@ def test_read_image_centre_crops_before_resizing(tmp_path):
     image = np.zeros((20, 40, 3), dtype=np.uint8)
     image[:, 10:30] = 200  # the centred 20x20 square; the side bands are black
     Image.fromarray(image).save(tmp_path / "wide.png")
-    assert np.all(read_image(tmp_path / "wide.png", 10, 3) == 200)
+    assert np.all(read_image(tmp_path / "wide.png", (10, 10), 3) == 200)
 
 
 def test_unreadable_images_are_skipped_with_a_count_and_reported(tmp_path):
@@ -56,10 +56,10 @@ def test_second_read_comes_from_the_cache_and_a_changed_file_is_read_again(tmp_p
     def fail(*args, **kwargs):
         raise AssertionError("the cache was not used")
 
-    monkeypatch.setattr(load_module, "read_image", fail)
+    monkeypatch.setattr(files_module, "read_image", fail)
     again = load_image_set(tmp_path / "tree", image_size=16, cache_dir=tmp_path / "c")
     assert np.array_equal(first.images, again.images) and first.ids == again.ids
-    monkeypatch.setattr(load_module, "read_image", read_image)
+    monkeypatch.setattr(files_module, "read_image", read_image)
     solid_png(tmp_path / "tree" / "a" / "a_0.png", (1, 2, 3), size=(30, 30))
     changed = load_image_set(tmp_path / "tree", image_size=16, cache_dir=tmp_path / "c")
     assert np.all(changed.images[0] == (1, 2, 3))
@@ -171,7 +171,7 @@ def test_medmnist_npz_splits_resize_and_channels(tmp_path):
     with pytest.raises(DataError, match="has no extra_images/extra_labels arrays"):
         load_image_set(tmp_path / "breastmnist.npz", image_size=32, split="extra")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(DataError, match="cannot read MedMNIST file"):
+    with pytest.raises(DataError, match="bad.npz is not an NPZ archive"):
         load_image_set(tmp_path / "bad.npz", image_size=32)
 
 

@@ -1,7 +1,7 @@
-"""Data sets for training: every source becomes an :class:`ImageSet` of uint8 arrays, cached after the first
-read."""
+"""Data sets for training: :func:`load_image_set` reads any layout through :mod:`medsynth.imageset` (the SDK's
+one image-set module) into an :class:`ImageSet` of uint8 arrays, cached after the first read."""
 
-from medsynth.training.data.image_set import ImageSet
+from medsynth.imageset import ImageSet
 from medsynth.training.data.load import load_image_set
 
 __all__ = ["ImageSet", "load_image_set"]

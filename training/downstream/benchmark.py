@@ -18,9 +18,10 @@ from tqdm import tqdm
 from medsynth import Generator
 from medsynth.balance import plan_balance
 from medsynth.errors import ArgumentError
+from medsynth.imageset.resize import fit_array as resize_square
+from medsynth.imageset.resize import to_channels
 from medsynth.torch import SyntheticDataset
 from medsynth.training.data import ImageSet
-from medsynth.training.data.resize import resize_square, to_channels
 from medsynth.training.downstream.arms import DEFAULT_ARMS, Arm, get_arms, synthetic_needed, training_set
 from medsynth.training.downstream.classifier import ClassifierConfig, predict_proba, train_classifier
 from medsynth.training.downstream.metrics import (

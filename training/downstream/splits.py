@@ -9,19 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from medsynth.errors import DataError
+from medsynth.imageset import ImageSet, detect_layout
+from medsynth.imageset.folders import class_folders
 from medsynth.model_card import ModelCard
-from medsynth.training.data import ImageSet, load_image_set
-from medsynth.training.data.folders import class_folders
-from medsynth.training.data.isic import find_isic_csv
+from medsynth.training.data import load_image_set
 
 __all__ = ["load_splits", "to_model_classes"]
 
 
 def _has_splits(path: Path) -> bool:
-    """True for layouts with named splits: an ISIC CSV/folder or a MedMNIST npz."""
-    return path.suffix.lower() == ".npz" or (
-        (path.is_dir() or path.suffix.lower() == ".csv") and find_isic_csv(path) is not None
-    )
+    """True for layouts with named splits: a CSV with a split column (ISIC's labels.csv) or MedMNIST."""
+    return detect_layout(path).has_splits
 
 
 def load_splits(

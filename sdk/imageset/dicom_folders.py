@@ -1,9 +1,9 @@
-"""A class-per-folder tree of DICOM files: ``root/<class name>/**/<files>``, windowed by the SDK.
+"""A class-per-folder tree of DICOM files, ``root/<class name>/**/<files>``, windowed by the SDK.
 
 Every file below a class folder is read with :func:`medsynth.dicom.load_folder` (its safe reader, modality and
-VOI LUTs by the standard, MONOCHROME1 inversion, pad to square and resample), each frame becoming one image.
-Files that cannot be read, decoded or windowed are skipped and reported with the reason; a class with no
-loadable image is an error.
+VOI LUTs by the standard, MONOCHROME1 inversion), each frame becoming one image brought to the size by the
+resize policy (:mod:`medsynth.imageset.resize`). Files that cannot be read, decoded or windowed are skipped
+and reported with the reason; a class with no loadable image is an error.
 """
 
 from __future__ import annotations
@@ -14,44 +14,58 @@ from pathlib import Path
 import numpy as np
 
 from medsynth.errors import DataError
-from medsynth.training.data.cache import cached_arrays, file_stamp
-from medsynth.training.data.folders import class_folders
-from medsynth.training.data.image_set import ImageSet
-from medsynth.training.data.resize import to_channels
+from medsynth.imageset.files import ArrayCache
+from medsynth.imageset.folders import class_folders
+from medsynth.imageset.image_set import ImageSet
+from medsynth.imageset.resize import RESIZE_POLICY, fit_array, to_channels
+
+__all__ = ["looks_like_dicom", "read_dicom_classes"]
+
+
+def looks_like_dicom(root: Path) -> bool:
+    """True when the first file of the first non-empty class folder is DICOM (by preamble or suffix)."""
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(class_dir.iterdir())[:3]:
+            if f.is_file():
+                with f.open("rb") as fh:
+                    head = fh.read(132)
+                preamble = len(head) == 132 and head[128:132] == b"DICM"
+                return preamble or f.suffix.lower() in (".dcm", ".dicom")
+    return False
 
 
 def read_dicom_classes(
     path: str | Path,
-    image_size: int,
+    size: int,
     window: str = "from-file",
     *,
-    channels: int = 0,
-    cache_dir: Path | None = None,
+    channels: int | None = None,
+    cache: ArrayCache | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ImageSet:
-    """Read a tree of class folders of DICOM files into an :class:`ImageSet` (cached after the first read).
+    """Read a tree of class folders of DICOM files into an :class:`ImageSet`.
 
     Parameters
     ----------
     path
         The root; each sub-folder is a class, named by the folder.
-    image_size
-        Side of the square output images (each frame is padded to a square, then resampled).
+    size
+        Side of the square output images.
     window
         ``"from-file"`` (each file's own VOI LUT or window), ``"full"``, a preset name (``"lung"``) or
         ``"C,W"``; see :func:`medsynth.dicom.parse_window`.
     channels
-        1 or 3 to convert to; 0 keeps the files' own (grayscale unless every class is RGB).
-    cache_dir
-        Where the preprocessed arrays are kept (see :mod:`medsynth.training.data.cache`).
+        1 or 3 to convert to; None keeps the files' own (grayscale unless every class is RGB).
+    cache
+        Where the arrays are kept between runs (see :data:`medsynth.imageset.files.ArrayCache`).
     progress
         Called with a one-line message when files were skipped.
 
     Returns
     -------
     ImageSet
-        uint8 images (N, image_size, image_size, C); ``ids`` are paths relative to the root (``#k`` for
-        frame k of a multi-frame file); ``modality`` is the files' Modality when they all agree, else "OT".
+        uint8 images (N, size, size, C); ``ids`` are paths relative to the root (``#k`` for frame k of a
+        multi-frame file); ``modality`` is the files' Modality when they all agree, else "OT".
 
     Raises
     ------
@@ -70,15 +84,15 @@ def read_dicom_classes(
             f"{root} has no class folders; put each class's DICOM files in a folder named after the class"
         )
     files = {c: list_files(root / c) for c in classes}
-    description = [
-        "dicom",
-        image_size,
-        channels,
-        window,
-        classes,
-        [(c, *file_stamp(f)) for c in classes for f in files[c]],
-    ]
-    arrays = cached_arrays(description, cache_dir, lambda: _read(root, classes, image_size, window, channels))
+
+    def build() -> dict[str, np.ndarray]:
+        return _read(root, classes, size, window, channels)
+
+    if cache is None:
+        arrays = build()
+    else:
+        description = ["dicom", RESIZE_POLICY, size, channels, window, list(classes)]
+        arrays = cache(description, [f for c in classes for f in files[c]], build)
     skipped = tuple((str(i), str(r)) for i, r in arrays["skipped"].tolist())
     if skipped and progress:
         total = sum(len(f) for f in files.values())
@@ -99,7 +113,7 @@ def read_dicom_classes(
 
 
 def _read(
-    root: Path, classes: tuple[str, ...], size: int, window: str, channels: int
+    root: Path, classes: tuple[str, ...], size: int, window: str, channels: int | None
 ) -> dict[str, np.ndarray]:
     from medsynth.dicom import load_folder, read
 
@@ -111,7 +125,7 @@ def _read(
     for index, cls in enumerate(classes):
         folder = root / cls
         try:
-            images, paths, bad = load_folder(folder, window, size)
+            images, paths, bad = load_folder(folder, window, size, resize=fit_array)
         except DataError as exc:
             raise DataError(f"class {cls!r} has no usable DICOM image: {exc}") from exc
         if images.ndim == 3:
