@@ -91,7 +91,7 @@ def prepare_pair(
 
 
 @njit(cache=True)
-def load_planes(img, scale):  # pragma: no cover - compiled
+def load_planes(img: np.ndarray, scale: float) -> np.ndarray:  # pragma: no cover - compiled
     """(H, W, C) image of any dtype -> float64 planes (C, H, W) multiplied by ``scale``."""
     h, w, c = img.shape
     out = np.empty((c, h, w))
@@ -103,7 +103,9 @@ def load_planes(img, scale):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def pool_mean(planes, f, pad_before, pad_after):  # pragma: no cover - compiled
+def pool_mean(  # pragma: no cover - compiled
+    planes: np.ndarray, f: int, pad_before: int, pad_after: int
+) -> np.ndarray:
     """Zero-pad each plane by ``pad_before``/``pad_after`` on both axes, then average-pool f x f with
     stride f.
 
@@ -131,7 +133,7 @@ def pool_mean(planes, f, pad_before, pad_after):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def pool2_replicate_front(planes, pad):  # pragma: no cover - compiled
+def pool2_replicate_front(planes: np.ndarray, pad: int) -> np.ndarray:  # pragma: no cover - compiled
     """Replicate-pad ``pad`` rows/columns at the top/left, then 2x2 average pooling (piq's MS-SSIM step)."""
     c, h, w = planes.shape
     ho = (h + pad) // 2
@@ -151,16 +153,19 @@ def pool2_replicate_front(planes, pad):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def rgb_to_y(planes):  # pragma: no cover - compiled
+def rgb_to_y(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Luma plane (1, H, W) of RGB planes with the YIQ weights 0.299, 0.587, 0.114; grey planes pass
     through."""
     if planes.shape[0] == 1:
         return planes
-    return (0.299 * planes[0] + 0.587 * planes[1] + 0.114 * planes[2]).reshape((1,) + planes.shape[1:])
+    luma: np.ndarray = (0.299 * planes[0] + 0.587 * planes[1] + 0.114 * planes[2]).reshape(
+        (1,) + planes.shape[1:]
+    )
+    return luma
 
 
 @njit(cache=True)
-def rgb_to_yiq(planes):  # pragma: no cover - compiled
+def rgb_to_yiq(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """YIQ planes (3, H, W) of RGB planes, with piq's (NTSC) matrix."""
     out = np.empty_like(planes)
     r, g, b = planes[0], planes[1], planes[2]
@@ -171,7 +176,7 @@ def rgb_to_yiq(planes):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def prewitt_magnitude(plane):  # pragma: no cover - compiled
+def prewitt_magnitude(plane: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Gradient magnitude of one (H, W) plane with 3x3 Prewitt filters (1/3 normalised) and zero padding."""
     h, w = plane.shape
     out = np.empty((h, w))
@@ -197,7 +202,7 @@ def prewitt_magnitude(plane):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def similarity(a, b, constant, alpha):  # pragma: no cover - compiled
+def similarity(a: float, b: float, constant: float, alpha: float) -> float:  # pragma: no cover - compiled
     """piq's similarity map (2ab - alpha ab + c) / (a^2 + b^2 - alpha ab + c) for two scalars."""
     ab = a * b
     return (2.0 * ab - alpha * ab + constant) / (a * a + b * b - alpha * ab + constant)

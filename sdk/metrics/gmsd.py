@@ -114,7 +114,7 @@ def ms_gmsd(
 
 
 @njit(cache=True)
-def gmsd_plane(x, y, t, alpha):  # pragma: no cover - compiled
+def gmsd_plane(x: np.ndarray, y: np.ndarray, t: float, alpha: float) -> float:  # pragma: no cover - compiled
     """GMSD of one (H, W) luma plane pair."""
     gx = prewitt_magnitude(x)
     gy = prewitt_magnitude(y)
@@ -129,11 +129,14 @@ def gmsd_plane(x, y, t, alpha):  # pragma: no cover - compiled
         for j in range(w):
             d = gms[i, j] - mean
             s += d * d
-    return np.sqrt(s / (h * w))
+    deviation: float = np.sqrt(s / (h * w))
+    return deviation
 
 
 @njit(cache=True, parallel=True)
-def _gmsd_batch(x, y, scale, t):  # pragma: no cover - compiled
+def _gmsd_batch(  # pragma: no cover - compiled
+    x: np.ndarray, y: np.ndarray, scale: float, t: float
+) -> np.ndarray:
     n = x.shape[0]
     out = np.empty(n)
     for p in prange(n):
@@ -147,7 +150,9 @@ def _gmsd_batch(x, y, scale, t):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def _ms_gmsd_batch(x, y, scale, weights, alpha, t):  # pragma: no cover - compiled
+def _ms_gmsd_batch(  # pragma: no cover - compiled
+    x: np.ndarray, y: np.ndarray, scale: float, weights: np.ndarray, alpha: float, t: float
+) -> np.ndarray:
     n = x.shape[0]
     out = np.empty(n)
     for p in prange(n):

@@ -59,7 +59,7 @@ def haarpsi(
 
 
 @njit(cache=True)
-def _haar(plane, k, vertical):  # pragma: no cover - compiled
+def _haar(plane: np.ndarray, k: int, vertical: bool) -> np.ndarray:  # pragma: no cover - compiled
     """Haar coefficients of size k: (1/k) * (sum of the first k/2 rows - sum of the last k/2) of each k x k
     window (columns when ``vertical`` is False), with piq's "same" zero padding (k/2 - 1 before, k/2 after).
 
@@ -90,7 +90,7 @@ def _haar(plane, k, vertical):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _mean2(plane):  # pragma: no cover - compiled
+def _mean2(plane: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """2x2 mean filter with stride 1 and one zero row/column at the bottom/right (same size out)."""
     h, w = plane.shape
     out = np.empty((h, w))
@@ -108,7 +108,9 @@ def _mean2(plane):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def _haarpsi_batch(x, y, scale, subsample, c, alpha, eps):  # pragma: no cover - compiled
+def _haarpsi_batch(  # pragma: no cover - compiled
+    x: np.ndarray, y: np.ndarray, scale: float, subsample: bool, c: float, alpha: float, eps: float
+) -> np.ndarray:
     n = x.shape[0]
     colour = x.shape[3] == 3
     out = np.empty(n)

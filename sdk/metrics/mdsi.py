@@ -69,7 +69,7 @@ def mdsi(
 
 
 @njit(cache=True)
-def _to_lhm(planes):  # pragma: no cover - compiled
+def _to_lhm(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     if planes.shape[0] == 1:
         r = planes[0]
         g = planes[0]
@@ -86,7 +86,18 @@ def _to_lhm(planes):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def _mdsi_batch(x, y, scale, f, c1, c2, c3, alpha, q, o):  # pragma: no cover - compiled
+def _mdsi_batch(  # pragma: no cover - compiled
+    x: np.ndarray,
+    y: np.ndarray,
+    scale: float,
+    f: int,
+    c1: float,
+    c2: float,
+    c3: float,
+    alpha: float,
+    q: float,
+    o: float,
+) -> np.ndarray:
     n = x.shape[0]
     out = np.empty(n)
     for p in prange(n):

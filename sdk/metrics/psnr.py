@@ -41,7 +41,7 @@ def psnr(x: np.ndarray, y: np.ndarray, data_range: float | None = None) -> np.nd
 
 
 @njit(cache=True, parallel=True)
-def _psnr_batch(x, y, scale):  # pragma: no cover - compiled
+def _psnr_batch(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:  # pragma: no cover - compiled
     n = x.shape[0]
     out = np.empty(n)
     for p in prange(n):

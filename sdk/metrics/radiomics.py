@@ -102,7 +102,7 @@ def radiomic_features(images: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _first_order(v, out):  # pragma: no cover - compiled
+def _first_order(v: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     n = v.size
     mean = v.mean()
     d = v - mean
@@ -137,7 +137,9 @@ def _first_order(v, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _glcm_features(levels, offsets, out):  # pragma: no cover - compiled
+def _glcm_features(  # pragma: no cover - compiled
+    levels: np.ndarray, offsets: np.ndarray, out: np.ndarray
+) -> None:
     h, w = levels.shape
     nl = GLCM_LEVELS
     nf = 10
@@ -206,7 +208,7 @@ def _glcm_features(levels, offsets, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def _features_batch(images, offsets):  # pragma: no cover - compiled
+def _features_batch(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     n, h, w, c = images.shape
     n_first = 13
     n_glcm = 10

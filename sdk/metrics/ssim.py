@@ -29,7 +29,8 @@ def _gaussian(kernel_size: int, sigma: float) -> np.ndarray:
         raise DataError(f"kernel_sigma must be positive, got {sigma}")
     t = np.arange(kernel_size, dtype=np.float64) - (kernel_size - 1) / 2.0
     g = np.exp(-(t**2) / (2.0 * sigma**2))
-    return g / g.sum()
+    normalised: np.ndarray = g / g.sum()
+    return normalised
 
 
 def ssim(
@@ -149,7 +150,9 @@ def ms_ssim(
 
 
 @njit(cache=True)
-def ssim_cs_plane(x, y, g, c1, c2):  # pragma: no cover - compiled
+def ssim_cs_plane(  # pragma: no cover - compiled
+    x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float
+) -> tuple[float, float]:
     """Mean SSIM and mean contrast-structure term of one (H, W) plane pair, valid region only."""
     h, w = x.shape
     k = g.size
@@ -213,7 +216,9 @@ def ssim_cs_plane(x, y, g, c1, c2):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def _ssim_batch(x, y, scale, f, g, c1, c2):  # pragma: no cover - compiled
+def _ssim_batch(  # pragma: no cover - compiled
+    x: np.ndarray, y: np.ndarray, scale: float, f: int, g: np.ndarray, c1: float, c2: float
+) -> np.ndarray:
     n = x.shape[0]
     c = x.shape[3]
     out = np.empty(n)
@@ -232,7 +237,9 @@ def _ssim_batch(x, y, scale, f, g, c1, c2):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def _ms_ssim_batch(x, y, scale, g, c1, c2, weights):  # pragma: no cover - compiled
+def _ms_ssim_batch(  # pragma: no cover - compiled
+    x: np.ndarray, y: np.ndarray, scale: float, g: np.ndarray, c1: float, c2: float, weights: np.ndarray
+) -> np.ndarray:
     n = x.shape[0]
     c = x.shape[3]
     levels = weights.size
