@@ -30,7 +30,8 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
     Values outside [-1, 1] are clipped first; ``(x + 1) * 127.5`` is rounded half to even (``np.rint``).
     """
-    return np.rint((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+    out: np.ndarray = np.rint((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+    return out
 
 
 def from_uint8(images: np.ndarray) -> np.ndarray:

@@ -48,7 +48,8 @@ class ImageSet:
         """The images of class ``name`` (empty if the set has none)."""
         if name not in self.classes:
             return self.images[:0]
-        return self.images[self.labels == self.classes.index(name)]
+        selected: np.ndarray = self.images[self.labels == self.classes.index(name)]
+        return selected
 
     def manifest_sha256(self) -> str:
         """sha256 of the sorted ``id,class`` lines: identifies the set without naming any path."""

@@ -91,4 +91,5 @@ def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
         return images
     if channels == 3:
         return np.repeat(images, 3, axis=-1)
-    return np.clip(np.round(images @ LUMA), 0, 255).astype(np.uint8)[..., None]
+    grey: np.ndarray = np.clip(np.round(images @ LUMA), 0, 255).astype(np.uint8)[..., None]
+    return grey

@@ -23,7 +23,8 @@ class KIDResult:
 
 
 def _kernel(a: np.ndarray, b: np.ndarray, degree: int, gamma: float, coef0: float) -> np.ndarray:
-    return (gamma * (a @ b.T) + coef0) ** degree
+    gram: np.ndarray = (gamma * (a @ b.T) + coef0) ** degree
+    return gram
 
 
 def mmd2_unbiased(

@@ -33,7 +33,8 @@ class LogisticModel:
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """Log-odds ``x @ coef + intercept`` of rows ``x`` (N, D)."""
-        return np.asarray(x, dtype=np.float64) @ self.coef + self.intercept
+        logits: np.ndarray = np.asarray(x, dtype=np.float64) @ self.coef + self.intercept
+        return logits
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Probability of class 1 for rows ``x`` (N, D)."""

@@ -80,7 +80,8 @@ def pixel_space(images: np.ndarray, size: int = 32) -> np.ndarray:
         small = np.asarray(pil.resize((size, size), Image.Resampling.BOX), dtype=np.float64) / 255.0
         out[i] = small.reshape(size, size, a.shape[3])
     flat = out.reshape(a.shape[0], -1)
-    return flat / np.sqrt(flat.shape[1])
+    scaled: np.ndarray = flat / np.sqrt(flat.shape[1])
+    return scaled
 
 
 def memorization_audit(

@@ -34,7 +34,8 @@ def hann_window(h: int, w: int) -> np.ndarray:
 def compared_bins(h: int, w: int) -> np.ndarray:
     """Bool ``(h, w)`` in numpy FFT order: the frequency bins compared, all but those within 2 of zero."""
     fy, fx = np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w
-    return ~((np.abs(fy) <= _DC_RADIUS)[:, None] & (np.abs(fx) <= _DC_RADIUS)[None, :])
+    compared: np.ndarray = ~((np.abs(fy) <= _DC_RADIUS)[:, None] & (np.abs(fx) <= _DC_RADIUS)[None, :])
+    return compared
 
 
 def mean_power_spectrum(images: np.ndarray) -> np.ndarray:
@@ -67,7 +68,8 @@ def mean_power_spectrum(images: np.ndarray) -> np.ndarray:
         x = arr[start : start + _CHUNK].astype(np.float64)
         x -= x.mean(axis=(1, 2), keepdims=True)
         total += (np.abs(np.fft.fft2(x * window)) ** 2).sum(axis=0)
-    return total / arr.shape[0]
+    mean: np.ndarray = total / arr.shape[0]
+    return mean
 
 
 @dataclass(frozen=True)
