@@ -42,7 +42,7 @@ def check_int(name: str, value: object, *, low: int, high: int) -> int:
     """
     if not is_integer(value):
         raise ArgumentError(f"{name} must be an integer, got {value!r}")
-    number = int(value)  # type: ignore[call-overload]  # an integer: is_integer said so
+    number = int(value)  # an integer: is_integer said so
     if not low <= number <= high:
         text = str(number) if len(str(number)) <= 30 else f"{str(number)[:12]}...({len(str(number))} digits)"
         raise ArgumentError(f"{name} must be between {low} and {high}, got {text}")

@@ -16,7 +16,7 @@ __all__ = ["plan_balance", "read_label_counts", "counts_by_class"]
 
 
 def _is_count(value: object) -> bool:
-    return is_integer(value) and int(value) >= 0  # type: ignore[call-overload]
+    return is_integer(value) and int(value) >= 0
 
 
 def plan_balance(counts: Mapping[str, int], target: str | int | Mapping[str, int] = "max") -> dict[str, int]:

@@ -90,7 +90,9 @@ class _Worker:
         folder.mkdir(exist_ok=True)
         path = folder / name
         atomic_write_bytes(path, ray.get(model[0]))
-        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+        # ray leaves get_assigned_resources unannotated; the ignore is unused where ray is not installed
+        resources = ray.get_runtime_context().get_assigned_resources()  # type: ignore[no-untyped-call, unused-ignore]
+        cpus = resources.get("CPU", 1.0)
         self.threads = max(1, int(cpus))
         self.generator = Generator.load(path, device=device, threads=self.threads)
         if self.generator.sha256 != sha256:
