@@ -49,8 +49,8 @@ from medsynth.training.spectral import spectral_loss, spectral_target
 from medsynth.training.validation import (
     PerceptualFeatures,
     frechet,
-    frechet_radiomics_distance,
     pixel_features,
+    radiomic_fd,
 )
 
 VALIDATION_SAMPLES = 512  # generated images compared with the reference set each validation
@@ -407,7 +407,7 @@ class Trainer:
         fake = self.sample(torch.randn(n, self.config.latent_dim, generator=g), y, refresh_stats=False)
         scores = {
             "val_fd_pixel": frechet(pixel_features(ref.images), pixel_features(fake)),
-            "val_fd_radiomic": frechet_radiomics_distance(ref.images, fake),
+            "val_fd_radiomic": radiomic_fd(ref.images, fake),
         }
         if self.config.val_features == "efficientnet-lite0":
             if self._perceptual is None:

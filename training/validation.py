@@ -20,7 +20,7 @@ from medsynth.metrics.frechet import frechet_distance as frechet  # the SDK's, s
 from medsynth.metrics.radiomics import frechet_radiomics_distance  # FRD, as `medsynth evaluate` reports it
 from medsynth.training.nets.efficientnet_lite import lite_input, pretrained_efficientnet_lite0
 
-__all__ = ["frechet", "frechet_radiomics_distance", "pixel_features", "PerceptualFeatures"]
+__all__ = ["frechet", "radiomic_fd", "pixel_features", "PerceptualFeatures"]
 
 
 class PerceptualFeatures:
@@ -41,6 +41,21 @@ class PerceptualFeatures:
                 )
                 out.append(self.net.pooled(lite_input(x)).double().cpu().numpy())
         return np.concatenate(out)
+
+
+def radiomic_fd(real: np.ndarray, fake: np.ndarray) -> float:
+    """FRD of uint8 (N, H, W, C) ``fake`` against ``real``, leaving torch's thread count as it was.
+
+    The radiomic kernels are Numba ``parallel`` loops, and Numba's OpenMP threading layer sets OpenMP's
+    thread count, which is torch's too: after the first call a run asked for ``--threads 1`` would train on
+    every core, and a run resumed from a checkpoint (no validation yet in that process) would not compute what
+    the uninterrupted run computes.
+    """
+    threads = torch.get_num_threads()
+    try:
+        return frechet_radiomics_distance(real, fake)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def pixel_features(images: np.ndarray, side: int = 8) -> np.ndarray:
