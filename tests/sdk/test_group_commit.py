@@ -5,7 +5,6 @@ and a file the journal does not list is never trusted."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import signal
 import stat
@@ -13,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers.files import tree
 
 from medsynth import Generator
 from medsynth.writers import _atomic
@@ -21,14 +21,6 @@ from medsynth.writers._journal import JOURNAL_FILE, Journal, read_journal
 from medsynth.writers.run import write_run
 
 CLI = "from medsynth.cli import main; main()"
-
-
-def tree(folder):
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

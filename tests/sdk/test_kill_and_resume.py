@@ -3,7 +3,6 @@ was never interrupted."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -11,17 +10,10 @@ import sys
 import time
 
 import pytest
+from helpers.files import tree
 
 CLI = "from medsynth.cli import main; main()"
 N = 600
-
-
-def tree(folder):
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def command(model, out, fmt):

@@ -12,7 +12,6 @@ Every wait is bounded, so that a cluster that does not come up fails the test in
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
 import shutil
 import signal
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.files import tree
 
 ray = pytest.importorskip("ray", reason='the Ray tests need ray (pip install "medsynth[ray]")')
 
@@ -39,15 +39,6 @@ RAY_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # one-machine mode: every server on 127.0.0.1 (see above)
     "RAY_USAGE_STATS_ENABLED": "0",
 }
-
-
-def tree(folder: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file under ``folder``, hidden ones included."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def stamps(folder: Path) -> dict[str, tuple[int, int]]:

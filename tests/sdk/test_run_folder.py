@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers.files import tree
 from PIL import Image
 
 from medsynth import Generator
@@ -23,14 +24,6 @@ from medsynth.writers._lock import LOCK_FILE, run_lock
 from medsynth.writers.run import RUN_FILE, write_run
 
 CLI = "from medsynth.cli import main; main()"
-
-
-def tree(folder):
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def manifest(out):

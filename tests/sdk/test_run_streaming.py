@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers.files import tree
 
 from medsynth import Generator
 from medsynth.cli import main
@@ -31,14 +32,6 @@ class Stop(Exception):
 @pytest.fixture(scope="module")
 def gen(tiny_model):
     return Generator.load(tiny_model, device="cpu", threads=1)
-
-
-def tree(folder):
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def peak_of_first_batches(gen, out, n, fmt, batches=3, batch_size=16):

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.files import tree
 from PIL import Image
 
 from medsynth import Generator
 from medsynth.errors import ArgumentError, ModelError, OutputError, UnknownClassError
 from medsynth.writers._atomic import TEMP_SUFFIX
 from medsynth.writers.run import RUN_FILE, write_run
-
-
-def tree(folder):
-    """Relative path -> sha256 of every file under ``folder``, hidden ones included."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
