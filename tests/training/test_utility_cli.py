@@ -156,6 +156,9 @@ def test_training_sets_of_every_arm():
     assert synthetic_needed((ARMS[0], ARMS[5]), counts) == counts
     # staged: its first phase is doubled's set (the second, the real split, is train_classifier's finish_on)
     assert ARMS[6].key == "staged" and synthetic_needed((ARMS[6],), counts) == counts
+    # the imbalanced sets get the class-weighted loss; only staged switches to the real split
+    assert {a.key for a in ARMS if a.class_weighted} == {"real", "doubled", "staged"}
+    assert [a.key for a in ARMS if a.then_real] == ["staged"]
     np.testing.assert_array_equal(sets["staged"][0], doubled_images)
     np.testing.assert_array_equal(sets["staged"][1], doubled_labels)
 

@@ -37,10 +37,17 @@ class Arm:
     description: str  # one line for the JSON and the docs
     ratio: float = 1.0  # real + ratio x each class's shortfall of synthetic images (arms "ratio:R")
     filtered: bool = False  # the synthetic images passed the real-trained classifier's filter (--filter)
+    class_weighted: bool = False  # an imbalanced training set: the loss weighs classes by N / (K * N_c)
+    then_real: bool = False  # the second half of the steps trains on the real train split alone
 
 
 ARMS: tuple[Arm, ...] = (
-    Arm("real", "(a) real", "the real train split as it is (imbalanced), with a class-weighted loss"),
+    Arm(
+        "real",
+        "(a) real",
+        "the real train split as it is (imbalanced), with a class-weighted loss",
+        class_weighted=True,
+    ),
     Arm(
         "balanced",
         "(b) real+synthetic",
@@ -72,6 +79,7 @@ ARMS: tuple[Arm, ...] = (
         "the real train split plus as many synthetic images of each class as it has real ones, with the "
         "class-weighted loss of (a): the same synthetic share in every class, so that looking synthetic "
         "says nothing about the class (in (b) only the rare classes hold synthetic images)",
+        class_weighted=True,
     ),
     Arm(
         "staged",
@@ -80,6 +88,8 @@ ARMS: tuple[Arm, ...] = (
         "plus as many synthetic images of each class as it has real ones), the second half on the real "
         "train split alone, one model, optimiser and schedule, class-weighted loss throughout: the "
         "classifier's last steps see only real images, so no shortcut through looking synthetic survives",
+        class_weighted=True,
+        then_real=True,
     ),
 )
 DEFAULT_ARMS = ("real", "oversampled", "balanced", "mixed")

@@ -260,8 +260,8 @@ def run_utility(
                     config.classifier,
                     seed,
                     progress=train_bar,
-                    class_weighted=arm.key in ("real", "doubled", "staged"),  # imbalanced sets
-                    finish_on=(train.images, train.labels) if arm.key == "staged" else None,
+                    class_weighted=arm.class_weighted,
+                    finish_on=(train.images, train.labels) if arm.then_real else None,
                 )
                 train_s[arm.key].append(time.perf_counter() - started)
                 if arm.key == "real":
