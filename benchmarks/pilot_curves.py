@@ -11,7 +11,6 @@ FD per space) and plots FD against wall-clock minutes, one panel per space, one 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 SPACES = (  # history key, panel title
@@ -23,10 +22,9 @@ SPACES = (  # history key, panel title
 
 def read_run(folder: Path) -> dict:
     """The latest checkpoint's meta of ``folder``: config values and history."""
-    from medsynth.training.checkpoint import CheckpointMeta, resolve_checkpoint
+    from medsynth.training.checkpoint import load_meta
 
-    source = resolve_checkpoint(folder).with_suffix(".json")
-    meta = CheckpointMeta.from_json(json.loads(source.read_text()), str(source))
+    meta = load_meta(folder)
     return {
         "name": folder.name,
         "config": meta.config,

@@ -285,15 +285,21 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint pair; DataError naming the file when either half is unreadable or not ours."""
-    path = resolve_checkpoint(path)
-    source = path.with_suffix(".json")
+def load_meta(path: str | Path) -> CheckpointMeta:
+    """The JSON half of a checkpoint (a ``.safetensors`` file or a run folder: its latest), without the
+    tensors; DataError naming the file when it is unreadable or not ours."""
+    source = resolve_checkpoint(path).with_suffix(".json")
     try:
         doc = json.loads(source.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"cannot read {source}: {exc}") from exc
-    meta = CheckpointMeta.from_json(doc, str(source))
+    return CheckpointMeta.from_json(doc, str(source))
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint pair; DataError naming the file when either half is unreadable or not ours."""
+    path = resolve_checkpoint(path)
+    meta = load_meta(path)
     try:
         tensors = load_file(str(path))
     except (OSError, SafetensorError) as exc:
