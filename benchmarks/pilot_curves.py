@@ -13,12 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-SPACES = (  # history key, panel title
-    ("val_fd_pixel", "FD, 8x8 pixel blocks"),
-    ("val_fd_radiomic", "FRD, radiomics"),
-    ("val_fd_perceptual", "FD, EfficientNet-Lite0 (pooled)"),
-)
-
 
 def read_run(folder: Path) -> dict:
     """The latest checkpoint's meta of ``folder``: config values and history."""
@@ -38,9 +32,12 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (--out of medsynth train)")
     parser.add_argument("--out", type=Path, help="write the figure here (PNG)")
     args = parser.parse_args()
+    from medsynth.training.plots import VALIDATION_CURVES  # the spaces a run validates in, as curves.png
+
+    spaces = [(key, label) for key, label, _ in VALIDATION_CURVES]
     runs = [read_run(folder) for folder in args.runs]
     head = f"{'run':24} {'arch':10} {'size':>4} {'batch':>5} {'iters':>6} {'min':>5} {'s/it':>6} {'img/s':>6}"
-    print(head + "".join(f" {key[7:] + ' first/best/last':>27}" for key, _ in SPACES))
+    print(head + "".join(f" {key[7:] + ' first/best/last':>27}" for key, _ in spaces))
     for run in runs:
         cfg, history = run["config"], run["history"]
         minutes = history[-1]["wall_time_s"] / 60 if history else 0.0
@@ -49,7 +46,7 @@ def main() -> None:
             f"{run['name']:24} {cfg.arch:10} {cfg.image_size:>4} {cfg.batch_size:>5} {run['iters']:>6} "
             f"{minutes:>5.1f} {s_it:>6.3f} {cfg.batch_size / s_it:>6.1f}"
         )
-        for key, _ in SPACES:
+        for key, _ in spaces:
             values = [h[key] for h in history if key in h]
             row += f" {values[0]:>8.3g} {min(values):>8.3g} {values[-1]:>8.3g}" if values else f" {'-':>26}"
         print(row)
@@ -61,8 +58,8 @@ def main() -> None:
 
         from medsynth._primitives import atomic_open
 
-        fig, axes = plt.subplots(1, len(SPACES), figsize=(5 * len(SPACES), 3.8), dpi=100)
-        for ax, (key, title) in zip(axes, SPACES, strict=True):
+        fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 3.8), dpi=100)
+        for ax, (key, title) in zip(axes, spaces, strict=True):
             for run in runs:
                 pts = [(h["wall_time_s"] / 60, h[key]) for h in run["history"] if key in h]
                 if pts:
