@@ -57,10 +57,11 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
 def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """``tr((sigma1 sigma2)^(1/2))`` of symmetric PSD matrices (see frechet_distance_from_statistics)."""
     try:
-        factor = np.linalg.cholesky(sigma1)
+        w = np.linalg.cholesky(sigma1).T @ np.linalg.cholesky(sigma2)  # W W^T = L1^T sigma2 L1
+        m = w @ w.T  # a symmetric rank-k product (BLAS syrk)
     except np.linalg.LinAlgError:  # singular: the symmetric square root is a factor too
         factor = _psd_sqrt(sigma1)
-    m = factor.T @ sigma2 @ factor
+        m = factor.T @ sigma2 @ factor
     ev = np.linalg.eigvalsh((m + m.T) / 2.0)
     return float(np.sqrt(np.clip(ev, 0.0, None)).sum())
 
@@ -93,11 +94,13 @@ def frechet_distance_from_statistics(
     -----
     The trace term is computed without a general matrix square root: with any factor ``sigma1 = A A^T``,
     ``sigma1 sigma2`` is similar to the symmetric PSD matrix ``A^T sigma2 A``, so
-    ``tr((sigma1 sigma2)^(1/2))`` is the sum of the square roots of that matrix's eigenvalues. ``A`` is the
-    Cholesky factor (a third of a symmetric eigen-decomposition's cost); where ``sigma1`` is singular and
-    Cholesky fails, it is ``sigma1^(1/2)`` by eigen-decomposition. Either way ``scipy.linalg.sqrtm`` (which
-    the SDK does not depend on) and its complex round-off are avoided; tiny negative eigenvalues from
-    round-off are clipped to 0.
+    ``tr((sigma1 sigma2)^(1/2))`` is the sum of the square roots of that matrix's eigenvalues. When both
+    covariances are positive definite, ``A`` and ``B`` are their Cholesky factors (each a third of a
+    symmetric eigen-decomposition's cost) and ``A^T sigma2 A = W W^T`` with ``W = A^T B``: one matrix product
+    and one symmetric rank-k product instead of two full products. Where a covariance is singular (fewer
+    samples than dimensions) and Cholesky fails, ``A`` is ``sigma1^(1/2)`` by eigen-decomposition. Either
+    way ``scipy.linalg.sqrtm`` (which the SDK does not depend on) and its complex round-off are avoided; tiny
+    negative eigenvalues from round-off are clipped to 0.
     """
     mu1 = np.asarray(mu1, dtype=np.float64)
     mu2 = np.asarray(mu2, dtype=np.float64)

@@ -77,6 +77,8 @@ def test_the_cholesky_and_the_eigen_factor_give_the_same_trace():
     via_eigen = np.linalg.eigvalsh(_psd_sqrt(singular) @ s2 @ _psd_sqrt(singular))
     expected = np.sqrt(np.clip(via_eigen, 0, None)).sum()
     assert _trace_sqrt_product(singular, s2) == pytest.approx(expected, rel=1e-10)
+    # tr((AB)^(1/2)) = tr((BA)^(1/2)): a singular second argument takes the eigen path as well
+    assert _trace_sqrt_product(s2, singular) == pytest.approx(expected, rel=1e-10)
 
 
 @pytest.mark.parametrize("rank", [5, 20])
