@@ -15,8 +15,8 @@ DATA=${DATA:-../shared/data/isic2017}
 N=${N:-500}   # synthetic images per class for the evaluation
 
 medsynth export "$RUN" --out "$RUN/$NAME.onnx" --name "$NAME" --modality XC --seed 0
-medsynth generate --model "$RUN/$NAME.onnx" --class nevus --class melanoma --class seborrheic_keratosis \
-    --n "$N" --seed 0 --out "$RUN/synthetic" --quiet
+medsynth generate --model "$RUN/$NAME.onnx" --class nevus --n "$N" --class melanoma --n "$N" \
+    --class seborrheic_keratosis --n "$N" --seed 0 --out "$RUN/synthetic" --quiet
 medsynth evaluate --real "$DATA/labels.csv" --real-split val --train "$DATA/labels.csv" --train-split train \
     --synthetic "$RUN/synthetic" --model "$RUN/$NAME.onnx" --out "$RUN/eval" --seed 0
 medsynth evaluate --real "$DATA/labels.csv" --real-split val --train "$DATA/labels.csv" --train-split train \
