@@ -259,14 +259,17 @@ def rgb_to_y(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def rgb_to_yiq(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """YIQ planes (3, H, W) of RGB planes, with piq's (NTSC) matrix."""
-    out = np.empty_like(planes)
-    r, g, b = planes[0], planes[1], planes[2]
-    out[0] = 0.299 * r + 0.587 * g + 0.114 * b
-    out[1] = 0.5959 * r - 0.2746 * g - 0.3213 * b
-    out[2] = 0.2115 * r - 0.5227 * g + 0.3112 * b
-    return out
+def rgb_to_yiq(planes: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """YIQ planes (3, H, W) of RGB planes into ``out`` (which may be ``planes``), with piq's (NTSC) matrix."""
+    h, w = planes.shape[1], planes.shape[2]
+    for i in range(h):
+        for j in range(w):
+            r = planes[0, i, j]
+            g = planes[1, i, j]
+            b = planes[2, i, j]
+            out[0, i, j] = 0.299 * r + 0.587 * g + 0.114 * b
+            out[1, i, j] = 0.5959 * r - 0.2746 * g - 0.3213 * b
+            out[2, i, j] = 0.2115 * r - 0.5227 * g + 0.3112 * b
 
 
 @njit(cache=True)
