@@ -1,8 +1,10 @@
 """Shared Numba building blocks of the full-reference kernels: input checks, plane loading, pooling,
-gradients.
+gradients, and the separable Gaussian filter of SSIM's five moments.
 
-Every kernel works on one image pair at a time as float64 planes of shape (C, H, W) and loops over the pairs
-of a batch with ``prange``. The pooling and padding helpers reproduce piq 0.8's choices exactly (zero padding
+Every kernel works on one image pair at a time as planes of shape (C, H, W) (float32 for SSIM and MS-SSIM,
+float64 for the others) and splits the pairs of a batch into one chunk per thread (``prange`` over the
+chunks), so that each thread allocates its planes and row buffers once and reuses them for all its pairs.
+The pooling and padding helpers reproduce piq 0.8's choices exactly (zero padding
 at the bottom/right before 2x2 average pooling, replicate padding at the top/left for MS-SSIM, floor division
 of odd sizes) because piq's conventions define what "agreement" means in the tests.
 """
@@ -10,17 +12,22 @@ of odd sizes) because piq's conventions define what "agreement" means in the tes
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import get_num_threads, njit
 
 from medsynth.errors import DataError
 
 __all__ = [
     "prepare_pair",
+    "thread_chunks",
     "load_planes",
+    "load_planes_into",
     "pool_mean",
+    "pool_mean_into",
     "pool2_replicate_front",
+    "gaussian_moments_row",
     "rgb_to_y",
     "rgb_to_yiq",
+    "prewitt_row",
     "prewitt_magnitude",
     "similarity",
     "DOWNSAMPLE_SIDE",
@@ -90,31 +97,50 @@ def prepare_pair(
     return arrays[0], arrays[1], data_range
 
 
+def thread_chunks(n: int) -> int:
+    """The number of chunks a batch of ``n`` pairs is split into: one per Numba thread, at most ``n``.
+
+    The kernels take it as an argument (a compiled function that asks Numba cannot be cached); chunk ``b``
+    holds the pairs ``b * n // chunks`` to ``(b + 1) * n // chunks``.
+    """
+    chunks: int = min(n, get_num_threads())
+    return chunks
+
+
+@njit(cache=True)
+def load_planes_into(  # pragma: no cover - compiled
+    img: np.ndarray, scale: float, offset: float | np.float32, out: np.ndarray
+) -> None:
+    """(H, W, C) image of any dtype -> planes (C, H, W) in ``out`` (any float dtype): ``value * scale -
+    offset``, computed in float64 and then stored."""
+    h, w, c = img.shape
+    for k in range(c):
+        for i in range(h):
+            for j in range(w):
+                out[k, i, j] = img[i, j, k] * scale - offset
+
+
 @njit(cache=True)
 def load_planes(img: np.ndarray, scale: float) -> np.ndarray:  # pragma: no cover - compiled
-    """(H, W, C) image of any dtype -> float64 planes (C, H, W) multiplied by ``scale``."""
+    """(H, W, C) image of any dtype -> new float64 planes (C, H, W) multiplied by ``scale``."""
     h, w, c = img.shape
     out = np.empty((c, h, w))
-    for i in range(h):
-        for j in range(w):
-            for k in range(c):
-                out[k, i, j] = img[i, j, k] * scale
+    load_planes_into(img, scale, 0.0, out)
     return out
 
 
 @njit(cache=True)
-def pool_mean(  # pragma: no cover - compiled
-    planes: np.ndarray, f: int, pad_before: int, pad_after: int
-) -> np.ndarray:
+def pool_mean_into(  # pragma: no cover - compiled
+    planes: np.ndarray, f: int, pad_before: int, pad_after: int, out: np.ndarray
+) -> None:
     """Zero-pad each plane by ``pad_before``/``pad_after`` on both axes, then average-pool f x f with
-    stride f.
+    stride f, into ``out`` of shape (C, floor((H + pads) / f), floor((W + pads) / f)).
 
-    Like torch's ``F.pad`` + ``F.avg_pool2d(kernel_size=f)``: the output side is floor((side + pads) / f).
+    Like torch's ``F.pad`` + ``F.avg_pool2d(kernel_size=f)``.
     """
     c, h, w = planes.shape
-    ho = (h + pad_before + pad_after) // f
-    wo = (w + pad_before + pad_after) // f
-    out = np.zeros((c, ho, wo))
+    ho, wo = out.shape[1], out.shape[2]
+    out[:] = 0.0
     inv = 1.0 / (f * f)
     for k in range(c):
         for i in range(ho):
@@ -129,16 +155,27 @@ def pool_mean(  # pragma: no cover - compiled
                         if 0 <= q < w:
                             s += planes[k, r, q]
                     out[k, i, j] += s * inv
+
+
+@njit(cache=True)
+def pool_mean(  # pragma: no cover - compiled
+    planes: np.ndarray, f: int, pad_before: int, pad_after: int
+) -> np.ndarray:
+    """:func:`pool_mean_into` into a new array of the planes' dtype."""
+    c, h, w = planes.shape
+    out = np.empty((c, (h + pad_before + pad_after) // f, (w + pad_before + pad_after) // f), planes.dtype)
+    pool_mean_into(planes, f, pad_before, pad_after, out)
     return out
 
 
 @njit(cache=True)
-def pool2_replicate_front(planes: np.ndarray, pad: int) -> np.ndarray:  # pragma: no cover - compiled
-    """Replicate-pad ``pad`` rows/columns at the top/left, then 2x2 average pooling (piq's MS-SSIM step)."""
-    c, h, w = planes.shape
-    ho = (h + pad) // 2
-    wo = (w + pad) // 2
-    out = np.empty((c, ho, wo))
+def pool2_replicate_front(  # pragma: no cover - compiled
+    planes: np.ndarray, pad: int, out: np.ndarray
+) -> None:
+    """Replicate-pad ``pad`` rows/columns at the top/left, then 2x2 average pooling (piq's MS-SSIM step),
+    into ``out`` of shape (C, (H + pad) // 2, (W + pad) // 2)."""
+    c = planes.shape[0]
+    ho, wo = out.shape[1], out.shape[2]
     for k in range(c):
         for i in range(ho):
             r0 = max(2 * i - pad, 0)
@@ -149,7 +186,64 @@ def pool2_replicate_front(planes: np.ndarray, pad: int) -> np.ndarray:  # pragma
                 out[k, i, j] = 0.25 * (
                     planes[k, r0, q0] + planes[k, r0, q1] + planes[k, r1, q0] + planes[k, r1, q1]
                 )
-    return out
+
+
+@njit(cache=True)
+def gaussian_moments_row(  # pragma: no cover - compiled
+    x: np.ndarray, y: np.ndarray, g: np.ndarray, i: int, acc: np.ndarray, out: np.ndarray
+) -> None:
+    """Row ``i`` of the five Gaussian-filtered moments of two planes, valid region only (no padding).
+
+    One separable pass for all five: the taps ``g`` down the columns of x, y, x^2, y^2 and xy (products formed
+    on the fly) into ``acc``, then the same taps along the row into ``out``. Both inner loops run along a row,
+    so LLVM vectorises them.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        (H, W) planes (float32 for SSIM).
+    g : numpy.ndarray
+        (k,) taps of the dtype of the planes.
+    i : int
+        The output row, 0 <= i <= H - k.
+    acc : numpy.ndarray
+        (5, >= W) scratch.
+    out : numpy.ndarray
+        (5, >= W - k + 1); on return its first W - k + 1 columns hold the filtered x, y, x^2, y^2 and xy.
+    """
+    k = g.size
+    w = x.shape[1]
+    wo = w - k + 1
+    a0, a1, a2, a3, a4 = acc[0], acc[1], acc[2], acc[3], acc[4]
+    a0[:w] = 0.0
+    a1[:w] = 0.0
+    a2[:w] = 0.0
+    a3[:w] = 0.0
+    a4[:w] = 0.0
+    for t in range(k):
+        gt = g[t]
+        xr = x[i + t]
+        yr = y[i + t]
+        for j in range(w):
+            a = xr[j]
+            b = yr[j]
+            ga = gt * a
+            gb = gt * b
+            a0[j] += ga
+            a1[j] += gb
+            a2[j] += ga * a
+            a3[j] += gb * b
+            a4[j] += ga * b
+    for q in range(5):
+        src = acc[q]
+        dst = out[q]
+        g0 = g[0]
+        for j in range(wo):
+            dst[j] = g0 * src[j]
+        for t in range(1, k):
+            gt = g[t]
+            for j in range(wo):
+                dst[j] += gt * src[j + t]
 
 
 @njit(cache=True)
@@ -165,43 +259,54 @@ def rgb_to_y(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def rgb_to_yiq(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """YIQ planes (3, H, W) of RGB planes, with piq's (NTSC) matrix."""
-    out = np.empty_like(planes)
-    r, g, b = planes[0], planes[1], planes[2]
-    out[0] = 0.299 * r + 0.587 * g + 0.114 * b
-    out[1] = 0.5959 * r - 0.2746 * g - 0.3213 * b
-    out[2] = 0.2115 * r - 0.5227 * g + 0.3112 * b
-    return out
+def rgb_to_yiq(planes: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """YIQ planes (3, H, W) of RGB planes into ``out`` (which may be ``planes``), with piq's (NTSC) matrix."""
+    h, w = planes.shape[1], planes.shape[2]
+    for i in range(h):
+        for j in range(w):
+            r = planes[0, i, j]
+            g = planes[1, i, j]
+            b = planes[2, i, j]
+            out[0, i, j] = 0.299 * r + 0.587 * g + 0.114 * b
+            out[1, i, j] = 0.5959 * r - 0.2746 * g - 0.3213 * b
+            out[2, i, j] = 0.2115 * r - 0.5227 * g + 0.3112 * b
 
 
 @njit(cache=True)
+def prewitt_row(  # pragma: no cover - compiled
+    padded: np.ndarray, i: int, gx: np.ndarray, gy: np.ndarray
+) -> None:
+    """The unnormalised 3x3 Prewitt responses (d/dx, d/dy) along row ``i`` of a plane, into ``gx``, ``gy``.
+
+    ``padded`` is the (H + 2, W + 2) plane with a one-pixel zero border (the zero padding of piq's
+    convolution), so the loop has no bounds tests and vectorises."""
+    w = padded.shape[1] - 2
+    r0 = padded[i]
+    r1 = padded[i + 1]
+    r2 = padded[i + 2]
+    for j in range(w):
+        gx[j] = (r0[j + 2] - r0[j]) + (r1[j + 2] - r1[j]) + (r2[j + 2] - r2[j])
+        gy[j] = (r2[j] + r2[j + 1] + r2[j + 2]) - (r0[j] + r0[j + 1] + r0[j + 2])
+
+
+@njit(cache=True, error_model="numpy")
 def prewitt_magnitude(plane: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Gradient magnitude of one (H, W) plane with 3x3 Prewitt filters (1/3 normalised) and zero padding."""
     h, w = plane.shape
+    padded = np.zeros((h + 2, w + 2))
+    padded[1 : h + 1, 1 : w + 1] = plane
+    gx = np.empty(w)
+    gy = np.empty(w)
     out = np.empty((h, w))
     for i in range(h):
+        prewitt_row(padded, i, gx, gy)
+        row = out[i]
         for j in range(w):
-            gx = 0.0
-            gy = 0.0
-            for a in range(-1, 2):
-                r = i + a
-                if 0 <= r < h:
-                    if j + 1 < w:
-                        gx += plane[r, j + 1]
-                    if j >= 1:
-                        gx -= plane[r, j - 1]
-                q = j + a
-                if 0 <= q < w:
-                    if i + 1 < h:
-                        gy += plane[i + 1, q]
-                    if i >= 1:
-                        gy -= plane[i - 1, q]
-            out[i, j] = np.sqrt(gx * gx + gy * gy) / 3.0
+            row[j] = np.sqrt(gx[j] * gx[j] + gy[j] * gy[j]) / 3.0
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def similarity(a: float, b: float, constant: float, alpha: float) -> float:  # pragma: no cover - compiled
     """piq's similarity map (2ab - alpha ab + c) / (a^2 + b^2 - alpha ab + c) for two scalars."""
     ab = a * b

@@ -6,11 +6,20 @@ import numpy as np
 from numba import njit, prange
 
 from medsynth.errors import DataError
-from medsynth.metrics._filters import load_planes, pool_mean, prepare_pair, rgb_to_yiq, similarity
+from medsynth.metrics._filters import (
+    load_planes_into,
+    pool_mean_into,
+    prepare_pair,
+    rgb_to_yiq,
+    similarity,
+    thread_chunks,
+)
 
 __all__ = ["haarpsi"]
 
 _SCALES = 3
+# The zero padding around the luma in its summed-area table: half the largest Haar filter.
+_PAD = 2**_SCALES // 2
 
 
 def haarpsi(
@@ -49,116 +58,165 @@ def haarpsi(
     -----
     piq's definition (three Haar scales; the finest two give the similarity maps and the coarsest the weights;
     for colour images the I and Q channels, 2x2 mean-filtered, add a third map weighted by the mean weight).
+    Every Haar coefficient is read off one summed-area table of the zero-padded luma, a row at a time, and the
+    maps are never stored: one pass over the rows accumulates the weighted similarity.
     """
     xa, ya, data_range = prepare_pair(x, y, data_range, "haarpsi")
     min_size = 2 ** (_SCALES + 1)
     if min(xa.shape[1:3]) < min_size:
         raise DataError(f"haarpsi: images of {xa.shape[1]}x{xa.shape[2]} are smaller than {min_size} pixels")
     eps = float(np.finfo(np.float64).eps)
-    return _haarpsi_batch(xa, ya, 255.0 / data_range, subsample, c, alpha, eps)
+    return _haarpsi_batch(xa, ya, 255.0 / data_range, subsample, c, alpha, eps, thread_chunks(len(xa)))
 
 
 @njit(cache=True)
-def _haar(plane: np.ndarray, k: int, vertical: bool) -> np.ndarray:  # pragma: no cover - compiled
-    """Haar coefficients of size k: (1/k) * (sum of the first k/2 rows - sum of the last k/2) of each k x k
-    window (columns when ``vertical`` is False), with piq's "same" zero padding (k/2 - 1 before, k/2 after).
-
-    Separable: box sums of width k along one axis, then the signed sum along the other."""
-    src = plane if vertical else plane.T
-    h, w = src.shape
-    before = k // 2 - 1
-    box = np.zeros((h, w))
-    for r in range(h):
-        for j in range(w):
-            s = 0.0
-            for b in range(k):
-                q = j + b - before
-                if 0 <= q < w:
-                    s += src[r, q]
-            box[r, j] = s
-    out = np.zeros((h, w))
-    inv = 1.0 / k
-    for i in range(h):
-        for a in range(k):
-            r = i + a - before
-            if r < 0 or r >= h:
-                continue
-            sign = inv if a < k // 2 else -inv
-            for j in range(w):
-                out[i, j] += sign * box[r, j]
-    return out if vertical else out.T.copy()
-
-
-@njit(cache=True)
-def _mean2(plane: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """2x2 mean filter with stride 1 and one zero row/column at the bottom/right (same size out)."""
+def _summed_area(plane: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """The summed-area table of ``plane`` (H, W) zero-padded by ``_PAD`` on every side: ``out[r, q]`` (shape
+    (H + 2 _PAD + 1, W + 2 _PAD + 1)) is the sum of the padded plane's rows below r and columns below q."""
     h, w = plane.shape
-    out = np.empty((h, w))
+    out[:] = 0.0
     for i in range(h):
+        prev = out[_PAD + i]
+        cur = out[_PAD + i + 1]
+        row = 0.0
         for j in range(w):
-            s = plane[i, j]
-            if j + 1 < w:
-                s += plane[i, j + 1]
-            if i + 1 < h:
-                s += plane[i + 1, j]
-                if j + 1 < w:
-                    s += plane[i + 1, j + 1]
-            out[i, j] = 0.25 * s
-    return out
+            row += plane[i, j]
+            cur[_PAD + j + 1] = prev[_PAD + j + 1] + row
+        for q in range(_PAD + w + 1, cur.size):
+            cur[q] = prev[q] + row
+    for r in range(_PAD + h + 1, out.shape[0]):
+        out[r] = out[_PAD + h]
+
+
+@njit(cache=True)
+def _haar_row(  # pragma: no cover - compiled
+    table: np.ndarray, i: int, k: int, vertical: np.ndarray, horizontal: np.ndarray
+) -> None:
+    """The vertical and horizontal Haar coefficients of size k along row ``i``, from :func:`_summed_area`.
+
+    Vertical: (1/k) * (sum of the top k/2 rows - sum of the bottom k/2 rows) of the k x k window at rows
+    [i - k/2 + 1, i + k/2 + 1) and the same columns around j; horizontal: the same with the left and right
+    halves. The zero padding makes this piq's "same" convolution (k/2 - 1 before, k/2 after).
+    """
+    w = table.shape[1] - 2 * _PAD - 1
+    half = k // 2
+    t0 = table[_PAD + i - half + 1]
+    tm = table[_PAD + i + 1]
+    t1 = table[_PAD + i + half + 1]
+    o0 = _PAD - half + 1
+    om = _PAD + 1
+    o1 = _PAD + half + 1
+    inv = 1.0 / k
+    for j in range(w):
+        c0 = j + o0
+        cm = j + om
+        c1 = j + o1
+        top = tm[c1] - t0[c1] - tm[c0] + t0[c0]
+        bottom = t1[c1] - tm[c1] - t1[c0] + tm[c0]
+        left = t1[cm] - t0[cm] - t1[c0] + t0[c0]
+        right = t1[c1] - t0[c1] - t1[cm] + t0[cm]
+        vertical[j] = (top - bottom) * inv
+        horizontal[j] = (left - right) * inv
+
+
+@njit(cache=True)
+def _mean2_at(plane: np.ndarray, i: int, j: int) -> float:  # pragma: no cover - compiled
+    """2x2 mean filter at (i, j) with stride 1 and one zero row/column at the bottom/right."""
+    h, w = plane.shape
+    s = plane[i, j]
+    if j + 1 < w:
+        s += plane[i, j + 1]
+    if i + 1 < h:
+        s += plane[i + 1, j]
+        if j + 1 < w:
+            s += plane[i + 1, j + 1]
+    mean: float = 0.25 * s
+    return mean
+
+
+@njit(cache=True, error_model="numpy")
+def _haarpsi_pair(  # pragma: no cover - compiled
+    px: np.ndarray,
+    py: np.ndarray,
+    tx: np.ndarray,
+    ty: np.ndarray,
+    rows: np.ndarray,
+    c: float,
+    alpha: float,
+    eps: float,
+) -> float:
+    """HaarPSI of one pair of (C, H, W) planes (YIQ for colour); ``tx``, ``ty`` are summed-area table
+    scratch (see :func:`_summed_area`), ``rows`` (6, >= W) scratch."""
+    h, w = px.shape[1], px.shape[2]
+    colour = px.shape[0] == 3
+    _summed_area(px[0], tx)
+    _summed_area(py[0], ty)
+    vx, hx, vy, hy, sim_v, sim_h = rows[0], rows[1], rows[2], rows[3], rows[4], rows[5]
+    num = 0.0
+    den = 0.0
+    for i in range(h):
+        sim_v[:w] = 0.0
+        sim_h[:w] = 0.0
+        for s in range(_SCALES - 1):
+            _haar_row(tx, i, 2 ** (s + 1), vx, hx)
+            _haar_row(ty, i, 2 ** (s + 1), vy, hy)
+            for j in range(w):
+                sim_v[j] += 0.5 * similarity(abs(vx[j]), abs(vy[j]), c, 0.0)
+                sim_h[j] += 0.5 * similarity(abs(hx[j]), abs(hy[j]), c, 0.0)
+        _haar_row(tx, i, 2**_SCALES, vx, hx)
+        _haar_row(ty, i, 2**_SCALES, vy, hy)
+        for j in range(w):
+            weight_v = max(abs(vx[j]), abs(vy[j]))
+            weight_h = max(abs(hx[j]), abs(hy[j]))
+            num += weight_v / (1.0 + np.exp(-alpha * sim_v[j])) + weight_h / (1.0 + np.exp(-alpha * sim_h[j]))
+            den += weight_v + weight_h
+            if colour:
+                sim_iq = 0.5 * (
+                    similarity(abs(_mean2_at(px[1], i, j)), abs(_mean2_at(py[1], i, j)), c, 0.0)
+                    + similarity(abs(_mean2_at(px[2], i, j)), abs(_mean2_at(py[2], i, j)), c, 0.0)
+                )
+                weight = 0.5 * (weight_v + weight_h)
+                num += weight / (1.0 + np.exp(-alpha * sim_iq))
+                den += weight
+    score = (num + eps) / (den + eps)
+    value: float = (np.log(score / (1.0 - score)) / alpha) ** 2
+    return value
 
 
 @njit(cache=True, parallel=True)
 def _haarpsi_batch(  # pragma: no cover - compiled
-    x: np.ndarray, y: np.ndarray, scale: float, subsample: bool, c: float, alpha: float, eps: float
+    x: np.ndarray,
+    y: np.ndarray,
+    scale: float,
+    subsample: bool,
+    c: float,
+    alpha: float,
+    eps: float,
+    chunks: int,
 ) -> np.ndarray:
-    n = x.shape[0]
-    colour = x.shape[3] == 3
+    n, h, w, channels = x.shape
+    pad = max(h % 2, w % 2) if subsample else 0
+    hs, ws = ((h + pad) // 2, (w + pad) // 2) if subsample else (h, w)
     out = np.empty(n)
-    for p in prange(n):
-        px = load_planes(x[p], scale)
-        py = load_planes(y[p], scale)
-        if colour:
-            px = rgb_to_yiq(px)
-            py = rgb_to_yiq(py)
-        if subsample:
-            pad = max(px.shape[1] % 2, px.shape[2] % 2)
-            px = pool_mean(px, 2, 0, pad)
-            py = pool_mean(py, 2, 0, pad)
-        h, w = px.shape[1], px.shape[2]
-        num = 0.0
-        den = 0.0
-        wx = []
-        for o in range(2):
-            vertical = o == 0
-            sim = np.zeros((h, w))
-            for s in range(2):
-                k = 2 ** (s + 1)
-                cx = _haar(px[0], k, vertical)
-                cy = _haar(py[0], k, vertical)
-                for i in range(h):
-                    for j in range(w):
-                        sim[i, j] += 0.5 * similarity(abs(cx[i, j]), abs(cy[i, j]), c, 0.0)
-            cx = _haar(px[0], 2**_SCALES, vertical)
-            cy = _haar(py[0], 2**_SCALES, vertical)
-            weight = np.maximum(np.abs(cx), np.abs(cy))
-            wx.append(weight)
-            for i in range(h):
-                for j in range(w):
-                    num += weight[i, j] / (1.0 + np.exp(-alpha * sim[i, j]))
-                    den += weight[i, j]
-        if colour:
-            ix = np.abs(_mean2(px[1]))
-            iy = np.abs(_mean2(py[1]))
-            qx = np.abs(_mean2(px[2]))
-            qy = np.abs(_mean2(py[2]))
-            for i in range(h):
-                for j in range(w):
-                    sim_iq = 0.5 * (
-                        similarity(ix[i, j], iy[i, j], c, 0.0) + similarity(qx[i, j], qy[i, j], c, 0.0)
-                    )
-                    weight = 0.5 * (wx[0][i, j] + wx[1][i, j])
-                    num += weight / (1.0 + np.exp(-alpha * sim_iq))
-                    den += weight
-        score = (num + eps) / (den + eps)
-        out[p] = (np.log(score / (1.0 - score)) / alpha) ** 2
+    for b in prange(chunks):
+        px = np.empty((channels, h, w))
+        py = np.empty((channels, h, w))
+        qx = np.empty((channels, hs, ws))
+        qy = np.empty((channels, hs, ws))
+        tx = np.empty((hs + 2 * _PAD + 1, ws + 2 * _PAD + 1))
+        ty = np.empty((hs + 2 * _PAD + 1, ws + 2 * _PAD + 1))
+        rows = np.empty((6, ws))
+        for p in range(b * n // chunks, (b + 1) * n // chunks):
+            load_planes_into(x[p], scale, 0.0, px)
+            load_planes_into(y[p], scale, 0.0, py)
+            if subsample:
+                pool_mean_into(px, 2, 0, pad, qx)
+                pool_mean_into(py, 2, 0, pad, qy)
+            else:
+                qx[:] = px
+                qy[:] = py
+            if channels == 3:
+                rgb_to_yiq(qx, qx)
+                rgb_to_yiq(qy, qy)
+            out[p] = _haarpsi_pair(qx, qy, tx, ty, rows, c, alpha, eps)
     return out

@@ -7,11 +7,12 @@ from numba import njit, prange
 
 from medsynth.metrics._filters import (
     DOWNSAMPLE_SIDE,
-    load_planes,
-    pool_mean,
+    load_planes_into,
+    pool_mean_into,
     prepare_pair,
-    prewitt_magnitude,
+    prewitt_row,
     similarity,
+    thread_chunks,
 )
 
 __all__ = ["mdsi"]
@@ -65,24 +66,90 @@ def mdsi(
     """
     xa, ya, data_range = prepare_pair(x, y, data_range, "mdsi")
     f = max(1, round(min(xa.shape[1:3]) / DOWNSAMPLE_SIDE))
-    return _mdsi_batch(xa, ya, 255.0 / data_range, f, c1, c2, c3, alpha, q, o)
+    return _mdsi_batch(xa, ya, 255.0 / data_range, f, c1, c2, c3, alpha, q, o, thread_chunks(len(xa)))
 
 
 @njit(cache=True)
-def _to_lhm(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    if planes.shape[0] == 1:
-        r = planes[0]
-        g = planes[0]
-        b = planes[0]
-    else:
-        r = planes[0]
-        g = planes[1]
-        b = planes[2]
-    out = np.empty((3,) + r.shape)
-    out[0] = 0.2989 * r + 0.587 * g + 0.114 * b
-    out[1] = 0.3 * r + 0.04 * g - 0.35 * b
-    out[2] = 0.34 * r - 0.6 * g + 0.17 * b
-    return out
+def _to_lhm(planes: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """LHM planes of RGB (or grey) planes (C, H, W) into the interior of ``out`` (3, H + 2, W + 2), whose
+    one-pixel border stays as it is (zero: the padding of the Prewitt filters)."""
+    grey = planes.shape[0] == 1
+    h, w = planes.shape[1], planes.shape[2]
+    for i in range(h):
+        for j in range(w):
+            r = planes[0, i, j]
+            g = r if grey else planes[1, i, j]
+            b = r if grey else planes[2, i, j]
+            out[0, i + 1, j + 1] = 0.2989 * r + 0.587 * g + 0.114 * b
+            out[1, i + 1, j + 1] = 0.3 * r + 0.04 * g - 0.35 * b
+            out[2, i + 1, j + 1] = 0.34 * r - 0.6 * g + 0.17 * b
+
+
+@njit(cache=True, error_model="numpy")
+def _mdsi_pair(  # pragma: no cover - compiled
+    lx: np.ndarray,
+    ly: np.ndarray,
+    rows: np.ndarray,
+    re: np.ndarray,
+    im: np.ndarray,
+    cols: np.ndarray,
+    c1: float,
+    c2: float,
+    c3: float,
+    alpha: float,
+    q: float,
+    o: float,
+) -> float:
+    """MDSI of one pair of (3, H + 2, W + 2) zero-bordered LHM planes.
+
+    ``rows`` is (6, >= W) scratch, ``re`` and ``im`` (H, W) scratch for the complex map, ``cols`` (2, >= W)
+    float64 scratch for its column sums. The Prewitt responses of the average luma are the averages of the two
+    lumas' responses (the filter is linear), and the complex power of a real value has phase 0 or pi, so no
+    angle is computed; the loops run along a row (all but the power vectorise).
+    """
+    h, w = lx.shape[1] - 2, lx.shape[2] - 2
+    cos_neg = np.cos(q * np.pi)
+    sin_neg = np.sin(q * np.pi)
+    ax, ay, bx, by, v, mag = rows[0], rows[1], rows[2], rows[3], rows[4], rows[5]
+    cols_re, cols_im = cols[0], cols[1]
+    cols_re[:w] = 0.0
+    cols_im[:w] = 0.0
+    for i in range(h):
+        prewitt_row(lx[0], i, ax, ay)
+        prewitt_row(ly[0], i, bx, by)
+        hx, mx = lx[1, i + 1], lx[2, i + 1]
+        hy, my = ly[1, i + 1], ly[2, i + 1]
+        for j in range(w):
+            ux = 0.5 * (ax[j] + bx[j])
+            uy = 0.5 * (ay[j] + by[j])
+            gx = np.sqrt(ax[j] * ax[j] + ay[j] * ay[j]) / 3.0
+            gy = np.sqrt(bx[j] * bx[j] + by[j] * by[j]) / 3.0
+            gm = np.sqrt(ux * ux + uy * uy) / 3.0
+            gs = similarity(gx, gy, c1, 0.0) + similarity(gx, gm, c2, 0.0) - similarity(gy, gm, c2, 0.0)
+            a, b, c, d = hx[j + 1], hy[j + 1], mx[j + 1], my[j + 1]
+            cs = (2.0 * (a * b + c * d) + c3) / (a * a + b * b + c * c + d * d + c3)
+            v[j] = alpha * gs + (1.0 - alpha) * cs
+        for j in range(w):
+            mag[j] = abs(v[j]) ** q
+        re_row, im_row = re[i], im[i]
+        for j in range(w):
+            negative = v[j] < 0.0
+            re_row[j] = mag[j] * cos_neg if negative else mag[j]
+            im_row[j] = mag[j] * sin_neg if negative else 0.0
+            cols_re[j] += re_row[j]
+            cols_im[j] += im_row[j]
+    n = h * w
+    mre = cols_re[:w].sum() / n
+    mim = cols_im[:w].sum() / n
+    cols_re[:w] = 0.0
+    for i in range(h):
+        re_row, im_row = re[i], im[i]
+        for j in range(w):
+            dr = re_row[j] - mre
+            di = im_row[j] - mim
+            cols_re[j] += np.sqrt(dr * dr + di * di)
+    value: float = (cols_re[:w].sum() / n) ** o
+    return value
 
 
 @njit(cache=True, parallel=True)
@@ -97,44 +164,35 @@ def _mdsi_batch(  # pragma: no cover - compiled
     alpha: float,
     q: float,
     o: float,
+    chunks: int,
 ) -> np.ndarray:
-    n = x.shape[0]
+    n, h, w, c = x.shape
+    half = f // 2
+    before = (f - 1) // 2 if half else 0
+    hs = (h + before + half) // f if f > 1 else h
+    ws = (w + before + half) // f if f > 1 else w
     out = np.empty(n)
-    for p in prange(n):
-        px = load_planes(x[p], scale)
-        py = load_planes(y[p], scale)
-        if f > 1:
-            half = f // 2
-            px = pool_mean(px, f, (f - 1) // 2 if half else 0, half)
-            py = pool_mean(py, f, (f - 1) // 2 if half else 0, half)
-        lx = _to_lhm(px)
-        ly = _to_lhm(py)
-        gx = prewitt_magnitude(lx[0])
-        gy = prewitt_magnitude(ly[0])
-        gm = prewitt_magnitude(0.5 * (lx[0] + ly[0]))
-        h, w = gx.shape
-        re = np.empty((h, w))
-        im = np.empty((h, w))
-        for i in range(h):
-            for j in range(w):
-                gs = (
-                    similarity(gx[i, j], gy[i, j], c1, 0.0)
-                    + similarity(gx[i, j], gm[i, j], c2, 0.0)
-                    - similarity(gy[i, j], gm[i, j], c2, 0.0)
-                )
-                cs = (2.0 * (lx[1, i, j] * ly[1, i, j] + lx[2, i, j] * ly[2, i, j]) + c3) / (
-                    lx[1, i, j] ** 2 + ly[1, i, j] ** 2 + lx[2, i, j] ** 2 + ly[2, i, j] ** 2 + c3
-                )
-                v = alpha * gs + (1.0 - alpha) * cs
-                mag = abs(v) ** q
-                phase = q * np.arctan2(0.0, v)
-                re[i, j] = mag * np.cos(phase)
-                im[i, j] = mag * np.sin(phase)
-        mre = re.mean()
-        mim = im.mean()
-        s = 0.0
-        for i in range(h):
-            for j in range(w):
-                s += np.sqrt((re[i, j] - mre) ** 2 + (im[i, j] - mim) ** 2)
-        out[p] = (s / (h * w)) ** o
+    for b in prange(chunks):
+        px = np.empty((c, h, w))
+        py = np.empty((c, h, w))
+        qx = np.empty((c, hs, ws))
+        qy = np.empty((c, hs, ws))
+        lx = np.zeros((3, hs + 2, ws + 2))
+        ly = np.zeros((3, hs + 2, ws + 2))
+        rows = np.empty((6, ws))
+        re = np.empty((hs, ws))
+        im = np.empty((hs, ws))
+        cols = np.empty((2, ws))
+        for p in range(b * n // chunks, (b + 1) * n // chunks):
+            load_planes_into(x[p], scale, 0.0, px)
+            load_planes_into(y[p], scale, 0.0, py)
+            if f > 1:
+                pool_mean_into(px, f, before, half, qx)
+                pool_mean_into(py, f, before, half, qy)
+                _to_lhm(qx, lx)
+                _to_lhm(qy, ly)
+            else:
+                _to_lhm(px, lx)
+                _to_lhm(py, ly)
+            out[p] = _mdsi_pair(lx, ly, rows, re, im, cols, c1, c2, c3, alpha, q, o)
     return out

@@ -10,16 +10,29 @@ from numba import njit, prange
 from medsynth.errors import DataError
 from medsynth.metrics._filters import (
     DOWNSAMPLE_SIDE,
-    load_planes,
+    gaussian_moments_row,
+    load_planes_into,
     pool2_replicate_front,
     pool_mean,
     prepare_pair,
+    thread_chunks,
 )
 
 __all__ = ["ssim", "ms_ssim", "MS_SSIM_WEIGHTS"]
 
 # Wang, Simoncelli & Bovik (2003), the weights of the five scales.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+# The kernels work in float32 on pixels scaled to [0, 255] and shifted by -128: the shift leaves the variances
+# and covariance unchanged but makes the squares they are taken from smaller, so float32 cancels less.
+# Scaling every range to [0, 255] makes uint8 input and the same pixels as float / 255 identical planes.
+_SIDE_RANGE = 255.0
+_OFFSET = np.float32(128.0)
+
+
+def _constants(k1: float, k2: float) -> tuple[np.float32, np.float32]:
+    """C1 and C2 for pixels in [0, 255], as float32."""
+    return np.float32((k1 * _SIDE_RANGE) ** 2), np.float32((k2 * _SIDE_RANGE) ** 2)
 
 
 def _gaussian(kernel_size: int, sigma: float) -> np.ndarray:
@@ -29,7 +42,7 @@ def _gaussian(kernel_size: int, sigma: float) -> np.ndarray:
         raise DataError(f"kernel_sigma must be positive, got {sigma}")
     t = np.arange(kernel_size, dtype=np.float64) - (kernel_size - 1) / 2.0
     g = np.exp(-(t**2) / (2.0 * sigma**2))
-    normalised: np.ndarray = g / g.sum()
+    normalised: np.ndarray = (g / g.sum()).astype(np.float32)
     return normalised
 
 
@@ -84,7 +97,8 @@ def ssim(
             f"ssim: images of {xa.shape[1]}x{xa.shape[2]} are smaller than the {kernel_size}-pixel "
             "window; pass a smaller kernel_size"
         )
-    return _ssim_batch(xa, ya, 1.0 / data_range, f, g, k1 * k1, k2 * k2)
+    c1, c2 = _constants(k1, k2)
+    return _ssim_batch(xa, ya, _SIDE_RANGE / data_range, f, g, c1, c2, _OFFSET, thread_chunks(len(xa)))
 
 
 def ms_ssim(
@@ -146,116 +160,128 @@ def ms_ssim(
             f"a {kernel_size}-pixel window (need {min_size}); pass fewer scale_weights or a smaller "
             "kernel_size"
         )
-    return _ms_ssim_batch(xa, ya, 1.0 / data_range, g, k1 * k1, k2 * k2, w)
+    c1, c2 = _constants(k1, k2)
+    return _ms_ssim_batch(xa, ya, _SIDE_RANGE / data_range, g, c1, c2, _OFFSET, w, thread_chunks(len(xa)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ssim_cs_plane(  # pragma: no cover - compiled
-    x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float
+    x: np.ndarray,
+    y: np.ndarray,
+    g: np.ndarray,
+    c1: np.float32,
+    c2: np.float32,
+    offset: np.float32,
+    acc: np.ndarray,
+    moments: np.ndarray,
+    cols: np.ndarray,
 ) -> tuple[float, float]:
-    """Mean SSIM and mean contrast-structure term of one (H, W) plane pair, valid region only."""
+    """Mean SSIM and mean contrast-structure term of one (H, W) float32 plane pair, valid region only.
+
+    The planes hold pixels minus ``offset`` (which only the luminance term needs back); ``acc`` and
+    ``moments`` are (5, >= W) float32 scratch, ``cols`` (2, >= W) float64 scratch for the column sums.
+    """
     h, w = x.shape
     k = g.size
     ho = h - k + 1
     wo = w - k + 1
-    hx = np.empty((h, wo))
-    hy = np.empty((h, wo))
-    hxx = np.empty((h, wo))
-    hyy = np.empty((h, wo))
-    hxy = np.empty((h, wo))
-    for i in range(h):
-        for j in range(wo):
-            sx = 0.0
-            sy = 0.0
-            sxx = 0.0
-            syy = 0.0
-            sxy = 0.0
-            for t in range(k):
-                a = x[i, j + t]
-                b = y[i, j + t]
-                gt = g[t]
-                sx += gt * a
-                sy += gt * b
-                sxx += gt * a * a
-                syy += gt * b * b
-                sxy += gt * a * b
-            hx[i, j] = sx
-            hy[i, j] = sy
-            hxx[i, j] = sxx
-            hyy[i, j] = syy
-            hxy[i, j] = sxy
-    mx = np.empty(wo)
-    my = np.empty(wo)
-    mxx = np.empty(wo)
-    myy = np.empty(wo)
-    mxy = np.empty(wo)
-    ssim_sum = 0.0
-    cs_sum = 0.0
+    cs_cols = cols[0]
+    ssim_cols = cols[1]
+    cs_cols[:wo] = 0.0
+    ssim_cols[:wo] = 0.0
+    mx, my, mxx, myy, mxy = moments[0], moments[1], moments[2], moments[3], moments[4]
     for i in range(ho):
-        mx[:] = 0.0
-        my[:] = 0.0
-        mxx[:] = 0.0
-        myy[:] = 0.0
-        mxy[:] = 0.0
-        for t in range(k):
-            gt = g[t]
-            for j in range(wo):
-                mx[j] += gt * hx[i + t, j]
-                my[j] += gt * hy[i + t, j]
-                mxx[j] += gt * hxx[i + t, j]
-                myy[j] += gt * hyy[i + t, j]
-                mxy[j] += gt * hxy[i + t, j]
+        gaussian_moments_row(x, y, g, i, acc, moments)
         for j in range(wo):
             ux = mx[j]
             uy = my[j]
-            cs = (2.0 * (mxy[j] - ux * uy) + c2) / ((mxx[j] - ux * ux) + (myy[j] - uy * uy) + c2)
-            ssim_sum += (2.0 * ux * uy + c1) / (ux * ux + uy * uy + c1) * cs
-            cs_sum += cs
+            cov = mxy[j] - ux * uy
+            cs = (cov + cov + c2) / ((mxx[j] - ux * ux) + (myy[j] - uy * uy) + c2)
+            lx = ux + offset
+            ly = uy + offset
+            lxy = lx * ly
+            cs_cols[j] += cs
+            ssim_cols[j] += (lxy + lxy + c1) / (lx * lx + ly * ly + c1) * cs
     n = ho * wo
-    return ssim_sum / n, cs_sum / n
+    return ssim_cols[:wo].sum() / n, cs_cols[:wo].sum() / n
 
 
 @njit(cache=True, parallel=True)
 def _ssim_batch(  # pragma: no cover - compiled
-    x: np.ndarray, y: np.ndarray, scale: float, f: int, g: np.ndarray, c1: float, c2: float
+    x: np.ndarray,
+    y: np.ndarray,
+    scale: float,
+    f: int,
+    g: np.ndarray,
+    c1: np.float32,
+    c2: np.float32,
+    offset: np.float32,
+    chunks: int,
 ) -> np.ndarray:
-    n = x.shape[0]
-    c = x.shape[3]
+    n, h, w, c = x.shape
     out = np.empty(n)
-    for p in prange(n):
-        px = load_planes(x[p], scale)
-        py = load_planes(y[p], scale)
-        if f > 1:
-            px = pool_mean(px, f, 0, 0)
-            py = pool_mean(py, f, 0, 0)
-        total = 0.0
-        for k in range(c):
-            s, _ = ssim_cs_plane(px[k], py[k], g, c1, c2)
-            total += s
-        out[p] = total / c
+    for b in prange(chunks):
+        px = np.empty((c, h, w), np.float32)
+        py = np.empty((c, h, w), np.float32)
+        acc = np.empty((5, w), np.float32)
+        moments = np.empty((5, w), np.float32)
+        cols = np.empty((2, w))
+        for p in range(b * n // chunks, (b + 1) * n // chunks):
+            load_planes_into(x[p], scale, offset, px)
+            load_planes_into(y[p], scale, offset, py)
+            qx = px
+            qy = py
+            if f > 1:
+                qx = pool_mean(px, f, 0, 0)
+                qy = pool_mean(py, f, 0, 0)
+            total = 0.0
+            for k in range(c):
+                s, _ = ssim_cs_plane(qx[k], qy[k], g, c1, c2, offset, acc, moments, cols)
+                total += s
+            out[p] = total / c
     return out
 
 
 @njit(cache=True, parallel=True)
 def _ms_ssim_batch(  # pragma: no cover - compiled
-    x: np.ndarray, y: np.ndarray, scale: float, g: np.ndarray, c1: float, c2: float, weights: np.ndarray
+    x: np.ndarray,
+    y: np.ndarray,
+    scale: float,
+    g: np.ndarray,
+    c1: np.float32,
+    c2: np.float32,
+    offset: np.float32,
+    weights: np.ndarray,
+    chunks: int,
 ) -> np.ndarray:
-    n = x.shape[0]
-    c = x.shape[3]
+    n, h, w, c = x.shape
     levels = weights.size
     out = np.empty(n)
-    for p in prange(n):
-        px = load_planes(x[p], scale)
-        py = load_planes(y[p], scale)
-        prod = np.ones(c)
-        for level in range(levels):
-            if level > 0:
-                pad = max(px.shape[1] % 2, px.shape[2] % 2)
-                px = pool2_replicate_front(px, pad)
-                py = pool2_replicate_front(py, pad)
-            for k in range(c):
-                s, cs = ssim_cs_plane(px[k], py[k], g, c1, c2)
-                v = s if level == levels - 1 else cs
-                prod[k] *= max(v, 0.0) ** weights[level]
-        out[p] = prod.mean()
+    for b in prange(chunks):
+        # One pair of plane buffers per scale, and the padding that leads to each.
+        xs = [np.empty((c, h, w), np.float32)]
+        ys = [np.empty((c, h, w), np.float32)]
+        pads = [0]
+        for _ in range(1, levels):
+            hl, wl = xs[-1].shape[1], xs[-1].shape[2]
+            pad = max(hl % 2, wl % 2)
+            pads.append(pad)
+            xs.append(np.empty((c, (hl + pad) // 2, (wl + pad) // 2), np.float32))
+            ys.append(np.empty((c, (hl + pad) // 2, (wl + pad) // 2), np.float32))
+        acc = np.empty((5, w), np.float32)
+        moments = np.empty((5, w), np.float32)
+        cols = np.empty((2, w))
+        for p in range(b * n // chunks, (b + 1) * n // chunks):
+            load_planes_into(x[p], scale, offset, xs[0])
+            load_planes_into(y[p], scale, offset, ys[0])
+            prod = np.ones(c)
+            for level in range(levels):
+                if level > 0:
+                    pool2_replicate_front(xs[level - 1], pads[level], xs[level])
+                    pool2_replicate_front(ys[level - 1], pads[level], ys[level])
+                for k in range(c):
+                    s, cs = ssim_cs_plane(xs[level][k], ys[level][k], g, c1, c2, offset, acc, moments, cols)
+                    v = s if level == levels - 1 else cs
+                    prod[k] *= max(v, 0.0) ** weights[level]
+            out[p] = prod.mean()
     return out
