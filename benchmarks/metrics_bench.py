@@ -1,5 +1,5 @@
-"""Pairs per second of the Numba metric kernels against piq (and scikit-image where it has the metric), and
-the time of a Fréchet distance over 10,000 x 2,048 features. One run each, peers measured in the same run.
+"""Pairs per second of the Numba metric kernels against piq (and scikit-image where it has the metric), peers
+measured in the same run (one run each). FD, KID and PRDC are timed by distribution_bench.py.
 
     nice -n 10 .venv/bin/python benchmarks/metrics_bench.py
 
@@ -55,7 +55,6 @@ def main() -> None:
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     import medsynth.metrics as m
-    from medsynth.metrics.frechet import frechet_distance
 
     piq = _import_piq()
     kernels = {
@@ -107,14 +106,6 @@ def main() -> None:
                 r_sk = _rate(n, _each, sk[name], x, y)
                 line += f" {r_sk:>10.1f} {r_ours / r_sk:>6.1f}"
             print(line)
-    feats1 = rng.standard_normal((10_000, 2048)).astype(np.float32)
-    feats2 = rng.standard_normal((10_000, 2048)).astype(np.float32) + 0.01
-    start = time.perf_counter()
-    value = frechet_distance(feats1, feats2)
-    print(
-        f"frechet_distance 10,000 x 2,048 features (both sets, statistics included): "
-        f"{time.perf_counter() - start:.2f} s (FD {value:.3f})"
-    )
 
 
 if __name__ == "__main__":
