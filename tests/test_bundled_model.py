@@ -159,7 +159,10 @@ def test_generate_without_model_uses_the_bundled_one(tmp_path: Path) -> None:
 
 
 def test_no_periodic_artefact_in_the_power_spectrum(
-    gen: Generator, real_train: dict[str, np.ndarray], request: pytest.FixtureRequest
+    gen: Generator,
+    real_train: dict[str, np.ndarray],
+    synthetic_like_real: np.ndarray,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Oracle: the real images' mean power spectrum. The first bundled model painted a dot lattice with
     34x the real power at (1/4, 1/4) cycles/pixel; real against real stays below 2 (metrics.spectrum)."""
@@ -167,8 +170,32 @@ def test_no_periodic_artefact_in_the_power_spectrum(
 
     if gen.card.name == "isic2017-128":
         request.applymarker(LINE_ARTEFACTS)
-    real = np.concatenate(list(real_train.values()))
-    synthetic = np.concatenate([gen.generate(len(real_train[c]), c, seed=3)[0] for c in CLASSES])
-    result = spectral_comparison(real, synthetic)
+    result = spectral_comparison(np.concatenate(list(real_train.values())), synthetic_like_real)
     assert result.peak_ratio < 6.0, result.as_dict()
     assert result.log_spectral_distance_db < 3.0, result.as_dict()
+
+
+# issue 11, item 5: no bundled model is free of specks yet. Against 150 real training images per class, 97% of
+# isic2017-64's images and 99.8% of isic2017-128's hold a pixel more isolated than nine real images in ten do
+# (ratio about 10; ISIC's real val split against its train split gives 2.3).
+SPECKS = pytest.mark.xfail(
+    strict=True, reason="the bundled models paint isolated off-colour pixels (ratio about 10, issue 11)"
+)
+
+
+@pytest.fixture(scope="module")
+def synthetic_like_real(gen: Generator, real_train: dict[str, np.ndarray]) -> np.ndarray:
+    """As many synthetic images per class as real_train holds (seed 3)."""
+    return np.concatenate([gen.generate(len(real_train[c]), c, seed=3)[0] for c in CLASSES])
+
+
+@SPECKS
+def test_no_more_isolated_off_colour_pixels_than_real_images(
+    real_train: dict[str, np.ndarray], synthetic_like_real: np.ndarray
+) -> None:
+    """Oracle: the real images' own specks (medsynth.metrics.isolated_pixels): no more synthetic images hold
+    a pixel unlike all of its neighbours than another real split does (ratio below 3)."""
+    from medsynth.metrics.isolated_pixels import isolated_pixel_comparison
+
+    result = isolated_pixel_comparison(np.concatenate(list(real_train.values())), synthetic_like_real)
+    assert result.ratio < 3.0, result.as_dict()

@@ -63,6 +63,7 @@ def _summary_table(metrics: dict[str, Any]) -> str:
     names += [
         ("spectral peak ratio", lambda d: d.get("spectrum", {}).get("peak_ratio")),
         ("log-spectral dist. dB", lambda d: d.get("spectrum", {}).get("log_spectral_distance_db")),
+        ("isolated-pixel ratio", lambda d: d.get("isolated_pixels", {}).get("ratio")),
     ]
     rows = [["metric", *groups]] + [[n, *(_cell(get(d)) for d in groups.values())] for n, get in names]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

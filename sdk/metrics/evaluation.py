@@ -20,6 +20,7 @@ from medsynth.metrics.diversity import diversity
 from medsynth.metrics.features import DEFAULT_SPACE
 from medsynth.metrics.frechet import frechet_distance, relative_frechet_distance
 from medsynth.metrics.inception_score import inception_score
+from medsynth.metrics.isolated_pixels import isolated_pixel_comparison
 from medsynth.metrics.kid import kid
 from medsynth.metrics.memorization import MemorizationResult, memorization_audit, pixel_space
 from medsynth.metrics.prdc import prdc
@@ -285,6 +286,7 @@ def evaluate_sets(
     ).as_dict()
     overall["full_reference"] = _full_reference(real.images, synthetic.images, config)
     overall["spectrum"] = spectral_comparison(real.images, synthetic.images).as_dict()
+    overall["isolated_pixels"] = isolated_pixel_comparison(real.images, synthetic.images).as_dict()
     overall["c2st"] = {
         name: _c2st_entry(f_r, f_s, f_t, names_r, names_s, names_t, config)
         for name, (f_r, f_s, f_t) in spaces.items()
@@ -326,6 +328,9 @@ def evaluate_sets(
         }
         if rmask.any() and smask.any():
             entry["spectrum"] = spectral_comparison(real.images[rmask], synthetic.images[smask]).as_dict()
+            entry["isolated_pixels"] = isolated_pixel_comparison(
+                real.images[rmask], synthetic.images[smask]
+            ).as_dict()
         per_class[cls] = entry
     metrics["per_class"] = per_class
 

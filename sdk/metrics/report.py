@@ -88,6 +88,15 @@ def _metric_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
         rows.append(("log-spectral distance", f"{_fmt(s['log_spectral_distance_db'])} dB"))
+    if "isolated_pixels" in d:
+        p = d["isolated_pixels"]
+        rows.append(
+            (
+                "images with an isolated off-colour pixel (synthetic / real)",
+                f"{_fmt(p['synthetic_images_affected'])} / {_fmt(p['real_images_affected'])} "
+                f"(ratio {_fmt(p['ratio'])}; isolation above {_fmt(p['threshold'])})",
+            )
+        )
     return rows
 
 
