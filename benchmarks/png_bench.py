@@ -8,7 +8,8 @@ What it measures, for a bundled model's images (``medsynth.Generator``, no torch
    inference time per image measured in the same run.
 2. **End to end.** ``write_run`` (what ``medsynth generate`` runs; fsync on, as the CLI's default) for
    ``--format npz`` (the peer), ``--format png`` at the default level and at level 6, and at the default
-   level with the writer thread at the inference threads' priority (``_WRITER_NICENESS = 0``); the ratio of
+   level with the writer thread at the inference threads' priority (``_WRITER_NICENESS = 0``), and png and npz
+   with onnxruntime's intra-op threads not spinning between ops (``_INTRA_OP_SPINNING = False``); the ratio of
    each to npz and to pure inference of the same images. The goal is png / npz <= 1.25. With fsync on, three
    rows say how much of the rest is the disk: the batch's fsyncs issued one at a time
    (``_FSYNC_THREADS = 1``), every file committed alone (file fsync, rename, folder fsync: medsynth before
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+import medsynth._session as session_module
 import medsynth.writers._atomic as _atomic
 import medsynth.writers.run as run_module
 from medsynth import Generator
@@ -163,9 +165,13 @@ def _patched(module: object, **values: object) -> Iterator[None]:
             setattr(module, name, value)
 
 
-def end_to_end_table(gen: Generator, n: int, repeats: int, batch_size: int, fsync: bool) -> None:
+def end_to_end_table(
+    gen: Generator, n: int, repeats: int, batch_size: int, fsync: bool, threads: int | None
+) -> None:
     plan = {name: n // len(gen.classes) + (k < n % len(gen.classes)) for k, name in enumerate(gen.classes)}
     root = Path(tempfile.mkdtemp(prefix="png-bench-"))
+    with _patched(session_module, _INTRA_OP_SPINNING=False):
+        no_spin = Generator.load(gen.path, device="cpu", threads=threads)
 
     def one(
         fmt: str,
@@ -175,6 +181,7 @@ def end_to_end_table(gen: Generator, n: int, repeats: int, batch_size: int, fsyn
         sync: bool = fsync,
         fsync_threads: int = _atomic._FSYNC_THREADS,
         per_file: bool = False,
+        generator: Generator = gen,
     ) -> Callable[[], object]:
         def action() -> object:
             out = root / "run"
@@ -185,7 +192,14 @@ def end_to_end_table(gen: Generator, n: int, repeats: int, batch_size: int, fsyn
                 _patched(_atomic, _FSYNC_THREADS=fsync_threads),
             ):
                 return write_run(
-                    gen, plan, out, fmt=fmt, seed=0, batch_size=batch_size, fsync=sync, png_compression=level
+                    generator,
+                    plan,
+                    out,
+                    fmt=fmt,
+                    seed=0,
+                    batch_size=batch_size,
+                    fsync=sync,
+                    png_compression=level,
                 )
 
         return action
@@ -209,6 +223,8 @@ def end_to_end_table(gen: Generator, n: int, repeats: int, batch_size: int, fsyn
         ]
     cases += [
         (f"{default}, writer not niced", one("png", niceness=0)),
+        (f"{default}, onnxruntime not spinning", one("png", generator=no_spin)),
+        ("npz, onnxruntime not spinning", one("npz", generator=no_spin)),
         ("png level 6 (before the option)", one("png", 6)),
     ]
     try:
@@ -244,7 +260,9 @@ def main() -> None:
     gen = Generator.load(args.model, device="cpu", threads=args.threads)
     gen.generate_indices(0, range(2), 0)  # warm the session up
     encode_table(gen, args.n, args.repeats, args.batch_size)
-    end_to_end_table(gen, args.n_run, args.repeats, args.batch_size, fsync=not args.no_fsync)
+    end_to_end_table(
+        gen, args.n_run, args.repeats, args.batch_size, fsync=not args.no_fsync, threads=args.threads
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ __all__ = ["DEVICES", "Session", "create_session", "available_providers"]
 DEVICES = ("auto", "cpu", "cuda")
 _CPU = "CPUExecutionProvider"
 _CUDA = "CUDAExecutionProvider"
+# onnxruntime's intra-op threads spin between ops by default: lower latency per call, but a spinning thread
+# holds its core. benchmarks/png_bench.py times PNG writing with it on and off (the writer needs a core).
+_INTRA_OP_SPINNING = True
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ def create_session(path: Path, *, device: str = "auto", threads: int | None = No
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if _INTRA_OP_SPINNING else "0")
     if threads is not None:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # errors only: warnings would clutter the stderr of embedding pipelines
