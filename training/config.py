@@ -48,6 +48,8 @@ class TrainConfig:
     spectral_weight: float = 0.0  # G loss: weight of the log power-spectrum distance to the real set
     class_weight: float = 0.0  # projected only, G loss: weight of a fixed linear class probe's
     # cross-entropy on the pretrained features (class guidance; see medsynth.training.class_probe)
+    pixel_head: bool = False  # projected only: a fifth D head on the full-size image (sees 1-pixel specks)
+    # it reads the augmented image itself, where the pretrained features start at stride 4 and blur specks
     diffaugment: str = "color,translation,cutout"  # DiffAugment policy for D's real and fake ("" = off)
     ema_decay: float = 0.999  # generator EMA decay (0 = no EMA)
     ema_start: int = 500  # iterations before the EMA starts tracking (it copies G until then)

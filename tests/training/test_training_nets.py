@@ -154,3 +154,26 @@ def test_anti_aliased_discriminator_ignores_a_nyquist_pattern_a_strided_one_alia
     with torch.no_grad():
         torch.testing.assert_close(aa(x + lattice, y), aa(x, y), rtol=1e-4, atol=1e-5)
         assert (strided(x + lattice, y) - strided(x, y)).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_projected_pixel_head_is_a_fifth_logit_that_sees_one_pixel(channels):
+    config = tiny_config("projected", image_size=32, pixel_head=True)
+    torch.manual_seed(0)
+    _, d = build_networks(config, num_classes=3, channels=channels)
+    d.eval()  # batch norm in eval mode: each image's scores depend on that image alone
+    x, y = torch.rand(2, channels, 32, 32) * 2 - 1, torch.tensor([0, 2])
+    speck = x.clone()
+    speck[0, :, 17, 9] = -speck[0, :, 17, 9]  # one pixel of the first image
+    with torch.no_grad():
+        a, b = d(x, y), d(speck, y)
+    assert a.shape == (2, 5)
+    assert (a[0, 0] - b[0, 0]).abs() > 1e-6  # the pixel head's logit moves
+    torch.testing.assert_close(a[1], b[1])  # the other image's scores do not
+    keys = d.state_dict().keys()
+    assert any(k.startswith("pixel.") for k in keys) and not any(k.startswith("pyramid.") for k in keys)
+
+
+def test_the_pixel_head_is_refused_for_other_architectures():
+    with pytest.raises(ArgumentError, match="pixel_head is an option of the projected discriminator"):
+        build_networks(tiny_config("sngan", pixel_head=True), num_classes=3, channels=3)

@@ -23,12 +23,14 @@ class Arch:
     name: str
     # (num_classes, latent_dim, image_size, channels, width, max_width, **options) -> generator
     build_generator: Callable[..., nn.Module]
-    # (num_classes, image_size, channels, width, max_width) -> discriminator
+    # (num_classes, image_size, channels, width, max_width, **d_options) -> discriminator
     build_discriminator: Callable[..., nn.Module]
     default_loss: str
     description: str
     # generator options a TrainConfig may switch on (passed as keyword arguments), e.g. ("lstm",)
     options: tuple[str, ...] = ()
+    # discriminator options a TrainConfig may switch on (passed as keyword arguments), e.g. ("pixel_head",)
+    d_options: tuple[str, ...] = ()
     # the generator takes (z, label, z2, crossover) for style mixing (see nets/stylegan.py)
     style_mixing: bool = False
     # TrainConfig values the architecture's paper trains with; `medsynth train` starts from them
@@ -100,6 +102,7 @@ def _registry() -> dict[str, Arch]:
                     "diffaugment": "color,translation,cutout",
                 }
             ),
+            d_options=("pixel_head",),
             check_requirements=weights_path,
         ),
         Arch(

@@ -25,8 +25,8 @@ def check_config(config: TrainConfig) -> Arch:
     Raises
     ------
     ArgumentError
-        An unknown architecture or DiffAugment policy, or an option (``lstm``, ``class_weight``) the
-        architecture does not have.
+        An unknown architecture or DiffAugment policy, or an option (``lstm``, ``class_weight``,
+        ``pixel_head``) the architecture does not have.
     MissingExtraError
         What the architecture needs beyond torch (the projected discriminator's pretrained weights) is not
         installed.
@@ -35,6 +35,11 @@ def check_config(config: TrainConfig) -> Arch:
     arch.check_requirements()
     if config.lstm and "lstm" not in arch.options:
         raise ArgumentError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
+    if config.pixel_head and "pixel_head" not in arch.d_options:
+        raise ArgumentError(
+            f"pixel_head is an option of the projected discriminator, not of {arch.name}'s; "
+            "set it to false or use --arch projected"
+        )
     if config.class_weight > 0 and arch.name != "projected":
         raise ArgumentError(
             f"class_weight needs the pretrained features of --arch projected, not "
@@ -63,5 +68,8 @@ def build_networks(config: TrainConfig, num_classes: int, channels: int) -> tupl
         config.max_width,
         **options,
     )
-    d = arch.build_discriminator(num_classes, config.image_size, channels, config.d_width, config.max_width)
+    d_options: dict[str, Any] = {"pixel_head": True} if config.pixel_head else {}
+    d = arch.build_discriminator(
+        num_classes, config.image_size, channels, config.d_width, config.max_width, **d_options
+    )
     return g, d

