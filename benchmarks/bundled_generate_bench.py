@@ -6,8 +6,8 @@ For each bundled model (``--models``, default every one):
 1. **FLOPs counted from the graph**: ONNX shape inference at batch 1, then 2 x multiply-adds of every Conv,
    ConvTranspose, Gemm and MatMul node (element-wise ops, resizes and normalisations are left out; they are a
    few percent).
-2. **The peak in the same run**: the best of several 2048 x 2048 fp32 ``torch.mm`` calls (MKL/oneDNN sgemm),
-   measured before every model, so a busier machine lowers the peak too.
+2. **The peak in the same run**: the best of ten 2048 x 2048 fp32 ``torch.mm`` calls (``train_step_bench``'s
+   ``sgemm_gflops``), measured before and after every model; the higher one is the peak.
 3. **images/s at ``--batch``** (default 64) of
    - ``Generator.generate`` (latents, onnxruntime, finite check, uint8), what a user gets;
    - the bare onnxruntime session on fixed inputs, with intra-op spinning on (onnxruntime's default) and off;
@@ -37,7 +37,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from generate_bench import best_rate  # the script folder is on sys.path
 from onnx import numpy_helper, shape_inference
+from train_step_bench import sgemm_gflops
 
 from medsynth import Generator
 from medsynth.registry import REGISTRY
@@ -79,31 +81,6 @@ def graph_flops(path: Path) -> tuple[float, dict[str, float]]:
             macs = int(np.prod(out)) * int(shapes[node.input[0]][-1])
         per_op[node.op_type] += 2.0 * macs
     return sum(per_op.values()), dict(per_op)
-
-
-def sgemm_peak(repeats: int = 8) -> float:
-    """GFLOP/s of the best 2048 x 2048 fp32 matrix product (torch, all its threads)."""
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    for _ in range(2):
-        a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * 2048**3 / best / 1e9
-
-
-def best_rate(action: Any, images: int, seconds: float) -> float:
-    """Images per second of the fastest call of ``action`` over at least ``seconds`` (after one warm-up)."""
-    action()
-    best, spent = float("inf"), 0.0
-    while spent < seconds or best == float("inf"):
-        start = time.perf_counter()
-        action()
-        took = time.perf_counter() - start
-        best, spent = min(best, took), spent + took
-    return images / best
 
 
 def session(path: Path, threads: int, spinning: bool, profile: str | None = None) -> ort.InferenceSession:
@@ -176,15 +153,15 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     feeds = {"z": z, "label": label}
     row: dict[str, Any] = {"model": name, "batch": batch, "gflop_per_image": gflop, "flops_by_op": per_op}
 
-    row["peak_gflops"] = sgemm_peak()
+    row["peak_gflops"] = sgemm_gflops(sizes=(2048,))
     rates: dict[str, float] = {}
     rates["Generator.generate"] = best_rate(
-        lambda: gen.generate(batch, gen.classes[1], seed=0, batch_size=batch), batch, args.seconds
+        lambda: gen.generate(batch, gen.classes[1], seed=0, batch_size=batch), batch, args.repeats
     )
     for spinning in (True, False):
         sess = session(gen.path, args.threads, spinning)
         rates[f"onnxruntime, spinning {'on' if spinning else 'off'}"] = best_rate(
-            lambda sess=sess: sess.run(None, feeds), batch, args.seconds
+            lambda sess=sess: sess.run(None, feeds), batch, args.repeats
         )
     reference = session(gen.path, args.threads, True).run(None, feeds)[0]
 
@@ -193,7 +170,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     zt, lt = torch.from_numpy(z), torch.from_numpy(label)
     with torch.inference_mode():
         diff = float((net(zt, lt) - torch.from_numpy(reference)).abs().max())
-        rates["torch eager"] = best_rate(lambda: net(zt, lt), batch, args.seconds)
+        rates["torch eager"] = best_rate(lambda: net(zt, lt), batch, args.repeats)
     row["torch_weights_loaded"] = f"{loaded}/{total}"
     row["torch_max_abs_diff"] = diff
     if args.compile:
@@ -206,9 +183,9 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
             out = compiled(zt, lt)
             row["compile_s"] = time.perf_counter() - start
             row["compiled_max_abs_diff"] = float((out - torch.from_numpy(reference)).abs().max())
-            rates["torch.compile (freezing)"] = best_rate(lambda: compiled(zt, lt), batch, args.seconds)
+            rates["torch.compile (freezing)"] = best_rate(lambda: compiled(zt, lt), batch, args.repeats)
     row["img_s"] = rates
-    row["peak_after_gflops"] = sgemm_peak()
+    row["peak_after_gflops"] = sgemm_gflops(sizes=(2048,))
     if args.profile:
         row["ort_profile"] = profile_ops(gen.path, feeds, args.threads, runs=5)
     return row
@@ -248,7 +225,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=[m.name for m in REGISTRY])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--seconds", type=float, default=4.0, help="timing budget per measurement")
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls per measurement (best kept)")
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
     parser.add_argument("--profile", action="store_true", help="onnxruntime's per-op-type time")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
