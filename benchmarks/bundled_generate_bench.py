@@ -41,7 +41,9 @@ from generate_bench import best_rate  # the script folder is on sys.path
 from onnx import numpy_helper, shape_inference
 from train_step_bench import sgemm_gflops
 
+import medsynth._session as session_module
 from medsynth import Generator
+from medsynth._session import create_session
 from medsynth.registry import REGISTRY
 
 _FLOP_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -83,18 +85,27 @@ def graph_flops(path: Path) -> tuple[float, dict[str, float]]:
     return sum(per_op.values()), dict(per_op)
 
 
-def session(path: Path, threads: int, spinning: bool, profile: str | None = None) -> ort.InferenceSession:
-    """A bare onnxruntime session with the SDK's options, spinning on or off, optionally profiling."""
+def profiling_session(path: Path, threads: int, prefix: str) -> ort.InferenceSession:
+    """A session with the SDK's options (read back from one :func:`create_session` made) and profiling on."""
+    sdk = create_session(path, device="cpu", threads=threads).session.get_session_options()
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.inter_op_num_threads = 1
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    if profile:
-        options.enable_profiling = True
-        options.profile_file_prefix = profile
+    options.graph_optimization_level = sdk.graph_optimization_level
+    options.execution_mode = sdk.execution_mode
+    options.inter_op_num_threads = sdk.inter_op_num_threads
+    options.intra_op_num_threads = sdk.intra_op_num_threads
+    options.enable_profiling = True
+    options.profile_file_prefix = prefix
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def sdk_session(path: Path, threads: int, spinning: bool) -> ort.InferenceSession:
+    """The onnxruntime session the SDK makes (``create_session``), with intra-op spinning on or off."""
+    saved = session_module._INTRA_OP_SPINNING
+    session_module._INTRA_OP_SPINNING = spinning
+    try:
+        return create_session(path, device="cpu", threads=threads).session
+    finally:
+        session_module._INTRA_OP_SPINNING = saved
 
 
 def torch_peer(gen: Generator) -> tuple[torch.nn.Module, int, int]:
@@ -126,7 +137,7 @@ def torch_peer(gen: Generator) -> tuple[torch.nn.Module, int, int]:
 def profile_ops(path: Path, feeds: dict[str, np.ndarray], threads: int, runs: int) -> list[tuple[str, float]]:
     """Share of onnxruntime's node time per op type over ``runs`` calls (the first, warm-up call left out)."""
     with tempfile.TemporaryDirectory() as folder:
-        sess = session(path, threads, spinning=True, profile=os.path.join(folder, "ort"))
+        sess = profiling_session(path, threads, os.path.join(folder, "ort"))
         sess.run(None, feeds)
         for _ in range(runs):
             sess.run(None, feeds)
@@ -159,11 +170,11 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         lambda: gen.generate(batch, gen.classes[1], seed=0, batch_size=batch), batch, args.repeats
     )
     for spinning in (True, False):
-        sess = session(gen.path, args.threads, spinning)
+        sess = sdk_session(gen.path, args.threads, spinning)
         rates[f"onnxruntime, spinning {'on' if spinning else 'off'}"] = best_rate(
             lambda sess=sess: sess.run(None, feeds), batch, args.repeats
         )
-    reference = session(gen.path, args.threads, True).run(None, feeds)[0]
+    reference = sdk_session(gen.path, args.threads, True).run(None, feeds)[0]
 
     torch.set_num_threads(args.threads)
     net, loaded, total = torch_peer(gen)
