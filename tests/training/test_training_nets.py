@@ -17,6 +17,7 @@ from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalt
 from medsynth.training.nets import arch_names, get_arch
 from medsynth.training.nets.factory import build_networks
 from medsynth.training.nets.modconv import ModulatedConv2d
+from medsynth.training.nets.projected import PIXEL_WINDOW
 
 
 def test_registry_lists_the_architectures_and_refuses_unknown():
@@ -172,6 +173,23 @@ def test_the_projected_pixel_head_is_a_fifth_logit_that_sees_one_pixel(channels)
     torch.testing.assert_close(a[1], b[1])  # the other image's scores do not
     keys = d.state_dict().keys()
     assert any(k.startswith("pixel.") for k in keys) and not any(k.startswith("pyramid.") for k in keys)
+
+
+def test_the_pixel_head_reads_moving_windows_that_cover_every_pixel_evenly():
+    config = tiny_config("projected", image_size=64, pixel_head=True)
+    d = build_networks(config, num_classes=3, channels=3)[1]
+    assert d.pixel.window == PIXEL_WINDOW < 64
+    index = torch.arange(64 * 64, dtype=torch.float32).view(1, 1, 64, 64)
+    reads = torch.zeros(64 * 64)
+    for _ in range(400):  # 400 windows of a quarter of the image: each pixel about 100 times
+        window = d.pixel._crop(index)
+        assert window.shape[-2:] == (PIXEL_WINDOW, PIXEL_WINDOW)
+        reads[window.flatten().long()] += 1
+    assert reads.min() >= 90 and reads.max() <= 110  # the corners as often as the centre
+    assert int(d.state_dict()["pixel.calls"]) == 400  # the window's position resumes with the checkpoint
+    d.eval()
+    torch.testing.assert_close(d.pixel._crop(index), index[..., 16:48, 16:48])  # eval: the centre, no count
+    assert int(d.pixel.calls) == 400
 
 
 def test_the_pixel_head_is_refused_for_other_architectures():

@@ -10,6 +10,7 @@ layers are fixed too, but they are buffers of the state dict, so a resumed run s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -78,23 +79,47 @@ class _ScaleHead(nn.Module):
         return self.out(h).flatten(1).mean(dim=1) + proj
 
 
+_R2 = (0.7548776662466927, 0.5698402909980532)  # 1/g and 1/g**2, g the plastic number (x**3 = x + 1)
+PIXEL_WINDOW = 32  # the side of the window the pixel head reads (the whole image when it is smaller)
+
+
 class _PixelHead(nn.Module):
-    """The image itself at full resolution: a stride-1 3x3 spectral-norm convolution (each pixel against its
-    neighbours), then a :class:`_ScaleHead` down to 4x4.
+    """A window of the image itself at full resolution: a stride-1 3x3 spectral-norm convolution (each pixel
+    against its neighbours), then a :class:`_ScaleHead` down to 4x4.
 
     The pretrained features start at stride 4, so a single-pixel speck or a stripe one pixel apart is averaged
     away before any feature head sees it; this head sees them (the isolated-pixel audit of
     ``medsynth.metrics.isolated_pixels`` finds such specks in nearly every image of the bundled models).
+
+    Specks are local, so the head reads a :data:`PIXEL_WINDOW`-pixel square of each batch. In training that is
+    the top-left window of the batch rolled (with wrap-around) by a shift that moves with every call along the
+    R2 low-discrepancy sequence (Roberts 2018) of a call counter: every pixel, the borders included, is read
+    equally often; the counter is a buffer of the state dict, so no random generator is consumed and a resumed
+    run reads the same windows. The seam a roll puts into the window is in real and generated images alike. In
+    eval mode the window is the centre. At 64 px that costs a quarter of the
+    full image, at 128 px a sixteenth.
     """
 
     def __init__(self, channels: int, image_size: int, num_classes: int, width: int, max_width: int) -> None:
         super().__init__()
+        self.window = min(PIXEL_WINDOW, image_size)
         stem = max(8, width // 2)
         self.stem = nn.Sequential(sn(nn.Conv2d(channels, stem, 3, 1, 1)), nn.LeakyReLU(0.2, True))
-        self.head = _ScaleHead(stem, image_size, num_classes, width, max_width)
+        self.head = _ScaleHead(stem, self.window, num_classes, width, max_width)
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
     def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return self.head(self.stem(x), label)
+        return self.head(self.stem(self._crop(x)), label)
+
+    def _crop(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-1]
+        if self.training:  # a window of the image rolled around (every pixel is read equally often)
+            n = int(self.calls)
+            self.calls += 1
+            shift = tuple(int(math.fmod(0.5 + n * r, 1.0) * size) for r in _R2)
+            return x.roll(shift, dims=(-2, -1))[..., : self.window, : self.window]
+        start = (size - self.window) // 2
+        return x[..., start : start + self.window, start : start + self.window]
 
 
 class ProjectedDiscriminator(nn.Module):
