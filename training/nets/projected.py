@@ -100,6 +100,8 @@ class _PixelHead(nn.Module):
     full image, at 128 px a sixteenth.
     """
 
+    calls: torch.Tensor  # a buffer: the training calls so far, which place the next window
+
     def __init__(self, channels: int, image_size: int, num_classes: int, width: int, max_width: int) -> None:
         super().__init__()
         self.window = min(PIXEL_WINDOW, image_size)
