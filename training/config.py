@@ -34,6 +34,8 @@ class TrainConfig:
     d_width: int = 32  # discriminator channels at the highest resolution
     max_width: int = 512  # cap on channels at any level
     lstm: bool = False  # wgan-gp only: a 2-layer LSTM over the latent (WGAN-GP+LSTM)
+    bilinear: bool = False  # projected only: the generator up-samples bilinearly instead of by nearest
+    # neighbour (2x2 blocks that its 3x3 convolutions turn into a checkerboard at the sampling limit)
     style_mixing: float = 0.9  # stylegan only: probability that a fake mixes the styles of two z
     # --- optimisation -------------------------------------------------------------------------------------
     loss: str = ""  # hinge | nonsaturating | wasserstein; "" = the architecture's default

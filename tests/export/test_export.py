@@ -55,7 +55,7 @@ def reference_generator(checkpoint, prefix="G_ema", *, standing_stats=True):
     medsynth.export, the training checkpoint reader or the network factory)."""
     meta = json.loads(checkpoint.with_suffix(".json").read_text())
     config = meta["config"]
-    options = {"lstm": True} if config.get("lstm") else {}
+    options = {name: True for name in ("lstm", "bilinear") if config.get(name)}
     net = GENERATOR_CLASSES[config["arch"]](
         num_classes=len(meta["classes"]),
         latent_dim=config["latent_dim"],

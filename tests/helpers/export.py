@@ -15,7 +15,7 @@ import numpy as np
 from medsynth.imageset import ImageSet
 from medsynth.training.config import TrainConfig
 from medsynth.training.loop import Trainer
-from medsynth.training.nets import arch_names
+from medsynth.training.nets import arch_names, get_arch
 
 CLASSES = ("nevus", "melanoma", "seborrheic_keratosis")
 SIZE = 16
@@ -25,8 +25,7 @@ LATENT = 8
 def variants() -> list[tuple[str, dict[str, Any]]]:
     """(arch, config overrides) for every registered architecture, and the options that change the graph."""
     found: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in arch_names()]
-    if "wgan-gp" in arch_names():
-        found.append(("wgan-gp", {"lstm": True}))
+    found += [(name, {option: True}) for name in arch_names() for option in get_arch(name).options]
     return found
 
 

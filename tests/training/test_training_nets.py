@@ -192,6 +192,39 @@ def test_the_pixel_head_reads_moving_windows_that_cover_every_pixel_evenly():
     assert int(d.pixel.calls) == 400
 
 
+def test_bilinear_up_sampling_is_nearest_then_a_1_2_1_smoothing_and_leaves_no_block_edges():
+    """Oracle: bilinear 2x (half-pixel centres) equals nearest 2x followed by [1, 2, 1] / 4 along each axis
+    away from the borders; nearest 2x makes 2x2 blocks, a pattern of period two that bilinear does not."""
+    from medsynth.training.nets.fastgan import _UpBlock
+
+    block = _UpBlock(3, 3, num_classes=2, convs=1, bilinear=True)
+    assert block.mode == "bilinear" and _UpBlock(3, 3, 2, 1).mode == "nearest"
+    x = torch.rand(2, 3, 8, 8)
+    up = F.interpolate(x, scale_factor=2.0, mode=block.mode)
+    near = F.interpolate(x, scale_factor=2.0, mode="nearest")
+    k = torch.tensor([1.0, 2.0, 1.0]) / 4
+    kernel = (k[:, None] * k[None, :])[None, None]
+    smooth = F.conv2d(near.reshape(-1, 1, 16, 16), kernel).reshape(2, 3, 14, 14)
+    torch.testing.assert_close(up[..., 1:-1, 1:-1], smooth)
+    assert (near[..., 0::2, :] == near[..., 1::2, :]).all()  # the blocks nearest up-sampling leaves
+    assert not (up[..., 0::2, :] == up[..., 1::2, :]).any()
+
+
+def test_the_bilinear_generator_changes_only_the_up_sampling():
+    torch.manual_seed(0)
+    g_nearest = build_networks(tiny_config("projected"), 3, 3)[0].eval()
+    torch.manual_seed(0)
+    g_bilinear = build_networks(tiny_config("projected", bilinear=True), 3, 3)[0].eval()
+    assert g_nearest.state_dict().keys() == g_bilinear.state_dict().keys()
+    for key, value in g_nearest.state_dict().items():
+        assert torch.equal(value, g_bilinear.state_dict()[key]), key  # the same weights from the same seed
+    z, y = torch.randn(2, 8), torch.tensor([0, 2])
+    with torch.no_grad():
+        assert not torch.allclose(g_nearest(z, y), g_bilinear(z, y))
+    with pytest.raises(ArgumentError, match="bilinear is an option of the projected architecture"):
+        build_networks(tiny_config("sngan", bilinear=True), num_classes=3, channels=3)
+
+
 def test_the_pixel_head_is_refused_for_other_architectures():
     with pytest.raises(ArgumentError, match="pixel_head is an option of the projected discriminator"):
         build_networks(tiny_config("sngan", pixel_head=True), num_classes=3, channels=3)

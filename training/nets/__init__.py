@@ -102,6 +102,7 @@ def _registry() -> dict[str, Arch]:
                     "diffaugment": "color,translation,cutout",
                 }
             ),
+            options=("bilinear",),
             d_options=("pixel_head",),
             check_requirements=weights_path,
         ),

@@ -25,8 +25,8 @@ def check_config(config: TrainConfig) -> Arch:
     Raises
     ------
     ArgumentError
-        An unknown architecture or DiffAugment policy, or an option (``lstm``, ``class_weight``,
-        ``pixel_head``) the architecture does not have.
+        An unknown architecture or DiffAugment policy, or an option (``lstm``, ``bilinear``,
+        ``class_weight``, ``pixel_head``) the architecture does not have.
     MissingExtraError
         What the architecture needs beyond torch (the projected discriminator's pretrained weights) is not
         installed.
@@ -35,6 +35,11 @@ def check_config(config: TrainConfig) -> Arch:
     arch.check_requirements()
     if config.lstm and "lstm" not in arch.options:
         raise ArgumentError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
+    if config.bilinear and "bilinear" not in arch.options:
+        raise ArgumentError(
+            f"bilinear is an option of the projected architecture's generator, not of {arch.name}'s; "
+            "set it to false or use --arch projected"
+        )
     if config.pixel_head and "pixel_head" not in arch.d_options:
         raise ArgumentError(
             f"pixel_head is an option of the projected discriminator, not of {arch.name}'s; "
@@ -58,7 +63,7 @@ def build_networks(config: TrainConfig, num_classes: int, channels: int) -> tupl
         As :func:`check_config`.
     """
     arch = check_config(config)
-    options: dict[str, Any] = {"lstm": True} if config.lstm else {}
+    options: dict[str, Any] = {name: True for name in ("lstm", "bilinear") if getattr(config, name)}
     g = arch.build_generator(
         num_classes,
         config.latent_dim,
