@@ -113,13 +113,15 @@ def real_train(gen: Generator) -> dict[str, np.ndarray]:
         pytest.skip("../shared/data/isic2017 is not present")
     from PIL import Image
 
+    from medsynth.imageset.resize import fit_image  # the resize policy the models were trained through
+
     with (ISIC / "labels.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     real: dict[str, list[np.ndarray]] = {c: [] for c in CLASSES}
     for row in rows:
         if row["split"] == "train" and len(real[row["diagnosis"]]) < 150:
             with Image.open(ISIC / row["path"]) as im:
-                rgb = im.convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
+                rgb = fit_image(im.convert("RGB"), side, side)
                 real[row["diagnosis"]].append(np.asarray(rgb))
     return {c: np.stack(v) for c, v in real.items()}
 
