@@ -221,10 +221,12 @@ def test_the_bilinear_generator_changes_only_the_up_sampling():
     z, y = torch.randn(2, 8), torch.tensor([0, 2])
     with torch.no_grad():
         assert not torch.allclose(g_nearest(z, y), g_bilinear(z, y))
-    with pytest.raises(ArgumentError, match="bilinear is an option of the projected architecture"):
+    refusal = "bilinear is not an option of the sngan architecture's generator; it is one of projected's"
+    with pytest.raises(ArgumentError, match=refusal):
         build_networks(tiny_config("sngan", bilinear=True), num_classes=3, channels=3)
 
 
 def test_the_pixel_head_is_refused_for_other_architectures():
-    with pytest.raises(ArgumentError, match="pixel_head is an option of the projected discriminator"):
+    refusal = "pixel_head is not an option of the sngan architecture's discriminator; it is one of projected"
+    with pytest.raises(ArgumentError, match=refusal):
         build_networks(tiny_config("sngan", pixel_head=True), num_classes=3, channels=3)

@@ -13,7 +13,7 @@ from torch import nn
 from medsynth.errors import ArgumentError
 from medsynth.training.augment import parse_policy
 from medsynth.training.config import TrainConfig
-from medsynth.training.nets import Arch, get_arch
+from medsynth.training.nets import Arch, arch_names, get_arch
 
 __all__ = ["build_networks", "check_config"]
 
@@ -33,18 +33,14 @@ def check_config(config: TrainConfig) -> Arch:
     """
     arch = get_arch(config.arch)
     arch.check_requirements()
-    if config.lstm and "lstm" not in arch.options:
-        raise ArgumentError(f"lstm is not an option of the {arch.name} architecture; it is one of wgan-gp's")
-    if config.bilinear and "bilinear" not in arch.options:
-        raise ArgumentError(
-            f"bilinear is an option of the projected architecture's generator, not of {arch.name}'s; "
-            "set it to false or use --arch projected"
-        )
-    if config.pixel_head and "pixel_head" not in arch.d_options:
-        raise ArgumentError(
-            f"pixel_head is an option of the projected discriminator, not of {arch.name}'s; "
-            "set it to false or use --arch projected"
-        )
+    for kind, field in (("generator", "options"), ("discriminator", "d_options")):
+        for name in sorted({n for a in arch_names() for n in getattr(get_arch(a), field)}):
+            if getattr(config, name) and name not in getattr(arch, field):
+                owner = next(a for a in arch_names() if name in getattr(get_arch(a), field))
+                raise ArgumentError(
+                    f"{name} is not an option of the {arch.name} architecture's {kind}; it is one of "
+                    f"{owner}'s: set it to false or use --arch {owner}"
+                )
     if config.class_weight > 0 and arch.name != "projected":
         raise ArgumentError(
             f"class_weight needs the pretrained features of --arch projected, not "
@@ -63,7 +59,7 @@ def build_networks(config: TrainConfig, num_classes: int, channels: int) -> tupl
         As :func:`check_config`.
     """
     arch = check_config(config)
-    options: dict[str, Any] = {name: True for name in ("lstm", "bilinear") if getattr(config, name)}
+    options: dict[str, Any] = {name: True for name in arch.options if getattr(config, name)}
     g = arch.build_generator(
         num_classes,
         config.latent_dim,
@@ -73,7 +69,7 @@ def build_networks(config: TrainConfig, num_classes: int, channels: int) -> tupl
         config.max_width,
         **options,
     )
-    d_options: dict[str, Any] = {"pixel_head": True} if config.pixel_head else {}
+    d_options: dict[str, Any] = {name: True for name in arch.d_options if getattr(config, name)}
     d = arch.build_discriminator(
         num_classes, config.image_size, channels, config.d_width, config.max_width, **d_options
     )

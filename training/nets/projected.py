@@ -96,8 +96,8 @@ class _PixelHead(nn.Module):
     R2 low-discrepancy sequence (Roberts 2018) of a call counter: every pixel, the borders included, is read
     equally often; the counter is a buffer of the state dict, so no random generator is consumed and a resumed
     run reads the same windows. The seam a roll puts into the window is in real and generated images alike. In
-    eval mode the window is the centre. At 64 px that costs a quarter of the
-    full image, at 128 px a sixteenth.
+    eval mode the window is the centre. At 64 px that costs a quarter of the full image, at 128 px a
+    sixteenth.
     """
 
     calls: torch.Tensor  # a buffer: the training calls so far, which place the next window
