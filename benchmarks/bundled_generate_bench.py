@@ -130,6 +130,23 @@ def torch_peer(gen: Generator) -> tuple[torch.nn.Module, int, int]:
         for k, v in state.items()
         if k in weights and tuple(weights[k].shape) == tuple(v.shape) and v.is_floating_point()
     }
+    # The exporter folds each eval-mode BatchNorm's running statistics into the convolution before it: the
+    # ONNX file then holds the folded kernel under the convolution's name and its new bias as
+    # "<conv>.weight_bias". Such a BatchNorm keeps only its class-conditional affine, so it becomes the
+    # identity on statistics: mean = -folded bias, var = 1 - eps (the convolutions have no bias of their own).
+    folded = [k for k in weights if k.endswith(".weight_bias")]
+    norms = [
+        (name, m)
+        for name, m in net.named_modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and f"{name}.running_mean" not in weights
+    ]
+    if len(folded) == len(norms):  # both in module order: the i-th folded convolution feeds the i-th norm
+        for bias_name, (name, norm) in zip(folded, norms, strict=True):
+            bias = torch.from_numpy(np.array(weights[bias_name], dtype=np.float32))
+            if bias.shape != norm.running_mean.shape:
+                break
+            loaded[f"{name}.running_mean"] = -bias
+            loaded[f"{name}.running_var"] = torch.full_like(bias, 1 - norm.eps)
     net.load_state_dict(loaded, strict=False)
     return net, len(loaded), sum(1 for v in state.values() if v.is_floating_point())
 
