@@ -48,6 +48,10 @@ class TrainConfig:
     r1_gamma: float = 0.0  # R1 penalty weight on real images (0 = off)
     gp_weight: float = 10.0  # gradient-penalty weight (wasserstein loss only)
     spectral_weight: float = 0.0  # G loss: weight of the log power-spectrum distance to the real set
+    spectral_peak_weight: float = 0.0  # G loss: weight of the log power excess over the real set's peak bins
+    # (the 16 bins where the batch's spectrum exceeds the real one most: lattices; medsynth.training.spectral)
+    speck_weight: float = 0.0  # G loss: weight of a hinge on isolated off-colour pixels (specks)
+    # (pixels more isolated from all 8 neighbours than real images' are; medsynth.training.specks)
     class_weight: float = 0.0  # projected only, G loss: weight of a fixed linear class probe's
     # cross-entropy on the pretrained features (class guidance; see medsynth.training.class_probe)
     pixel_head: bool = False  # projected only: a fifth D head on the full-size image (sees 1-pixel specks)
@@ -115,6 +119,8 @@ class TrainConfig:
             "gp_weight",
             "ema_start",
             "spectral_weight",
+            "spectral_peak_weight",
+            "speck_weight",
             "class_weight",
         )
         for name in not_negative:

@@ -45,7 +45,8 @@ from medsynth.training.nets import get_arch
 from medsynth.training.nets.factory import build_networks
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 from medsynth.training.plots import save_curves, save_gif, save_grid
-from medsynth.training.spectral import spectral_loss, spectral_target
+from medsynth.training.specks import speck_loss, speck_threshold
+from medsynth.training.spectral import spectral_loss, spectral_peak_loss, spectral_target
 from medsynth.training.validation import (
     PerceptualFeatures,
     frechet,
@@ -126,9 +127,10 @@ class Trainer:
         self._perceptual: PerceptualFeatures | None = None  # built at the first validation that needs it
         self._perceptual_ref = np.empty((0, 0))
         self.spectral = None
-        if config.spectral_weight > 0:
+        if config.spectral_weight > 0 or config.spectral_peak_weight > 0:
             target = spectral_target(data.images, data.labels, self.num_classes, config.flips)
             self.spectral = target.to(self.device)
+        self.speck_threshold = speck_threshold(data.images) if config.speck_weight > 0 else 0.0
         self.probe = self._fit_probe() if config.class_weight > 0 else None
         if config.init_from:
             self._init_from(config.init_from)
@@ -360,10 +362,18 @@ class Trainer:
             class_ce = F.cross_entropy(self.probe(feats), y)
             stats["class_ce"] = class_ce.item()
             lg = lg + cfg.class_weight * class_ce
-        if self.spectral is not None:
+        if self.spectral is not None and cfg.spectral_weight > 0:
             spectral = spectral_loss(fake, self.spectral)
             stats["spectral"] = spectral.item()
             lg = lg + cfg.spectral_weight * spectral
+        if self.spectral is not None and cfg.spectral_peak_weight > 0:
+            peak = spectral_peak_loss(fake, self.spectral)
+            stats["spectral_peak"] = peak.item()
+            lg = lg + cfg.spectral_peak_weight * peak
+        if cfg.speck_weight > 0:
+            specks = speck_loss(fake, self.speck_threshold)
+            stats["specks"] = specks.item()
+            lg = lg + cfg.speck_weight * specks
         self.opt_g.zero_grad(set_to_none=True)
         lg.backward()
         self.world.average_gradients(self.G.parameters())

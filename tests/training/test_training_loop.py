@@ -38,6 +38,7 @@ def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
         ("wgan-gp", {"lstm": True, "n_critic": 2}),
         ("stylegan", {"r1_gamma": 0.1, "style_mixing": 0.5}),
         ("projected", {"spectral_weight": 0.5}),
+        ("projected", {"spectral_peak_weight": 0.5, "speck_weight": 0.1}),
         ("projected", {"class_weight": 1.0}),  # the class probe is refitted on resume, to the same weights
         ("projected", {"pixel_head": True, "class_weight": 1.0}),  # the probe skips the image the head reads
     ],

@@ -14,11 +14,25 @@ from medsynth.errors import ArgumentError
 from medsynth.metrics.spectrum import mean_power_spectrum
 from medsynth.training.checkpoint import load_checkpoint
 from medsynth.training.loop import Trainer
-from medsynth.training.spectral import batch_power_spectrum, spectral_loss, spectral_target
+from medsynth.training.spectral import (
+    PEAK_BINS,
+    SpectralTarget,
+    batch_power_spectrum,
+    spectral_loss,
+    spectral_peak_loss,
+    spectral_target,
+)
 
 
 def _images(n: int = 12, side: int = 16, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, side, side, 3), dtype=np.uint8)
+
+
+def _real_batch(n: int = 32) -> tuple[torch.Tensor, SpectralTarget]:
+    """A float32 batch on [-1, 1] and the target measured on the same images (one class, no flips)."""
+    images = _images(n)
+    target = spectral_target(images, np.zeros(n, dtype=np.int64), 1, "none")
+    return torch.from_numpy(images.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1), target
 
 
 def test_batch_spectrum_matches_the_evaluation_spectrum():
@@ -30,9 +44,7 @@ def test_batch_spectrum_matches_the_evaluation_spectrum():
 
 
 def test_loss_is_zero_on_the_real_set_and_grows_with_a_lattice():
-    images = _images(32)
-    target = spectral_target(images, np.zeros(32, dtype=np.int64), 1, "none")
-    x = torch.from_numpy(images.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1)
+    x, target = _real_batch()
     assert spectral_loss(x, target).item() == pytest.approx(0.0, abs=1e-8)
     i = torch.arange(16, dtype=torch.float32)
     lattice = 0.3 * torch.cos(np.pi / 2 * (i[:, None] + i[None, :]))  # period 4 along both axes
@@ -67,3 +79,15 @@ def test_fine_tuning_continues_a_checkpoint_and_refuses_other_networks(tmp_path:
             tmp_path / "x",
             log=lambda _: None,
         )
+
+
+def test_peak_term_is_zero_on_the_real_set_and_reads_a_lattice_the_mean_term_dilutes():
+    x, target = _real_batch()
+    assert spectral_peak_loss(x, target).item() == pytest.approx(0.0, abs=1e-8)
+    i = torch.arange(16, dtype=torch.float32)
+    checkerboard = 0.2 * torch.cos(np.pi * (i[:, None] + i[None, :]))  # all its power in the (0.5, 0.5) bin
+    lattice = x + checkerboard
+    excess = torch.log(batch_power_spectrum(lattice, target.window) + target.floor) - target.log_power
+    top = torch.relu(excess[target.keep]).sort(descending=True).values[:PEAK_BINS]
+    assert spectral_peak_loss(lattice, target).item() == pytest.approx(top.square().mean().item())
+    assert spectral_peak_loss(lattice, target).item() > 10 * spectral_loss(lattice, target).item()
