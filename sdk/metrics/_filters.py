@@ -19,16 +19,13 @@ from medsynth.errors import DataError
 __all__ = [
     "prepare_pair",
     "thread_chunks",
-    "load_planes",
     "load_planes_into",
     "pool_mean",
     "pool_mean_into",
     "pool2_replicate_front",
     "gaussian_moments_row",
-    "rgb_to_y",
     "rgb_to_yiq",
     "prewitt_row",
-    "prewitt_magnitude",
     "similarity",
     "DOWNSAMPLE_SIDE",
 ]
@@ -118,15 +115,6 @@ def load_planes_into(  # pragma: no cover - compiled
         for i in range(h):
             for j in range(w):
                 out[k, i, j] = img[i, j, k] * scale - offset
-
-
-@njit(cache=True)
-def load_planes(img: np.ndarray, scale: float) -> np.ndarray:  # pragma: no cover - compiled
-    """(H, W, C) image of any dtype -> new float64 planes (C, H, W) multiplied by ``scale``."""
-    h, w, c = img.shape
-    out = np.empty((c, h, w))
-    load_planes_into(img, scale, 0.0, out)
-    return out
 
 
 @njit(cache=True)
@@ -247,18 +235,6 @@ def gaussian_moments_row(  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def rgb_to_y(planes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """Luma plane (1, H, W) of RGB planes with the YIQ weights 0.299, 0.587, 0.114; grey planes pass
-    through."""
-    if planes.shape[0] == 1:
-        return planes
-    luma: np.ndarray = (0.299 * planes[0] + 0.587 * planes[1] + 0.114 * planes[2]).reshape(
-        (1,) + planes.shape[1:]
-    )
-    return luma
-
-
-@njit(cache=True)
 def rgb_to_yiq(planes: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """YIQ planes (3, H, W) of RGB planes into ``out`` (which may be ``planes``), with piq's (NTSC) matrix."""
     h, w = planes.shape[1], planes.shape[2]
@@ -287,23 +263,6 @@ def prewitt_row(  # pragma: no cover - compiled
     for j in range(w):
         gx[j] = (r0[j + 2] - r0[j]) + (r1[j + 2] - r1[j]) + (r2[j + 2] - r2[j])
         gy[j] = (r2[j] + r2[j + 1] + r2[j + 2]) - (r0[j] + r0[j + 1] + r0[j + 2])
-
-
-@njit(cache=True, error_model="numpy")
-def prewitt_magnitude(plane: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """Gradient magnitude of one (H, W) plane with 3x3 Prewitt filters (1/3 normalised) and zero padding."""
-    h, w = plane.shape
-    padded = np.zeros((h + 2, w + 2))
-    padded[1 : h + 1, 1 : w + 1] = plane
-    gx = np.empty(w)
-    gy = np.empty(w)
-    out = np.empty((h, w))
-    for i in range(h):
-        prewitt_row(padded, i, gx, gy)
-        row = out[i]
-        for j in range(w):
-            row[j] = np.sqrt(gx[j] * gx[j] + gy[j] * gy[j]) / 3.0
-    return out
 
 
 @njit(cache=True, error_model="numpy")
