@@ -46,7 +46,7 @@ from medsynth.training.nets.factory import build_networks
 from medsynth.training.nets.layers import recompute_batchnorm_stats
 from medsynth.training.plots import save_curves, save_gif, save_grid
 from medsynth.training.specks import speck_loss, speck_threshold
-from medsynth.training.spectral import spectral_loss, spectral_peak_loss, spectral_target
+from medsynth.training.spectral import log_power_ratio, spectral_loss, spectral_peak_loss, spectral_target
 from medsynth.training.validation import (
     PerceptualFeatures,
     frechet,
@@ -362,14 +362,16 @@ class Trainer:
             class_ce = F.cross_entropy(self.probe(feats), y)
             stats["class_ce"] = class_ce.item()
             lg = lg + cfg.class_weight * class_ce
-        if self.spectral is not None and cfg.spectral_weight > 0:
-            spectral = spectral_loss(fake, self.spectral)
-            stats["spectral"] = spectral.item()
-            lg = lg + cfg.spectral_weight * spectral
-        if self.spectral is not None and cfg.spectral_peak_weight > 0:
-            peak = spectral_peak_loss(fake, self.spectral)
-            stats["spectral_peak"] = peak.item()
-            lg = lg + cfg.spectral_peak_weight * peak
+        if self.spectral is not None:
+            ratio = log_power_ratio(fake, self.spectral)
+            if cfg.spectral_weight > 0:
+                spectral = spectral_loss(ratio)
+                stats["spectral"] = spectral.item()
+                lg = lg + cfg.spectral_weight * spectral
+            if cfg.spectral_peak_weight > 0:
+                peak = spectral_peak_loss(ratio)
+                stats["spectral_peak"] = peak.item()
+                lg = lg + cfg.spectral_peak_weight * peak
         if cfg.speck_weight > 0:
             specks = speck_loss(fake, self.speck_threshold)
             stats["specks"] = specks.item()

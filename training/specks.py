@@ -18,11 +18,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from medsynth.metrics.isolated_pixels import MIN_THRESHOLD, pixel_isolation
+from medsynth.metrics.isolated_pixels import MIN_THRESHOLD, NEIGHBOURS, pixel_isolation
 
 __all__ = ["speck_threshold", "batch_isolation", "speck_loss"]
 
-_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 _EPS = 1e-6  # squared 0-255 units: keeps the square root's gradient finite where a pixel equals a neighbour
 
 
@@ -49,7 +48,7 @@ def batch_isolation(images: torch.Tensor) -> torch.Tensor:
     centre = x[:, :, 1:-1, 1:-1]
     distances = [
         (centre - x[:, :, 1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx]).square().sum(dim=1)
-        for dy, dx in _OFFSETS
+        for dy, dx in NEIGHBOURS
     ]
     return torch.stack(distances).amin(dim=0).clamp_min(_EPS).sqrt()
 

@@ -18,7 +18,14 @@ from medsynth._primitives import from_uint8
 from medsynth.metrics.spectrum import compared_bins, hann_window, mean_power_spectrum
 from medsynth.training.flips import TRANSFORMS, flip
 
-__all__ = ["SpectralTarget", "spectral_target", "batch_power_spectrum", "spectral_loss", "spectral_peak_loss"]
+__all__ = [
+    "SpectralTarget",
+    "spectral_target",
+    "batch_power_spectrum",
+    "log_power_ratio",
+    "spectral_loss",
+    "spectral_peak_loss",
+]
 
 PEAK_BINS = 16  # bins the peak term averages: a lattice puts its power in a few (its harmonics and mirrors)
 
@@ -75,19 +82,25 @@ def batch_power_spectrum(images: torch.Tensor, window: torch.Tensor) -> torch.Te
     return torch.fft.fft2(luma * window).abs().square().mean(dim=0)
 
 
-def spectral_loss(fake: torch.Tensor, target: SpectralTarget) -> torch.Tensor:
-    """Mean over the compared bins of (log batch power - log target power)^2; differentiable in ``fake``."""
+def log_power_ratio(fake: torch.Tensor, target: SpectralTarget) -> torch.Tensor:
+    """log batch power - log target power over the compared bins (1-D); differentiable in ``fake``.
+
+    Both spectral terms read it, so a step that uses both takes the batch's spectrum once."""
     log_power = torch.log(batch_power_spectrum(fake, target.window) + target.floor)
-    return (log_power - target.log_power)[target.keep].square().mean()
+    return (log_power - target.log_power)[target.keep]
 
 
-def spectral_peak_loss(fake: torch.Tensor, target: SpectralTarget, bins: int = PEAK_BINS) -> torch.Tensor:
-    """Mean of ``relu(log batch power - log target power) ** 2`` over the ``bins`` bins where it is largest.
+def spectral_loss(ratio: torch.Tensor) -> torch.Tensor:
+    """Mean over the compared bins of the squared :func:`log_power_ratio`."""
+    return ratio.square().mean()
+
+
+def spectral_peak_loss(ratio: torch.Tensor, bins: int = PEAK_BINS) -> torch.Tensor:
+    """Mean of ``relu(ratio) ** 2`` over the ``bins`` bins of :func:`log_power_ratio` where it is largest.
 
     :func:`spectral_loss` weighs all of an image's frequency bins alike, so one bin ten times too strong (a
     checkerboard at the sampling limit) moves it by a few parts in a thousand; this term follows the bins
     where the generator's power exceeds the real set's most, which is what the evaluation's peak ratio reads.
     """
-    log_power = torch.log(batch_power_spectrum(fake, target.window) + target.floor)
-    excess = torch.relu(log_power - target.log_power)[target.keep]
+    excess = torch.relu(ratio)
     return excess.topk(min(bins, excess.numel())).values.square().mean()

@@ -29,11 +29,12 @@ import numpy as np
 
 from medsynth.errors import ArgumentError, DataError
 
-__all__ = ["MIN_THRESHOLD", "IsolatedPixels", "isolated_pixel_comparison", "pixel_isolation"]
+__all__ = ["MIN_THRESHOLD", "NEIGHBOURS", "IsolatedPixels", "isolated_pixel_comparison", "pixel_isolation"]
 
 MIN_THRESHOLD = 8.0  # 0-255 units: below this a colour step is noise, not a speck
 _CHUNK = 64  # images per pass (bounds the memory of the shifted copies)
-_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+# (dy, dx) of the 8 neighbours of a pixel, the ones its isolation is measured against
+NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 
 
 def _colour(images: np.ndarray) -> np.ndarray:
@@ -76,7 +77,7 @@ def pixel_isolation(images: np.ndarray) -> np.ndarray:
         c = _colour(arr[start : start + _CHUNK])
         centre = c[:, 1:-1, 1:-1]
         nearest = np.full(centre.shape[:3], np.inf, dtype=np.float32)
-        for dy, dx in _OFFSETS:
+        for dy, dx in NEIGHBOURS:
             neighbour = c[:, 1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx]
             np.minimum(nearest, ((centre - neighbour) ** 2).sum(axis=-1), out=nearest)
         out[start : start + len(c)] = np.sqrt(nearest)
