@@ -267,6 +267,10 @@ def prewitt_row(  # pragma: no cover - compiled
 
 @njit(cache=True, error_model="numpy")
 def similarity(a: float, b: float, constant: float, alpha: float) -> float:  # pragma: no cover - compiled
-    """piq's similarity map (2ab - alpha ab + c) / (a^2 + b^2 - alpha ab + c) for two scalars."""
-    ab = a * b
-    return (2.0 * ab - alpha * ab + constant) / (a * a + b * b - alpha * ab + constant)
+    """piq's similarity map (2ab - alpha ab + c) / (a^2 + b^2 - alpha ab + c) for two scalars.
+
+    Written as 1 - (a - b)^2 / (a^2 + b^2 - alpha ab + c), the same value, so that equal inputs give exactly 1
+    whatever the rounding of the sums (the deviation-pooled indices raise these maps to small powers, which
+    turns a one-ulp wobble into 1e-5)."""
+    d = a - b
+    return 1.0 - d * d / (a * a + b * b - alpha * a * b + constant)

@@ -127,7 +127,8 @@ def _mdsi_pair(  # pragma: no cover - compiled
             gm = np.sqrt(ux * ux + uy * uy) / 3.0
             gs = similarity(gx, gy, c1, 0.0) + similarity(gx, gm, c2, 0.0) - similarity(gy, gm, c2, 0.0)
             a, b, c, d = hx[j + 1], hy[j + 1], mx[j + 1], my[j + 1]
-            cs = (2.0 * (a * b + c * d) + c3) / (a * a + b * b + c * c + d * d + c3)
+            # (2(ab + cd) + c3) / (a^2 + b^2 + c^2 + d^2 + c3), written so that equal pixels give exactly 1
+            cs = 1.0 - ((a - b) ** 2 + (c - d) ** 2) / (a * a + b * b + c * c + d * d + c3)
             v[j] = alpha * gs + (1.0 - alpha) * cs
         for j in range(w):
             mag[j] = abs(v[j]) ** q
