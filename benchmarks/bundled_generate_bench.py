@@ -38,7 +38,7 @@ import onnx
 import onnxruntime as ort
 import torch
 from generate_bench import best_rate  # the script folder is on sys.path
-from onnx import numpy_helper, shape_inference
+from onnx import shape_inference
 from train_step_bench import sgemm_gflops
 
 import medsynth._session as session_module
@@ -114,41 +114,14 @@ def torch_peer(gen: Generator) -> tuple[torch.nn.Module, int, int]:
     Returns the network (eval mode) and how many of its state-dict tensors the ONNX initializers supplied, of
     how many.
     """
-    from medsynth.training.config import TrainConfig
+    from medsynth.training.exported_weights import card_config, exported_state
     from medsynth.training.nets.factory import build_networks
 
-    def plain(value: Any) -> Any:  # the card's frozen mappings as the dicts TrainConfig reads
-        return {k: plain(v) for k, v in value.items()} if hasattr(value, "items") else value
-
-    config = TrainConfig.from_dict(plain(gen.card.provenance["config"]))
-    net, _ = build_networks(config, len(gen.classes), gen.card.channels)
+    net, _ = build_networks(card_config(gen.card), len(gen.classes), gen.card.channels)
     net.eval()
-    weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(gen.path)).graph.initializer}
-    state = net.state_dict()
-    loaded = {
-        k: torch.from_numpy(np.array(weights[k], dtype=np.float32))
-        for k, v in state.items()
-        if k in weights and tuple(weights[k].shape) == tuple(v.shape) and v.is_floating_point()
-    }
-    # The exporter folds each eval-mode BatchNorm's running statistics into the convolution before it: the
-    # ONNX file then holds the folded kernel under the convolution's name and its new bias as
-    # "<conv>.weight_bias". Such a BatchNorm keeps only its class-conditional affine, so it becomes the
-    # identity on statistics: mean = -folded bias, var = 1 - eps (the convolutions have no bias of their own).
-    folded = [k for k in weights if k.endswith(".weight_bias")]
-    norms = [
-        (name, m)
-        for name, m in net.named_modules()
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and f"{name}.running_mean" not in weights
-    ]
-    if len(folded) == len(norms):  # both in module order: the i-th folded convolution feeds the i-th norm
-        for bias_name, (name, norm) in zip(folded, norms, strict=True):
-            bias = torch.from_numpy(np.array(weights[bias_name], dtype=np.float32))
-            if bias.shape != norm.running_mean.shape:
-                break
-            loaded[f"{name}.running_mean"] = -bias
-            loaded[f"{name}.running_var"] = torch.full_like(bias, 1 - norm.eps)
+    loaded, missing = exported_state(net, gen.path)
     net.load_state_dict(loaded, strict=False)
-    return net, len(loaded), sum(1 for v in state.values() if v.is_floating_point())
+    return net, len(loaded), len(loaded) + len(missing)
 
 
 def profile_ops(path: Path, feeds: dict[str, np.ndarray], threads: int, runs: int) -> list[tuple[str, float]]:

@@ -71,7 +71,7 @@ class TrainConfig:
     samples_per_class: int = 8  # images per class in each sample grid
     early_stop_patience: int = 0  # epochs without a better validation metric before stopping (0 = off)
     device: str = "cpu"  # torch device: cpu or cuda
-    init_from: str = ""  # fine-tune: start from this checkpoint (weights, optimisers, counts)
+    init_from: str = ""  # fine-tune: a checkpoint (weights, optimisers, counts) or exported model (generator)
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into the model card
 
     def __post_init__(self) -> None:

@@ -22,8 +22,10 @@ import torch.nn.functional as F
 
 from medsynth._primitives import from_uint8, to_uint8
 from medsynth._version import __version__
-from medsynth.errors import ArgumentError, DataError, DivergenceError
+from medsynth.errors import ArgumentError, DataError, DivergenceError, ModelError
+from medsynth.generator import Generator
 from medsynth.imageset import RESIZE_POLICY, ImageSet
+from medsynth.registry import REGISTRY
 from medsynth.training.augment import diff_augment, parse_policy
 from medsynth.training.checkpoint import (
     Checkpoint,
@@ -39,6 +41,7 @@ from medsynth.training.class_probe import ClassProbe, FeatureDiscriminator, fit_
 from medsynth.training.config import TrainConfig
 from medsynth.training.distributed import SINGLE, World
 from medsynth.training.ema import EMA
+from medsynth.training.exported_weights import card_config, exported_state
 from medsynth.training.flips import TRANSFORMS, flip
 from medsynth.training.losses import d_loss, g_loss, gradient_penalty, r1_penalty
 from medsynth.training.nets import get_arch
@@ -54,6 +57,10 @@ from medsynth.training.validation import (
     radiomic_fd,
 )
 
+# the settings that shape the networks: a run starting from a checkpoint (generator and discriminator) or
+# from an exported model (the generator alone) must give the same values
+_GENERATOR_SHAPE = ("arch", "image_size", "latent_dim", "g_width", "max_width", "lstm")
+_CHECKPOINT_SHAPE = (*_GENERATOR_SHAPE, "d_width")
 VALIDATION_SAMPLES = 512  # generated images compared with the reference set each validation
 R1_INTERVAL = 4  # lazy R1 (Karras et al. 2020): penalise every few D steps, scaled up to match
 
@@ -142,30 +149,62 @@ class Trainer:
         return self.ema.shadow if self.ema else self.G
 
     def _init_from(self, source: str) -> None:
-        """Start from another run's checkpoint: same networks and classes, this config's other settings.
+        """Start from another run's checkpoint, or from an exported model (:meth:`_init_from_exported`): same
+        networks and classes, this config's other settings.
 
-        The weights, optimiser moments and counters (iterations, wall time, history) carry over, so the run
-        continues the earlier one and its totals are the model's; learning rates are this config's.
+        From a checkpoint the weights, optimiser moments and counters (iterations, wall time, history) carry
+        over, so the run continues the earlier one and its totals are the model's; learning rates are this
+        config's.
         """
+        if source.endswith(".onnx") or source in REGISTRY:
+            self._init_from_exported(source)
+            return
         ckpt = load_checkpoint(source)
-        saved = ckpt.meta.config
-        shape = ("arch", "image_size", "latent_dim", "g_width", "d_width", "max_width", "lstm")
-        diff = sorted(k for k in shape if getattr(saved, k) != getattr(self.config, k))
-        if diff:
-            raise ArgumentError(
-                f"cannot start from {ckpt.path}: its networks differ in {diff}; give the same values"
-            )
-        if ckpt.meta.classes != tuple(self.data.classes):
-            raise DataError(
-                f"cannot start from {ckpt.path}: it was trained on classes "
-                f"{list(ckpt.meta.classes)}, the data has {list(self.data.classes)}"
-            )
+        self._check_same_networks(ckpt.path, ckpt.meta.config, ckpt.meta.classes, _CHECKPOINT_SHAPE)
         self._load_state(ckpt, ema_required=False)
         cfg = self.config
         for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
             for group in opt.param_groups:
                 group.update(lr=lr, betas=(cfg.beta1, cfg.beta2))
         self.log(f"starting from {ckpt.path} at iteration {self.iteration}")
+
+    def _check_same_networks(
+        self, source: object, saved: TrainConfig, classes: tuple[str, ...], shape: tuple[str, ...]
+    ) -> None:
+        diff = sorted(k for k in shape if getattr(saved, k) != getattr(self.config, k))
+        if diff:
+            raise ArgumentError(
+                f"cannot start from {source}: its networks differ in {diff}; give the same values"
+            )
+        if tuple(classes) != tuple(self.data.classes):
+            raise DataError(
+                f"cannot start from {source}: it was trained on classes "
+                f"{list(classes)}, the data has {list(self.data.classes)}"
+            )
+
+    def _init_from_exported(self, source: str) -> None:
+        """Start the generator (and its EMA) from an exported model, a bundled name or an ``.onnx`` file.
+
+        Only the generator is in the file: the discriminator, the optimisers and the counters start afresh.
+        The file's weights are read back for the ``projected`` architecture (the folded BatchNorms of
+        :mod:`~medsynth.training.exported_weights`); the others' exports fold their layers in ways that are
+        not undone, and are refused with :class:`~medsynth.errors.ModelError`.
+        """
+        gen = Generator.load(source, device="cpu")
+        self._check_same_networks(gen.path, card_config(gen.card), gen.classes, _GENERATOR_SHAPE)
+        loaded, missing = exported_state(self.G, gen.path)
+        if missing:
+            raise ModelError(
+                f"cannot start from {gen.path}: it does not hold the generator tensors {missing[:4]}"
+                f"{' ...' if len(missing) > 4 else ''}: the exporter's folded form is read back for the "
+                f"projected architecture only; start from the run's checkpoint instead (--init-from RUN)"
+            )
+        state = self.G.state_dict()
+        state.update({k: v.to(state[k].device) for k, v in loaded.items()})
+        self.G.load_state_dict(state)
+        if self.ema:
+            self.ema.shadow.load_state_dict(state)
+        self.log(f"starting the generator from {gen.path} ({gen.card.name}); the discriminator is new")
 
     def _fit_probe(self) -> ClassProbe:
         """The fixed class probe of the generator's class-guidance term (:mod:`.class_probe`), fitted under
