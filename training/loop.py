@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from medsynth._primitives import from_uint8, to_uint8
 from medsynth._version import __version__
 from medsynth.errors import ArgumentError, DataError, DivergenceError, ModelError
-from medsynth.generator import Generator
 from medsynth.imageset import RESIZE_POLICY, ImageSet
+from medsynth.model_card import read_card
 from medsynth.registry import REGISTRY
 from medsynth.training.augment import diff_augment, parse_policy
 from medsynth.training.checkpoint import (
@@ -190,21 +190,20 @@ class Trainer:
         :mod:`~medsynth.training.exported_weights`); the others' exports fold their layers in ways that are
         not undone, and are refused with :class:`~medsynth.errors.ModelError`.
         """
-        gen = Generator.load(source, device="cpu")
-        self._check_same_networks(gen.path, card_config(gen.card), gen.classes, _GENERATOR_SHAPE)
-        loaded, missing = exported_state(self.G, gen.path)
+        path = REGISTRY.path(REGISTRY.get(source)) if source in REGISTRY else Path(source)
+        card = read_card(path)  # the card alone: no inference session is needed to read the weights
+        self._check_same_networks(path, card_config(card), card.classes, _GENERATOR_SHAPE)
+        loaded, missing = exported_state(self.G, path)
         if missing:
             raise ModelError(
-                f"cannot start from {gen.path}: it does not hold the generator tensors {missing[:4]}"
+                f"cannot start from {path}: it does not hold the generator tensors {missing[:4]}"
                 f"{' ...' if len(missing) > 4 else ''}: the exporter's folded form is read back for the "
                 f"projected architecture only; start from the run's checkpoint instead (--init-from RUN)"
             )
-        state = self.G.state_dict()
-        state.update({k: v.to(state[k].device) for k, v in loaded.items()})
-        self.G.load_state_dict(state)
+        self.G.load_state_dict(loaded, strict=False)  # every floating tensor (missing is empty)
         if self.ema:
-            self.ema.shadow.load_state_dict(state)
-        self.log(f"starting the generator from {gen.path} ({gen.card.name}); the discriminator is new")
+            self.ema.shadow.load_state_dict(self.G.state_dict())
+        self.log(f"starting the generator from {path} ({card.name}); the discriminator is new")
 
     def _fit_probe(self) -> ClassProbe:
         """The fixed class probe of the generator's class-guidance term (:mod:`.class_probe`), fitted under
