@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pairwise_distances", "nearest", "kth_neighbour_distance"]
+__all__ = ["pairwise_distances", "nearest"]
 
 _BLOCK_ROWS = 1024
 
@@ -35,14 +35,3 @@ def nearest(query: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.nd
         idx[start : start + d.shape[0]] = j
         dist[start : start + d.shape[0]] = d[np.arange(d.shape[0]), j]
     return idx, dist
-
-
-def kth_neighbour_distance(points: np.ndarray, k: int) -> np.ndarray:
-    """Distance from each row to its k-th nearest other row of the same set (the row itself not counted)."""
-    n = points.shape[0]
-    out = np.empty(n)
-    for start in range(0, n, _BLOCK_ROWS):
-        d = pairwise_distances(points[start : start + _BLOCK_ROWS], points)
-        # Column k of the sorted row: column 0 is the point itself (distance 0).
-        out[start : start + d.shape[0]] = np.partition(d, k, axis=1)[:, k]
-    return out

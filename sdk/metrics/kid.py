@@ -1,11 +1,19 @@
 """Kernel Inception Distance: the unbiased squared MMD with a cubic polynomial kernel (Bińkowski et al.
-2018)."""
+2018).
+
+Each estimate takes one Gram matrix of the two samples stacked, ``z @ z.T`` (BLAS's symmetric rank-k update,
+half a general product's work), and one compiled pass that applies the kernel and sums its three blocks in
+float64. ``kid`` draws its subsets in float32, twice float64's speed: the kernel values' rounding errors are
+independent and average out over the million terms of a subset, so the estimate agrees with the float64 one
+to about 1e-7 of the kernel's scale (tests/metrics/test_distribution.py measures it).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, prange
 
 from medsynth.errors import DataError
 
@@ -22,9 +30,42 @@ class KIDResult:
     n_subsets: int  # number of subsets
 
 
-def _kernel(a: np.ndarray, b: np.ndarray, degree: int, gamma: float, coef0: float) -> np.ndarray:
-    gram: np.ndarray = (gamma * (a @ b.T) + coef0) ** degree
-    return gram
+@njit(cache=True, parallel=True)
+def _kernel_block_sums(  # pragma: no cover - compiled
+    gram: np.ndarray, n: int, degree: int, gamma: float, coef0: float
+) -> np.ndarray:
+    """Sums of ``(gamma g + coef0)^degree`` over the Gram matrix of ``[x; y]`` (x the first n rows): the
+    off-diagonal x-x block, the off-diagonal y-y block and the x-y block, as float64 [3]."""
+    rows = gram.shape[0]
+    per_row = np.zeros((rows, 2))  # column 0: same-sample terms, column 1: cross terms (x rows only)
+    for i in prange(rows):
+        same = 0.0
+        cross = 0.0
+        for j in range(rows):
+            if j == i:
+                continue
+            base = gamma * np.float64(gram[i, j]) + coef0
+            value = 1.0
+            for _ in range(degree):
+                value *= base
+            if (i < n) == (j < n):
+                same += value
+            elif i < n:
+                cross += value
+        per_row[i, 0] = same
+        per_row[i, 1] = cross
+    out = np.empty(3)
+    out[0] = per_row[:n, 0].sum()
+    out[1] = per_row[n:, 0].sum()
+    out[2] = per_row[:n, 1].sum()
+    return out
+
+
+def _mmd2_stacked(z: np.ndarray, n: int, degree: int, gamma: float, coef0: float) -> float:
+    """The unbiased MMD^2 of ``z[:n]`` against ``z[n:]``, in z's precision for the Gram matrix."""
+    m = z.shape[0] - n
+    sums = _kernel_block_sums(z @ z.T, n, degree, gamma, coef0)
+    return float(sums[0] / (n * (n - 1)) + sums[1] / (m * (m - 1)) - 2.0 * sums[2] / (n * m))
 
 
 def mmd2_unbiased(
@@ -56,14 +97,10 @@ def mmd2_unbiased(
         raise DataError(
             f"kid: expected two feature arrays (n >= 2, D) with the same D, got {x.shape}, {y.shape}"
         )
+    if degree < 1:
+        raise DataError(f"kid: the kernel degree must be a positive integer, got {degree}")
     g = 1.0 / x.shape[1] if gamma is None else gamma
-    n, m = x.shape[0], y.shape[0]
-    kxx = _kernel(x, x, degree, g, coef0)
-    kyy = _kernel(y, y, degree, g, coef0)
-    kxy = _kernel(x, y, degree, g, coef0)
-    term_x = (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
-    term_y = (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-    return float(term_x + term_y - 2.0 * kxy.mean())
+    return _mmd2_stacked(np.concatenate([x, y]), x.shape[0], degree, g, coef0)
 
 
 def kid(
@@ -93,17 +130,21 @@ def kid(
     DataError
         If a set has fewer than 2 rows, the dimensions differ, or the counts are not positive.
     """
-    real = np.asarray(real, dtype=np.float64)
-    synthetic = np.asarray(synthetic, dtype=np.float64)
+    real = np.asarray(real, dtype=np.float32)
+    synthetic = np.asarray(synthetic, dtype=np.float32)
     if subset_size < 2 or n_subsets < 1:
         raise DataError(f"kid: subset_size must be >= 2 and n_subsets >= 1, got {subset_size}, {n_subsets}")
-    if real.ndim != 2 or synthetic.ndim != 2:
-        raise DataError(f"kid: expected 2-D feature arrays, got {real.shape} and {synthetic.shape}")
+    if real.ndim != 2 or synthetic.ndim != 2 or real.shape[1] != synthetic.shape[1]:
+        raise DataError(
+            f"kid: expected two feature arrays (N, D) with the same D, got {real.shape} and {synthetic.shape}"
+        )
+    if min(real.shape[0], synthetic.shape[0]) < 2:
+        raise DataError(f"kid: each set needs at least 2 rows, got {real.shape[0]} and {synthetic.shape[0]}")
     m = min(subset_size, real.shape[0], synthetic.shape[0])
     rng = np.random.default_rng(seed)
     values = np.empty(n_subsets)
     for s in range(n_subsets):
         xi = rng.choice(real.shape[0], m, replace=False)
         yi = rng.choice(synthetic.shape[0], m, replace=False)
-        values[s] = mmd2_unbiased(real[xi], synthetic[yi])
+        values[s] = _mmd2_stacked(np.concatenate([real[xi], synthetic[yi]]), m, 3, 1.0 / real.shape[1], 1.0)
     return KIDResult(float(values.mean()), float(values.std()), m, n_subsets)

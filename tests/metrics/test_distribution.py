@@ -132,9 +132,35 @@ def test_kid_matches_piq(piq):
         _polynomial_kernel(tx, tx), _polynomial_kernel(tx, ty), _polynomial_kernel(ty, ty)
     )
     assert mmd2_unbiased(x, y) == pytest.approx(float(expected), rel=1e-10)
-    # One subset holding every row once is the same estimate.
+    # One subset holding every row once is the same estimate (kid's Gram matrices are float32).
     result = kid(x, y, subset_size=120, n_subsets=1)
-    assert result.mean == pytest.approx(float(expected), rel=1e-10) and result.subset_size == 120
+    assert result.mean == pytest.approx(float(expected), abs=1e-6) and result.subset_size == 120
+
+
+def test_kid_in_float32_is_the_float64_estimate_well_inside_its_sampling_noise():
+    """The same subsets (the seed's draws, repeated here) scored by the float64 estimator."""
+    rng = np.random.default_rng(11)
+    mixing = rng.standard_normal((256, 256)) / 16
+    real = np.abs(rng.standard_normal((1500, 256)) @ mixing)  # non-negative and correlated, like CNN features
+    fake = np.abs((rng.standard_normal((1500, 256)) + 0.05) @ mixing)
+    result = kid(real, fake, subset_size=500, n_subsets=6, seed=2)
+    draws = np.random.default_rng(2)
+    exact = []
+    for _ in range(6):
+        xi, yi = draws.choice(1500, 500, replace=False), draws.choice(1500, 500, replace=False)
+        exact.append(mmd2_unbiased(real[xi], fake[yi]))
+    assert result.std > 0
+    assert abs(result.mean - np.mean(exact)) < 1e-3 * result.std
+    assert result.std == pytest.approx(float(np.std(exact)), rel=1e-3)
+
+
+def test_kid_refuses_bad_shapes_and_degree():
+    with pytest.raises(DataError, match="same D"):
+        kid(np.zeros((5, 3)), np.zeros((5, 4)))
+    with pytest.raises(DataError, match="at least 2 rows"):
+        kid(np.zeros((1, 3)), np.zeros((5, 3)))
+    with pytest.raises(DataError, match="positive integer"):
+        mmd2_unbiased(np.zeros((3, 2)), np.ones((3, 2)), degree=0)
 
 
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
@@ -176,6 +202,33 @@ def test_prdc_matches_the_authors_package():
     ours = prdc(real, fake, k=5)
     for name in ("precision", "recall", "density", "coverage"):
         assert getattr(ours, name) == pytest.approx(float(expected[name]), abs=1e-12), name
+
+
+def _authors_prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict:
+    reference = pytest.importorskip("prdc")
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return dict(reference.compute_prdc(real_features=real, fake_features=fake, nearest_k=k))
+
+
+def test_prdc_is_exact_where_float32_distances_tie_or_cancel():
+    """Integer features give exact ties with the radii (strictly inside only), and a large common offset
+    would make the Gram form cancel without centring; both must come out as exact arithmetic has them."""
+    rng = np.random.default_rng(12)
+    real = rng.integers(0, 3, size=(400, 6)).astype(np.float64)
+    fake = rng.integers(0, 3, size=(300, 6)).astype(np.float64)
+    expected = _authors_prdc(real, fake, 4)  # small integers: its float64 distances are exact
+    ours = prdc(real, fake, k=4)
+    for name in ("precision", "recall", "density", "coverage"):
+        assert getattr(ours, name) == pytest.approx(float(expected[name]), abs=1e-12), name
+    spread_real = rng.standard_normal((300, 64))
+    spread_fake = rng.standard_normal((280, 64)) * 1.1
+    expected = _authors_prdc(spread_real, spread_fake, 5)
+    offset = prdc(spread_real + 3e4, spread_fake + 3e4, k=5)  # float32 holds 3e4 only to 2e-3: centring
+    for name in ("precision", "recall", "density", "coverage"):
+        assert getattr(offset, name) == pytest.approx(float(expected[name]), abs=1e-12), name
 
 
 def test_prdc_of_identical_sets_is_perfect():
