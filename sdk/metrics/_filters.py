@@ -20,6 +20,7 @@ __all__ = [
     "prepare_pair",
     "thread_chunks",
     "load_planes_into",
+    "load_pooled_into",
     "pool_mean",
     "pool_mean_into",
     "pool2_replicate_front",
@@ -142,6 +143,44 @@ def pool_mean_into(  # pragma: no cover - compiled
                         q = j * f + b - pad_before
                         if 0 <= q < w:
                             s += planes[k, r, q]
+                    out[k, i, j] += s * inv
+
+
+@njit(cache=True)
+def load_pooled_into(  # pragma: no cover - compiled
+    img: np.ndarray, scale: float, f: int, pad_before: int, pad_after: int, out: np.ndarray
+) -> None:
+    """:func:`load_planes_into` (offset 0) then :func:`pool_mean_into` in one pass over the (H, W, C) image,
+    the same arithmetic in the same order (so the same values), without the full-size float planes."""
+    h, w, c = img.shape
+    ho, wo = out.shape[1], out.shape[2]
+    out[:] = 0.0
+    inv = 1.0 / (f * f)
+    for i in range(ho):
+        for a in range(f):
+            r = i * f + a - pad_before
+            if r < 0 or r >= h:
+                continue
+            row = img[r]
+            # the columns whose window lies inside the image, without bounds tests; then the padded edges
+            first = (pad_before + f - 1) // f
+            last = min(wo, (w + pad_before) // f)
+            for k in range(c):
+                dst = out[k, i]
+                for j in range(first, last):
+                    s = 0.0
+                    for b in range(f):
+                        s += row[j * f + b - pad_before, k] * scale
+                    dst[j] += s * inv
+            for j in range(wo):
+                if first <= j < last:
+                    continue
+                for k in range(c):
+                    s = 0.0
+                    for b in range(f):
+                        q = j * f + b - pad_before
+                        if 0 <= q < w:
+                            s += row[q, k] * scale
                     out[k, i, j] += s * inv
 
 

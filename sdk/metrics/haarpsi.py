@@ -8,7 +8,7 @@ from numba import njit, prange
 from medsynth.errors import DataError
 from medsynth.metrics._filters import (
     load_planes_into,
-    pool_mean_into,
+    load_pooled_into,
     prepare_pair,
     rgb_to_yiq,
     similarity,
@@ -120,18 +120,41 @@ def _haar_row(  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _mean2_at(plane: np.ndarray, i: int, j: int) -> float:  # pragma: no cover - compiled
-    """2x2 mean filter at (i, j) with stride 1 and one zero row/column at the bottom/right."""
+def _mean2_row(plane: np.ndarray, i: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[j]`` = the 2x2 mean filter of ``plane`` (H, W) at (i, j), stride 1, with one zero row and column
+    at the bottom/right."""
     h, w = plane.shape
-    s = plane[i, j]
-    if j + 1 < w:
-        s += plane[i, j + 1]
+    top = plane[i]
     if i + 1 < h:
-        s += plane[i + 1, j]
-        if j + 1 < w:
-            s += plane[i + 1, j + 1]
-    mean: float = 0.25 * s
-    return mean
+        below = plane[i + 1]
+        for j in range(w - 1):
+            out[j] = 0.25 * (top[j] + top[j + 1] + below[j] + below[j + 1])
+        out[w - 1] = 0.25 * (top[w - 1] + below[w - 1])
+    else:
+        for j in range(w - 1):
+            out[j] = 0.25 * (top[j] + top[j + 1])
+        out[w - 1] = 0.25 * top[w - 1]
+
+
+@njit(cache=True)
+def _add_chroma_similarity(  # pragma: no cover - compiled
+    px: np.ndarray, py: np.ndarray, i: int, c: float, rows: np.ndarray, sim_iq: np.ndarray
+) -> None:
+    """``sim_iq[j]`` = the mean of the I and Q similarity maps (2x2 mean-filtered chroma) along row ``i``;
+    ``rows`` (2, >= W) scratch."""
+    w = px.shape[2]
+    sim_iq[:w] = 0.0
+    for ch in (1, 2):
+        _mean2_row(px[ch], i, rows[0])
+        _mean2_row(py[ch], i, rows[1])
+        for j in range(w):
+            sim_iq[j] += 0.5 * similarity(abs(rows[0, j]), abs(rows[1, j]), c, 0.0)
+
+
+@njit(cache=True)
+def _logistic(value: float, alpha: float) -> float:  # pragma: no cover - compiled
+    result: float = 1.0 / (1.0 + np.exp(-alpha * value))
+    return result
 
 
 @njit(cache=True, error_model="numpy")
@@ -146,12 +169,12 @@ def _haarpsi_pair(  # pragma: no cover - compiled
     eps: float,
 ) -> float:
     """HaarPSI of one pair of (C, H, W) planes (YIQ for colour); ``tx``, ``ty`` are summed-area table
-    scratch (see :func:`_summed_area`), ``rows`` (6, >= W) scratch."""
+    scratch (see :func:`_summed_area`), ``rows`` (9, >= W) scratch."""
     h, w = px.shape[1], px.shape[2]
     colour = px.shape[0] == 3
     _summed_area(px[0], tx)
     _summed_area(py[0], ty)
-    vx, hx, vy, hy, sim_v, sim_h = rows[0], rows[1], rows[2], rows[3], rows[4], rows[5]
+    vx, hx, vy, hy, sim_v, sim_h, sim_iq = rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[6]
     num = 0.0
     den = 0.0
     for i in range(h):
@@ -168,15 +191,13 @@ def _haarpsi_pair(  # pragma: no cover - compiled
         for j in range(w):
             weight_v = max(abs(vx[j]), abs(vy[j]))
             weight_h = max(abs(hx[j]), abs(hy[j]))
-            num += weight_v / (1.0 + np.exp(-alpha * sim_v[j])) + weight_h / (1.0 + np.exp(-alpha * sim_h[j]))
+            num += weight_v * _logistic(sim_v[j], alpha) + weight_h * _logistic(sim_h[j], alpha)
             den += weight_v + weight_h
-            if colour:
-                sim_iq = 0.5 * (
-                    similarity(abs(_mean2_at(px[1], i, j)), abs(_mean2_at(py[1], i, j)), c, 0.0)
-                    + similarity(abs(_mean2_at(px[2], i, j)), abs(_mean2_at(py[2], i, j)), c, 0.0)
-                )
-                weight = 0.5 * (weight_v + weight_h)
-                num += weight / (1.0 + np.exp(-alpha * sim_iq))
+        if colour:
+            _add_chroma_similarity(px, py, i, c, rows[7:9], sim_iq)
+            for j in range(w):
+                weight = 0.5 * (max(abs(vx[j]), abs(vy[j])) + max(abs(hx[j]), abs(hy[j])))
+                num += weight * _logistic(sim_iq[j], alpha)
                 den += weight
     score = (num + eps) / (den + eps)
     value: float = (np.log(score / (1.0 - score)) / alpha) ** 2
@@ -199,22 +220,18 @@ def _haarpsi_batch(  # pragma: no cover - compiled
     hs, ws = ((h + pad) // 2, (w + pad) // 2) if subsample else (h, w)
     out = np.empty(n)
     for b in prange(chunks):
-        px = np.empty((channels, h, w))
-        py = np.empty((channels, h, w))
         qx = np.empty((channels, hs, ws))
         qy = np.empty((channels, hs, ws))
         tx = np.empty((hs + 2 * _PAD + 1, ws + 2 * _PAD + 1))
         ty = np.empty((hs + 2 * _PAD + 1, ws + 2 * _PAD + 1))
-        rows = np.empty((6, ws))
+        rows = np.empty((9, ws))
         for p in range(b * n // chunks, (b + 1) * n // chunks):
-            load_planes_into(x[p], scale, 0.0, px)
-            load_planes_into(y[p], scale, 0.0, py)
             if subsample:
-                pool_mean_into(px, 2, 0, pad, qx)
-                pool_mean_into(py, 2, 0, pad, qy)
+                load_pooled_into(x[p], scale, 2, 0, pad, qx)
+                load_pooled_into(y[p], scale, 2, 0, pad, qy)
             else:
-                qx[:] = px
-                qy[:] = py
+                load_planes_into(x[p], scale, 0.0, qx)
+                load_planes_into(y[p], scale, 0.0, qy)
             if channels == 3:
                 rgb_to_yiq(qx, qx)
                 rgb_to_yiq(qy, qy)

@@ -8,7 +8,7 @@ from numba import njit, prange
 from medsynth.metrics._filters import (
     DOWNSAMPLE_SIDE,
     load_planes_into,
-    pool_mean_into,
+    load_pooled_into,
     prepare_pair,
     prewitt_row,
     similarity,
@@ -174,8 +174,6 @@ def _mdsi_batch(  # pragma: no cover - compiled
     ws = (w + before + half) // f if f > 1 else w
     out = np.empty(n)
     for b in prange(chunks):
-        px = np.empty((c, h, w))
-        py = np.empty((c, h, w))
         qx = np.empty((c, hs, ws))
         qy = np.empty((c, hs, ws))
         lx = np.zeros((3, hs + 2, ws + 2))
@@ -185,15 +183,13 @@ def _mdsi_batch(  # pragma: no cover - compiled
         im = np.empty((hs, ws))
         cols = np.empty((2, ws))
         for p in range(b * n // chunks, (b + 1) * n // chunks):
-            load_planes_into(x[p], scale, 0.0, px)
-            load_planes_into(y[p], scale, 0.0, py)
             if f > 1:
-                pool_mean_into(px, f, before, half, qx)
-                pool_mean_into(py, f, before, half, qy)
-                _to_lhm(qx, lx)
-                _to_lhm(qy, ly)
+                load_pooled_into(x[p], scale, f, before, half, qx)
+                load_pooled_into(y[p], scale, f, before, half, qy)
             else:
-                _to_lhm(px, lx)
-                _to_lhm(py, ly)
+                load_planes_into(x[p], scale, 0.0, qx)
+                load_planes_into(y[p], scale, 0.0, qy)
+            _to_lhm(qx, lx)
+            _to_lhm(qy, ly)
             out[p] = _mdsi_pair(lx, ly, rows, re, im, cols, c1, c2, c3, alpha, q, o)
     return out

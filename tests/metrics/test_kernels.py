@@ -172,3 +172,19 @@ def test_bad_input_is_refused_with_a_clear_error():
         ssim(np.zeros((1, 8, 8)), np.zeros((1, 8, 8)))
     with pytest.raises(DataError, match="data_range"):
         psnr(x, x, data_range=0)
+
+
+@pytest.mark.parametrize("f, before, after", [(2, 0, 1), (2, 0, 0), (3, 1, 1), (4, 1, 2)])
+def test_fused_load_and_pool_equals_the_two_passes(f, before, after):
+    """load_pooled_into (HaarPSI's and MDSI's first pass) gives the very values of loading the planes and
+    pooling them, edges and odd sides included."""
+    from medsynth.metrics._filters import load_planes_into, load_pooled_into, pool_mean_into
+
+    img = np.random.default_rng(f).integers(0, 256, (23, 30, 3), dtype=np.uint8)
+    planes = np.empty((3, 23, 30))
+    load_planes_into(img, 1 / 255, 0.0, planes)
+    shape = (3, (23 + before + after) // f, (30 + before + after) // f)
+    expected, fused = np.empty(shape), np.empty(shape)
+    pool_mean_into(planes, f, before, after, expected)
+    load_pooled_into(img, 1 / 255, f, before, after, fused)
+    np.testing.assert_array_equal(fused, expected)
