@@ -83,10 +83,11 @@ def main() -> None:
         "haarpsi": (m.haarpsi, piq.haarpsi),
     }
     if opts.only:
-        unknown = set(opts.only.split(",")) - set(kernels)
+        wanted = set(opts.only.split(","))
+        unknown = sorted(wanted - set(kernels))
         if unknown:
-            parser.error(f"--only: unknown kernels {sorted(unknown)}; choose from {sorted(kernels)}")
-        kernels = {k: v for k, v in kernels.items() if k in opts.only.split(",")}
+            parser.error(f"--only: unknown kernels {unknown}; choose from {sorted(kernels)}")
+        kernels = {k: v for k, v in kernels.items() if k in wanted}
     sk = {
         "psnr": lambda a, b: peak_signal_noise_ratio(a, b, data_range=255),
         "ssim": lambda a, b: structural_similarity(

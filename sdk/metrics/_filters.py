@@ -125,46 +125,32 @@ def pool_mean_into(  # pragma: no cover - compiled
     """Zero-pad each plane by ``pad_before``/``pad_after`` on both axes, then average-pool f x f with
     stride f, into ``out`` of shape (C, floor((H + pads) / f), floor((W + pads) / f)).
 
-    Like torch's ``F.pad`` + ``F.avg_pool2d(kernel_size=f)``.
+    Like torch's ``F.pad`` + ``F.avg_pool2d(kernel_size=f)``; :func:`load_pooled_into` on the planes seen as
+    (H, W, C), with scale 1.
     """
-    c, h, w = planes.shape
-    ho, wo = out.shape[1], out.shape[2]
-    out[:] = 0.0
-    inv = 1.0 / (f * f)
-    for k in range(c):
-        for i in range(ho):
-            for a in range(f):
-                r = i * f + a - pad_before
-                if r < 0 or r >= h:
-                    continue
-                for j in range(wo):
-                    s = 0.0
-                    for b in range(f):
-                        q = j * f + b - pad_before
-                        if 0 <= q < w:
-                            s += planes[k, r, q]
-                    out[k, i, j] += s * inv
+    load_pooled_into(planes.transpose(1, 2, 0), 1.0, f, pad_before, pad_after, out)
 
 
 @njit(cache=True)
 def load_pooled_into(  # pragma: no cover - compiled
     img: np.ndarray, scale: float, f: int, pad_before: int, pad_after: int, out: np.ndarray
 ) -> None:
-    """:func:`load_planes_into` (offset 0) then :func:`pool_mean_into` in one pass over the (H, W, C) image,
-    the same arithmetic in the same order (so the same values), without the full-size float planes."""
+    """``img * scale`` (an (H, W, C) image of any dtype), zero-padded by ``pad_before``/``pad_after`` on both
+    axes and average-pooled f x f with stride f, into float planes ``out`` of shape (C, floor((H + pads) / f),
+    floor((W + pads) / f)): loading and pooling in one pass, without the full-size float planes."""
     h, w, c = img.shape
     ho, wo = out.shape[1], out.shape[2]
     out[:] = 0.0
     inv = 1.0 / (f * f)
+    # the output columns whose window lies inside the image run without bounds tests; then the padded edges
+    first = (pad_before + f - 1) // f
+    last = min(wo, (w + pad_before) // f)
     for i in range(ho):
         for a in range(f):
             r = i * f + a - pad_before
             if r < 0 or r >= h:
                 continue
             row = img[r]
-            # the columns whose window lies inside the image, without bounds tests; then the padded edges
-            first = (pad_before + f - 1) // f
-            last = min(wo, (w + pad_before) // f)
             for k in range(c):
                 dst = out[k, i]
                 for j in range(first, last):

@@ -169,12 +169,13 @@ def _haarpsi_pair(  # pragma: no cover - compiled
     eps: float,
 ) -> float:
     """HaarPSI of one pair of (C, H, W) planes (YIQ for colour); ``tx``, ``ty`` are summed-area table
-    scratch (see :func:`_summed_area`), ``rows`` (9, >= W) scratch."""
+    scratch (see :func:`_summed_area`), ``rows`` (10, >= W) scratch."""
     h, w = px.shape[1], px.shape[2]
     colour = px.shape[0] == 3
     _summed_area(px[0], tx)
     _summed_area(py[0], ty)
     vx, hx, vy, hy, sim_v, sim_h, sim_iq = rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[6]
+    weights = rows[9]  # the coarsest scale's weights, summed over both orientations (the chroma map's weight)
     num = 0.0
     den = 0.0
     for i in range(h):
@@ -192,11 +193,12 @@ def _haarpsi_pair(  # pragma: no cover - compiled
             weight_v = max(abs(vx[j]), abs(vy[j]))
             weight_h = max(abs(hx[j]), abs(hy[j]))
             num += weight_v * _logistic(sim_v[j], alpha) + weight_h * _logistic(sim_h[j], alpha)
-            den += weight_v + weight_h
+            weights[j] = weight_v + weight_h
+            den += weights[j]
         if colour:
             _add_chroma_similarity(px, py, i, c, rows[7:9], sim_iq)
             for j in range(w):
-                weight = 0.5 * (max(abs(vx[j]), abs(vy[j])) + max(abs(hx[j]), abs(hy[j])))
+                weight = 0.5 * weights[j]
                 num += weight * _logistic(sim_iq[j], alpha)
                 den += weight
     score = (num + eps) / (den + eps)
@@ -224,7 +226,7 @@ def _haarpsi_batch(  # pragma: no cover - compiled
         qy = np.empty((channels, hs, ws))
         tx = np.empty((hs + 2 * _PAD + 1, ws + 2 * _PAD + 1))
         ty = np.empty((hs + 2 * _PAD + 1, ws + 2 * _PAD + 1))
-        rows = np.empty((9, ws))
+        rows = np.empty((10, ws))
         for p in range(b * n // chunks, (b + 1) * n // chunks):
             if subsample:
                 load_pooled_into(x[p], scale, 2, 0, pad, qx)

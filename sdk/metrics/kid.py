@@ -68,8 +68,25 @@ def _mmd2_stacked(z: np.ndarray, n: int, degree: int, gamma: float, coef0: float
     return float(sums[0] / (n * (n - 1)) + sums[1] / (m * (m - 1)) - 2.0 * sums[2] / (n * m))
 
 
+_DEGREE = 3  # KID's kernel (gamma 1 / D)
+_COEF0 = 1.0
+
+
+def _feature_pair(x: np.ndarray, y: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Both samples as 2-D arrays of ``dtype`` with the same D and at least 2 rows each, or a DataError."""
+    x = np.asarray(x, dtype=dtype)
+    y = np.asarray(y, dtype=dtype)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise DataError(
+            f"kid: expected two feature arrays (N, D) with the same D, got {x.shape} and {y.shape}"
+        )
+    if min(x.shape[0], y.shape[0]) < 2:
+        raise DataError(f"kid: each set needs at least 2 rows, got {x.shape[0]} and {y.shape[0]}")
+    return x, y
+
+
 def mmd2_unbiased(
-    x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None, coef0: float = 1.0
+    x: np.ndarray, y: np.ndarray, degree: int = _DEGREE, gamma: float | None = None, coef0: float = _COEF0
 ) -> float:
     """Unbiased estimate of the squared MMD between two samples with
     ``k(a, b) = (gamma <a, b> + coef0)^degree``.
@@ -91,12 +108,7 @@ def mmd2_unbiased(
     DataError
         If a sample has fewer than 2 rows or the dimensions differ.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or x.shape[0] < 2 or y.shape[0] < 2:
-        raise DataError(
-            f"kid: expected two feature arrays (n >= 2, D) with the same D, got {x.shape}, {y.shape}"
-        )
+    x, y = _feature_pair(x, y, np.float64)
     if degree < 1:
         raise DataError(f"kid: the kernel degree must be a positive integer, got {degree}")
     g = 1.0 / x.shape[1] if gamma is None else gamma
@@ -130,21 +142,15 @@ def kid(
     DataError
         If a set has fewer than 2 rows, the dimensions differ, or the counts are not positive.
     """
-    real = np.asarray(real, dtype=np.float32)
-    synthetic = np.asarray(synthetic, dtype=np.float32)
     if subset_size < 2 or n_subsets < 1:
         raise DataError(f"kid: subset_size must be >= 2 and n_subsets >= 1, got {subset_size}, {n_subsets}")
-    if real.ndim != 2 or synthetic.ndim != 2 or real.shape[1] != synthetic.shape[1]:
-        raise DataError(
-            f"kid: expected two feature arrays (N, D) with the same D, got {real.shape} and {synthetic.shape}"
-        )
-    if min(real.shape[0], synthetic.shape[0]) < 2:
-        raise DataError(f"kid: each set needs at least 2 rows, got {real.shape[0]} and {synthetic.shape[0]}")
+    real, synthetic = _feature_pair(real, synthetic, np.float32)
     m = min(subset_size, real.shape[0], synthetic.shape[0])
     rng = np.random.default_rng(seed)
     values = np.empty(n_subsets)
+    stacked = np.empty((2 * m, real.shape[1]), dtype=np.float32)  # one subset pair, reused
     for s in range(n_subsets):
-        xi = rng.choice(real.shape[0], m, replace=False)
-        yi = rng.choice(synthetic.shape[0], m, replace=False)
-        values[s] = _mmd2_stacked(np.concatenate([real[xi], synthetic[yi]]), m, 3, 1.0 / real.shape[1], 1.0)
+        np.take(real, rng.choice(real.shape[0], m, replace=False), axis=0, out=stacked[:m])
+        np.take(synthetic, rng.choice(synthetic.shape[0], m, replace=False), axis=0, out=stacked[m:])
+        values[s] = _mmd2_stacked(stacked, m, _DEGREE, 1.0 / real.shape[1], _COEF0)
     return KIDResult(float(values.mean()), float(values.std()), m, n_subsets)

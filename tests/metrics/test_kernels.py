@@ -175,16 +175,26 @@ def test_bad_input_is_refused_with_a_clear_error():
 
 
 @pytest.mark.parametrize("f, before, after", [(2, 0, 1), (2, 0, 0), (3, 1, 1), (4, 1, 2)])
-def test_fused_load_and_pool_equals_the_two_passes(f, before, after):
-    """load_pooled_into (HaarPSI's and MDSI's first pass) gives the very values of loading the planes and
-    pooling them, edges and odd sides included."""
-    from medsynth.metrics._filters import load_planes_into, load_pooled_into, pool_mean_into
+def test_fused_load_and_pool_equals_padding_and_block_means(f, before, after):
+    """load_pooled_into (HaarPSI's and MDSI's first pass, and pool_mean_into's body) against numpy: the scaled
+    planes zero-padded, cut into f x f blocks and averaged, each block row's sum scaled before the rows add
+    up, the order of the kernel; equal to the last bit, edges and odd sides included."""
+    from medsynth.metrics._filters import load_pooled_into, pool_mean_into
 
     img = np.random.default_rng(f).integers(0, 256, (23, 30, 3), dtype=np.uint8)
-    planes = np.empty((3, 23, 30))
-    load_planes_into(img, 1 / 255, 0.0, planes)
-    shape = (3, (23 + before + after) // f, (30 + before + after) // f)
-    expected, fused = np.empty(shape), np.empty(shape)
-    pool_mean_into(planes, f, before, after, expected)
+    planes = img.transpose(2, 0, 1) * (1 / 255)
+    padded = np.pad(planes, ((0, 0), (before, after), (before, after)))
+    ho, wo = padded.shape[1] // f, padded.shape[2] // f
+    blocks = padded[:, : ho * f, : wo * f].reshape(3, ho, f, wo, f)
+    expected = np.zeros((3, ho, wo))
+    for a in range(f):  # the kernel's order: each window row summed, scaled by 1/f^2, then added
+        row_sum = blocks[:, :, a, :, 0].copy()
+        for b in range(1, f):
+            row_sum += blocks[:, :, a, :, b]
+        expected += row_sum * (1.0 / (f * f))
+    fused = np.empty((3, ho, wo))
     load_pooled_into(img, 1 / 255, f, before, after, fused)
     np.testing.assert_array_equal(fused, expected)
+    pooled = np.empty((3, ho, wo))
+    pool_mean_into(np.ascontiguousarray(planes), f, before, after, pooled)
+    np.testing.assert_array_equal(pooled, expected)
