@@ -2,10 +2,10 @@
 
 What it measures, for a bundled model's images (``medsynth.Generator``, no torch):
 
-1. **Encode.** Time and size per image of ``PngWriter(compression=L).encode`` (Pillow, medsynth's text
-   chunks) for every zlib level 0-9, and of fpng (PyPI ``fpng``, if it imports: RGB only, no text chunks) as
-   the peer; each against level 6 (the level of medsynth before ``--png-compression``) and against the
-   inference time per image measured in the same run.
+1. **Encode.** Time and size per image of ``PngWriter(compression=L).encode`` (medsynth's encoder: Paeth
+   rows, ISA-L at 1-3, zlib at 0 and 4-9, with the text chunks) for every level 0-9, and of the peers Pillow
+   (levels 1 and 6, no text chunks) and fpng (PyPI ``fpng``, if it imports: RGB only, no text chunks);
+   each against level 6 and against the inference time per image measured in the same run.
 2. **End to end.** ``write_run`` (what ``medsynth generate`` runs; fsync on, as the CLI's default) for
    ``--format npz`` (the peer), ``--format png`` at the default level and at level 6, and at the default
    level with the writer thread at the inference threads' priority (``_WRITER_NICENESS = 0``), and png and npz
@@ -25,6 +25,7 @@ Each figure is the best of ``--repeats``. Run it on an idle machine:
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
 import tempfile
@@ -90,6 +91,17 @@ def fpng_encoder() -> Callable[[np.ndarray], bytes] | None:
     return encode
 
 
+def pillow_png(image: np.ndarray, level: int) -> bytes:
+    """Pillow's PNG of one image at a zlib level (adaptive filters), without text chunks."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(
+        buffer, format="PNG", compress_level=level, optimize=False
+    )
+    return buffer.getvalue()
+
+
 def encode_table(gen: Generator, n: int, repeats: int, batch_size: int) -> None:
     images, metas = images_of(gen, n, seed=0)
     infer = (
@@ -111,11 +123,15 @@ def encode_table(gen: Generator, n: int, repeats: int, batch_size: int) -> None:
         )
         rows.append(
             (
-                f"pillow {level}" + (" (default)" if level == DEFAULT_PNG_COMPRESSION else ""),
+                f"medsynth {level}" + (" (default)" if level == DEFAULT_PNG_COMPRESSION else ""),
                 seconds,
                 float(np.mean(sizes)),
             )
         )
+    for level in (1, 6):  # the peer: Pillow, what medsynth wrote with before its own encoder
+        sizes = [len(pillow_png(image, level)) for image in images]
+        seconds = best_of(repeats, lambda lv=level: [pillow_png(im, lv) for im in images]) / n
+        rows.append((f"pillow {level} (peer)", seconds, float(np.mean(sizes))))
     fpng = fpng_encoder()
     if fpng is not None:
         sizes = [len(fpng(image)) for image in images]

@@ -1,29 +1,30 @@
 """PNG output: one 8-bit greyscale or RGB PNG per image, the same bytes for the same image.
 
-Pillow writes no timestamp chunk and the zlib level is explicit, so a re-run with the same level reproduces
-every file byte for byte (the level changes the bytes, never the pixels). Each file carries tEXt chunks that
-say it is synthetic and where it came from. Pillow is imported here only, when the first image is written.
+The file is written by ``medsynth.writers._png_encode`` (Paeth-filtered scanlines, ISA-L's deflate at
+levels 1-3, zlib's at 0 and 4-9), with no timestamp chunk, so a re-run at the same level reproduces every
+file byte for byte (the level changes the bytes, never the pixels). Each file carries tEXt chunks that say
+it is synthetic and where it came from.
 
-The default level is to be confirmed by ``benchmarks/png_bench.py`` (size against encode time for levels
-0-9 and fpng, and png against npz end to end) on an idle machine. Level 1 is zlib-ng's quick strategy (the
-zlib that Pillow >= 11.1 bundles), the fastest level that compresses, for files about 11% larger than
-level 6's on the bundled model's images. Level 6 reproduces the files of medsynth before the option.
+The default, level 1, comes from ``benchmarks/png_bench.py`` (size against encode time for every level, Pillow
+and fpng as peers, png against npz end to end): ISA-L's level 1 is the fastest level that compresses, and its
+files are smaller than Pillow's level 1. Earlier medsynth builds wrote their PNGs with Pillow: those
+files hold the same pixels and text in other bytes, and a resumed run keeps them as they are.
 """
 
 from __future__ import annotations
 
-import io
 from typing import ClassVar
 
 import numpy as np
 
 from medsynth._checks import check_int
 from medsynth._version import __version__
+from medsynth.writers._png_encode import encode_png
 from medsynth.writers.base import FileWriter, ImageMeta
 
 __all__ = ["PngWriter", "DEFAULT_PNG_COMPRESSION", "PNG_COMPRESSION_LEVELS"]
 
-DEFAULT_PNG_COMPRESSION = 1  # zlib level (see the module docstring and benchmarks/png_bench.py)
+DEFAULT_PNG_COMPRESSION = 1  # ISA-L level 1 (see the module docstring and benchmarks/png_bench.py)
 PNG_COMPRESSION_LEVELS = range(10)  # 0 (stored, no compression) to 9 (smallest, slowest)
 
 
@@ -33,7 +34,8 @@ class PngWriter(FileWriter):
     Parameters
     ----------
     compression
-        zlib level, 0 (none, fastest) to 9 (smallest); the same level gives the same bytes.
+        0 (stored, no compression) to 9 (smallest, slowest): 1-3 are ISA-L's levels, the others zlib's; the
+        same level gives the same bytes.
 
     Raises
     ------
@@ -62,19 +64,11 @@ class PngWriter(FileWriter):
         bytes
             The PNG file.
         """
-        from PIL import Image, PngImagePlugin
-
-        pixels = image[:, :, 0] if image.shape[2] == 1 else image
-        picture = Image.fromarray(np.ascontiguousarray(pixels))  # uint8 2-D -> mode L, (H, W, 3) -> RGB
-        info = PngImagePlugin.PngInfo()
-        info.add_text("Software", f"medsynth {__version__}")
-        info.add_text(
-            "Description",
-            f"Synthetic image, not of a patient: model {meta.card.name}, class "
+        text = {
+            "Software": f"medsynth {__version__}",
+            "Description": f"Synthetic image, not of a patient: model {meta.card.name}, class "
             f"{meta.class_name}, seed {meta.seed}, index {meta.index}",
-        )
-        info.add_text("medsynth:synthetic", "1")
-        info.add_text("medsynth:model_sha256", meta.model_sha256)
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG", pnginfo=info, compress_level=self.compression, optimize=False)
-        return buffer.getvalue()
+            "medsynth:synthetic": "1",
+            "medsynth:model_sha256": meta.model_sha256,
+        }
+        return encode_png(image, text, self.compression)

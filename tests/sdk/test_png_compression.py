@@ -1,4 +1,4 @@
-"""--png-compression: every level keeps the pixels, level 6 the bytes of before, a resume the old files."""
+"""--png-compression: every level keeps pixels and text at Pillow's size or less; a resume keeps old files."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from medsynth import Generator
 from medsynth._version import __version__
 from medsynth.cli import main
 from medsynth.errors import ArgumentError
+from medsynth.writers._png_encode import encode_png
 from medsynth.writers.base import ImageMeta
 from medsynth.writers.formats import load_writer
 from medsynth.writers.png import DEFAULT_PNG_COMPRESSION, PngWriter
@@ -33,19 +34,50 @@ def manifest(out):
         return {row["path"]: row for row in csv.DictReader(handle)}
 
 
-def idat(data):
-    """The concatenated IDAT payload of a PNG file (an independent chunk walk)."""
-    pos, out = 8, b""
+def chunks(data):
+    """(type, payload) of every chunk of a PNG file, each CRC checked (an independent chunk walk)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, out = 8, []
     while pos < len(data):
         length = int.from_bytes(data[pos : pos + 4], "big")
-        if data[pos + 4 : pos + 8] == b"IDAT":
-            out += data[pos + 8 : pos + 8 + length]
+        kind, payload = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        assert int.from_bytes(data[pos + 8 + length : pos + 12 + length], "big") == zlib.crc32(kind + payload)
+        out.append((kind, payload))
         pos += 12 + length
+    assert out[0][0] == b"IHDR" and out[-1] == (b"IEND", b"")
     return out
 
 
-def reference_png(image, meta, level):
-    """What medsynth wrote before --png-compression existed (at its fixed level 6), spelled out again."""
+def idat(data):
+    """The concatenated IDAT payload of a PNG file."""
+    return b"".join(payload for kind, payload in chunks(data) if kind == b"IDAT")
+
+
+def unfilter(raw, height, row_bytes, bpp):
+    """Scanlines of any of the five PNG filter types back to pixels, spelled out from the specification."""
+    rows, previous = [], [0] * row_bytes
+    for y in range(height):
+        line = raw[y * (row_bytes + 1) : (y + 1) * (row_bytes + 1)]
+        kind, current = line[0], list(line[1:])
+        for x in range(row_bytes):
+            a = current[x - bpp] if x >= bpp else 0
+            b, c = previous[x], previous[x - bpp] if x >= bpp else 0
+            p = a + b - c
+            paeth = (
+                a
+                if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c)
+                else b
+                if abs(p - b) <= abs(p - c)
+                else c
+            )
+            current[x] = (current[x] + (0, a, b, (a + b) // 2, paeth)[kind]) % 256
+        rows.append(current)
+        previous = current
+    return np.array(rows, dtype=np.uint8)
+
+
+def pillow_png(image, meta, level):
+    """The same file written by Pillow (adaptive filters, zlib): the peer for size."""
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", f"medsynth {__version__}")
     info.add_text(
@@ -73,25 +105,52 @@ def sample():
     return images, metas
 
 
-def test_every_level_keeps_the_pixels_and_level_6_the_bytes_of_before(sample):
+def test_every_level_keeps_the_pixels_and_text_and_pillow_s_size(sample):
     images, metas = sample
     sizes = {}
     for level in range(10):
         writer = PngWriter(compression=level)
         for image, meta in zip(images, metas, strict=True):
             data = writer.encode(image, meta)
-            with Image.open(io.BytesIO(data)) as decoded:
+            with Image.open(io.BytesIO(data)) as decoded:  # Pillow, an independent decoder
                 np.testing.assert_array_equal(np.asarray(decoded), image)
-                assert decoded.text["medsynth:synthetic"] == "1"
+                assert decoded.text == {
+                    "Software": f"medsynth {__version__}",
+                    "Description": f"Synthetic image, not of a patient: model {meta.card.name}, class "
+                    f"{meta.class_name}, seed {meta.seed}, index {meta.index}",
+                    "medsynth:synthetic": "1",
+                    "medsynth:model_sha256": meta.model_sha256,
+                }
+            raw = zlib.decompress(idat(data))  # and the specification, spelled out
+            height, width = image.shape[:2]
+            np.testing.assert_array_equal(unfilter(raw, height, width * 3, 3), image.reshape(height, -1))
             assert writer.encode(image, meta) == data  # reproducible at each level
             sizes.setdefault(level, []).append(len(data))
-            if level == 6:
-                assert data == reference_png(image, meta, 6)
             if level == 0:  # stored blocks: the zlib stream holds the raw scanlines (filter byte + pixels)
-                raw = zlib.decompress(idat(data))
-                assert len(idat(data)) >= len(raw) == image.shape[0] * (1 + image.shape[1] * 3)
+                assert len(idat(data)) >= len(raw) == height * (1 + width * 3)
     assert sum(sizes[9]) < sum(sizes[1]) < sum(sizes[0])
+    for level in (1, 6, 9):  # Paeth rows and ISA-L or zlib: at most 1% above Pillow's adaptive filters
+        pillow = sum(len(pillow_png(image, meta, level)) for image, meta in zip(images, metas, strict=True))
+        assert sum(sizes[level]) <= 1.01 * pillow, level
     assert PngWriter().compression == DEFAULT_PNG_COMPRESSION
+
+
+def test_greyscale_and_text_that_is_not_latin_1(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (5, 7, 1), dtype=np.uint8)
+    image[2] = 255  # rows whose difference wraps modulo 256
+    image[3] = 0
+    text = {"Title": "plain", "Comment": "l\u00e9sion \u2013 \u75c5\u53d8"}
+    data = encode_png(image, text, 1)
+    kinds = [kind for kind, _ in chunks(data)]
+    assert kinds == [b"IHDR", b"tEXt", b"iTXt", b"IDAT", b"IEND"]
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert decoded.mode == "L" and decoded.text == text
+        np.testing.assert_array_equal(np.asarray(decoded), image[:, :, 0])
+    np.testing.assert_array_equal(unfilter(zlib.decompress(idat(data)), 5, 7, 1), image[:, :, 0])
+    strided = np.asfortranarray(rng.integers(0, 256, (4, 6, 3), dtype=np.uint8))
+    with Image.open(io.BytesIO(encode_png(strided, {}, 9))) as decoded:
+        np.testing.assert_array_equal(np.asarray(decoded), strided)
 
 
 @pytest.mark.parametrize("bad", [-1, 10, True, "3", 2.0])
