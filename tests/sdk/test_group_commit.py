@@ -5,6 +5,7 @@ and a file the journal does not list is never trusted."""
 from __future__ import annotations
 
 import csv
+import ctypes
 import os
 import signal
 import stat
@@ -28,17 +29,43 @@ def gen(tiny_model):
     return Generator.load(tiny_model, device="cpu")
 
 
+DURABILITY = ["syncfs", "fsync"]  # one syncfs per batch (Linux >= 5.8), or an fsync per file elsewhere
+
+
+@pytest.fixture(params=DURABILITY)
+def durability(request, monkeypatch):
+    """Run the test with batches made durable by syncfs, then with per-file fsyncs."""
+    if request.param == "syncfs" and _atomic._syncfs() is None:
+        pytest.skip("syncfs with write-back error reports needs Linux >= 5.8")
+    if request.param == "fsync":
+        monkeypatch.setattr(_atomic, "_syncfs", lambda: None)
+    return request.param
+
+
 class Events:
-    """Every fsync (of a file or a folder, by inode), rename and journal record of a run, in order."""
+    """Every write and fsync (of a file or a folder, by inode), syncfs (by device), rename and journal record
+    of a run, in order."""
 
     def __init__(self, monkeypatch):
         self.log = []
         real_fsync, real_replace, real_add = os.fsync, os.replace, Journal.add
+        real_write, real_syncfs = os.write, _atomic._syncfs()
 
         def fsync(fd):
             info = os.fstat(fd)
             self.log.append(("dirsync" if stat.S_ISDIR(info.st_mode) else "fsync", info.st_ino))
             real_fsync(fd)
+
+        def write(fd, data):
+            self.log.append(("write", os.fstat(fd).st_ino))
+            return real_write(fd, data)
+
+        def syncfs(fd):
+            self.log.append(("syncfs", os.fstat(fd).st_dev))
+            return real_syncfs(fd)
+
+        if real_syncfs is not None:
+            monkeypatch.setattr(_atomic, "_syncfs", lambda: syncfs)
 
         def replace(src, dst):
             self.log.append(("rename", os.stat(src).st_ino, os.fspath(dst)))
@@ -49,15 +76,23 @@ class Events:
             real_add(journal, path, size, sha256)
 
         monkeypatch.setattr(_atomic.os, "fsync", fsync)
+        monkeypatch.setattr(_atomic.os, "write", write)
         monkeypatch.setattr(_atomic.os, "replace", replace)
         monkeypatch.setattr(Journal, "add", add)
 
     def where(self, predicate):
         return [k for k, event in enumerate(self.log) if predicate(event)]
 
+    def durable(self, inode, durability):
+        """Where the file ``inode`` was made durable: its fsync, or the first syncfs after its last write."""
+        if durability == "fsync":
+            return self.where(lambda e: e == ("fsync", inode))
+        last_write = max(self.where(lambda e: e == ("write", inode)))
+        return [k for k in self.where(lambda e: e[0] == "syncfs") if k > last_write][:1]
 
-def test_each_batch_is_fsynced_renamed_and_its_folder_fsynced_once_before_it_is_journalled(
-    tmp_path, gen, monkeypatch
+
+def test_each_batch_is_made_durable_renamed_and_its_folder_fsynced_once_before_it_is_journalled(
+    tmp_path, gen, monkeypatch, durability
 ):
     events = Events(monkeypatch)
     out = tmp_path / "out"
@@ -68,12 +103,12 @@ def test_each_batch_is_fsynced_renamed_and_its_folder_fsynced_once_before_it_is_
     folders = {name: (out / name).stat().st_ino for name in ("nevus", "melanoma")}
     for path in pngs:
         inode = (out / path).stat().st_ino
-        fsyncs = events.where(lambda e, i=inode: e == ("fsync", i))
+        durable = events.durable(inode, durability)
         renames = events.where(lambda e, p=path: e[0] == "rename" and e[2] == os.fspath(out / p))
         journalled = events.where(lambda e, p=path: e == ("journal", p))
-        assert len(fsyncs) == 1 and len(renames) == 1 and len(journalled) == 1, path
+        assert len(durable) == 1 and len(renames) == 1 and len(journalled) == 1, path
         # The content is durable before the name appears, and the name before the journal lists it.
-        assert fsyncs[0] < renames[0] < journalled[0], path
+        assert durable[0] < renames[0] < journalled[0], path
         folder = folders[path.split("/")[0]]
         assert any(
             renames[0] < k < journalled[0] for k in events.where(lambda e, f=folder: e == ("dirsync", f))
@@ -81,8 +116,12 @@ def test_each_batch_is_fsynced_renamed_and_its_folder_fsynced_once_before_it_is_
     # One folder fsync per batch (nevus: 4 + 4 + 2, melanoma: 4 + 1), not one per file.
     assert len(events.where(lambda e: e == ("dirsync", folders["nevus"]))) == 3
     assert len(events.where(lambda e: e == ("dirsync", folders["melanoma"]))) == 2
-    # Files: the 15 PNGs, the run file and the manifest, once each.
-    assert len(events.where(lambda e: e[0] == "fsync")) == 15 + 2
+    # Files: the 15 PNGs (or the 5 batches' syncfs), the run file and the manifest, once each.
+    if durability == "fsync":
+        assert len(events.where(lambda e: e[0] == "fsync")) == 15 + 2
+    else:
+        assert len(events.where(lambda e: e[0] == "fsync")) == 2
+        assert len(events.where(lambda e: e[0] == "syncfs")) == 3 + 2
     # The output folder itself: after the run file, after creating each class folder, after the manifest.
     assert len(events.where(lambda e: e == ("dirsync", out.stat().st_ino))) == 1 + 2 + 1
 
@@ -91,12 +130,13 @@ def test_no_fsync_renames_the_same_files_without_any_fsync(tmp_path, gen, monkey
     write_run(gen, {"nevus": 10, "melanoma": 5}, tmp_path / "a", seed=3, batch_size=4)
     events = Events(monkeypatch)
     write_run(gen, {"nevus": 10, "melanoma": 5}, tmp_path / "b", seed=3, batch_size=4, fsync=False)
-    assert events.where(lambda e: e[0] in ("fsync", "dirsync")) == []
+    assert events.where(lambda e: e[0] in ("fsync", "dirsync", "syncfs")) == []
     assert len(events.where(lambda e: e[0] == "rename" and e[2].endswith(".png"))) == 15
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
 def test_a_batch_holds_at_most_max_open_files_open_and_fsyncs_each_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(_atomic, "_syncfs", lambda: None)  # the per-file fsync path holds descriptors
     monkeypatch.setattr(_atomic, "_MAX_OPEN", 3)
     events = Events(monkeypatch)
     with write_options(run_id="t"), atomic_batch() as batch:
@@ -113,7 +153,23 @@ def test_a_batch_holds_at_most_max_open_files_open_and_fsyncs_each_once(tmp_path
     assert max(events.where(lambda e: e[0] == "fsync")) < min(events.where(lambda e: e[0] == "rename"))
 
 
-def test_a_batch_that_fails_publishes_nothing_and_leaves_no_temp_file(tmp_path, monkeypatch):
+def test_syncfs_batches_hold_no_descriptor_and_sync_each_file_system_once(tmp_path, monkeypatch):
+    if _atomic._syncfs() is None:
+        pytest.skip("syncfs with write-back error reports needs Linux >= 5.8")
+    events = Events(monkeypatch)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with write_options(run_id="t"), atomic_batch() as batch:
+        for k in range(6):
+            batch.write_bytes(tmp_path / "ab"[k % 2] / f"{k}.bin", bytes([k]))
+            assert batch._open == []
+    # two folders on one file system: one syncfs, before every rename; then each folder fsynced once
+    assert [e[0] for e in events.log if e[0] != "write"] == ["syncfs"] + ["rename"] * 6 + ["dirsync"] * 2
+    assert events.log[events.where(lambda e: e[0] == "syncfs")[0]][1] == tmp_path.stat().st_dev
+    assert sorted(p.name for p in tmp_path.rglob("*.bin")) == [f"{k}.bin" for k in range(6)]
+
+
+def test_a_batch_that_fails_publishes_nothing_and_leaves_no_temp_file(tmp_path, monkeypatch, durability):
     (tmp_path / "1.bin").write_bytes(b"old")
     with pytest.raises(RuntimeError), write_options(run_id="t"), atomic_batch() as batch:
         batch.write_bytes(tmp_path / "0.bin", b"new")
@@ -124,7 +180,14 @@ def test_a_batch_that_fails_publishes_nothing_and_leaves_no_temp_file(tmp_path, 
     def fail(fd):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(_atomic.os, "fsync", fail)
+    def syncfs_fails(fd):
+        ctypes.set_errno(5)
+        return -1
+
+    if durability == "fsync":
+        monkeypatch.setattr(_atomic.os, "fsync", fail)
+    else:
+        monkeypatch.setattr(_atomic, "_syncfs", lambda: syncfs_fails)
     with pytest.raises(OSError, match="Input/output"), write_options(run_id="t"), atomic_batch() as batch:
         batch.write_bytes(tmp_path / "0.bin", b"new")
         batch.write_bytes(tmp_path / "1.bin", b"new")
