@@ -198,3 +198,23 @@ def test_fused_load_and_pool_equals_padding_and_block_means(f, before, after):
     pooled = np.empty((3, ho, wo))
     pool_mean_into(np.ascontiguousarray(planes), f, before, after, pooled)
     np.testing.assert_array_equal(pooled, expected)
+
+
+@pytest.mark.parametrize("alpha", [4.2, 0.3, 37.0, -2.0, 0.0])
+def test_haarpsi_logistic_row_matches_numpy(alpha):
+    """HaarPSI's vectorised logistic (Taylor series and squarings, no libm exp) against numpy's exp, on
+    similarities in [0, 1] and values far outside them, including ones whose exp overflows."""
+    from medsynth.metrics.haarpsi import _logistic_row
+
+    values = np.concatenate([np.linspace(0.0, 1.0, 101), [-3.0, 2.5, 25.0, -40.0]])
+    for row in (values[:101], values):
+        got = row.copy()
+        got_tail = np.full(3, 7.0)  # entries past n are not touched
+        buffer = np.concatenate([got, got_tail])
+        _logistic_row(buffer, len(row), alpha)
+        with np.errstate(over="ignore"):
+            want = 1.0 / (1.0 + np.exp(-alpha * row))
+        squarings = max(0, int(np.ceil(np.log2(max(np.abs(alpha * row).max(), 0.5) / 0.5))))
+        rtol = 4 * 2**squarings * np.finfo(np.float64).eps  # each squaring doubles the relative error
+        np.testing.assert_allclose(buffer[: len(row)], want, rtol=rtol, atol=1e-300)
+        np.testing.assert_array_equal(buffer[len(row) :], got_tail)
