@@ -19,6 +19,7 @@ from medsynth.training.downstream.classifier import (
     ClassifierConfig,
     balanced_class_weights,
     predict_proba,
+    random_blur,
     train_classifier,
 )
 
@@ -195,6 +196,39 @@ def test_recipe_is_deterministic_given_the_seed():
     assert not np.array_equal(run(3), run(4))
 
 
+def test_random_blur_matches_scipy_per_image():
+    ndimage = pytest.importorskip("scipy.ndimage", reason="scipy's gaussian_filter is the oracle")
+    torch = pytest.importorskip("torch")
+    x = torch.from_numpy(np.random.default_rng(2).standard_normal((5, 3, 17, 13)).astype(np.float32))
+    got = random_blur(x, 1.2, torch.Generator().manual_seed(7)).numpy()
+    sigmas = (torch.rand(5, generator=torch.Generator().manual_seed(7)) * 1.2).numpy()
+    for image, sigma, out in zip(x.numpy(), sigmas, got, strict=True):
+        # torch's "reflect" padding is scipy's "mirror"; the radius is ceil(3 * 1.2) = 4 for every image
+        want = ndimage.gaussian_filter(
+            image, (0, float(sigma), float(sigma)), mode="mirror", radius=(0, 4, 4)
+        )
+        np.testing.assert_allclose(out, want, atol=2e-6)
+    still = random_blur(x, 1e-4, torch.Generator().manual_seed(0))  # sigma < 1e-3: a unit impulse
+    np.testing.assert_array_equal(still.numpy(), x.numpy())
+
+
+def test_blur_augmentation_is_recorded_and_deterministic():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 255, (20, 8, 8, 3), dtype=np.uint8)
+    labels = np.arange(20) % 2
+    config = ClassifierConfig(network="small-cnn", width=4, epochs=1, batch_size=8, augment="dihedral+blur")
+    assert "Gaussian blur" in config.as_dict()["augmentation"]
+
+    def run(augment):
+        changed = ClassifierConfig(**{**config.__dict__, "augment": augment})
+        return predict_proba(train_classifier(images, labels, 2, 5, changed, 3), images)
+
+    np.testing.assert_array_equal(run("dihedral+blur"), run("dihedral+blur"))
+    assert not np.array_equal(run("dihedral+blur"), run("dihedral"))
+    with pytest.raises(ArgumentError, match="--augment"):
+        ClassifierConfig(augment="sharpen")
+
+
 def test_user_errors_are_one_line(tmp_path, colour_data, tiny_model):
     out = ["--out", tmp_path / "out"]
     _one_line_error(
@@ -279,10 +313,13 @@ def test_utility_pretrained_classifier_end_to_end(tmp_path, colour_data, tiny_mo
         "0.5",
         "--filter",
         "0.9",
+        "--augment",
+        "dihedral+blur",
     )
     assert result.exit_code == 0, result.stderr
     doc = json.loads((out / "utility.json").read_text())
     assert doc["recipe"]["network"] == "efficientnet-lite0"
+    assert doc["recipe"]["augment"] == "dihedral+blur"
     assert list(doc["arms"]) == ["real", "balanced", "oversampled", "ratio:0.5", "filtered"]
     assert doc["steps"] == 10 * 2  # 10 epochs x ceil(38 / 32)
     assert doc["filter"]["threshold"] == 0.9 and len(doc["filter"]["per_seed"]) == 2

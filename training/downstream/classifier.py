@@ -21,6 +21,7 @@ from medsynth.training.nets.efficientnet_lite import FEATURE_DIM, lite_input, pr
 
 __all__ = [
     "NETWORKS",
+    "AUGMENTATIONS",
     "ClassifierConfig",
     "recipe",
     "build_classifier",
@@ -31,6 +32,14 @@ __all__ = [
 ]
 
 NETWORKS = ("efficientnet-lite0", "small-cnn")
+BLUR_SIGMA_MAX = 1.2  # px at the classifier's input: smooths away single-pixel specks and 1-2 px strokes
+AUGMENTATIONS = {  # --augment name -> what the JSON's recipe says
+    "none": "none",
+    "dihedral": "random dihedral (8 flips/rotations)",
+    "dihedral+blur": "random dihedral (8 flips/rotations), then a Gaussian blur with a sigma drawn "
+    f"uniformly in [0, {BLUR_SIGMA_MAX:g}] px per image, for every arm alike: the high-frequency marks a "
+    "generator leaves (isolated pixels, thin strokes) stop being a cue",
+}
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,13 @@ class ClassifierConfig:
     batch_size: int = 32  # images per step
     lr: float = 5e-4  # AdamW peak learning rate, cosine-annealed to 0 over the run
     weight_decay: float = 1e-4  # AdamW decoupled weight decay
-    augment: bool = True  # random dihedral transform (flips, transpose) of every training image
+    augment: str = "dihedral"  # a key of AUGMENTATIONS, applied to every training image of every arm
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
             raise ArgumentError(f"--classifier must be one of {', '.join(NETWORKS)}, got {self.network!r}")
+        if self.augment not in AUGMENTATIONS:
+            raise ArgumentError(f"--augment must be one of {', '.join(AUGMENTATIONS)}, got {self.augment!r}")
 
     def steps(self, n_real_train: int) -> int:
         """Optimiser steps of every arm: ``epochs`` passes over ``n_real_train`` images."""
@@ -72,7 +83,7 @@ class ClassifierConfig:
             "optimizer": "AdamW",
             "schedule": "cosine to 0, per step",
             "loss": "cross-entropy (class-weighted in the 'real' arm)",
-            "augmentation": "random dihedral (8 flips/rotations)" if self.augment else "none",
+            "augmentation": AUGMENTATIONS[self.augment],
             **asdict(self),
         }
 
@@ -155,6 +166,25 @@ def _dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(flips[2].view(-1, 1, 1, 1), x.transpose(2, 3), x)
 
 
+def random_blur(x: torch.Tensor, sigma_max: float, generator: torch.Generator) -> torch.Tensor:
+    """Blur each image with a separable Gaussian of its own sigma, drawn uniformly in [0, ``sigma_max``].
+
+    The kernel has radius ``ceil(3 * sigma_max)`` and is normalised to sum 1; borders are reflected. Sigma 0
+    (and anything below 1e-3) leaves the image as it is.
+    """
+    n, c, h, w = x.shape
+    radius = max(1, math.ceil(3.0 * sigma_max))
+    sigma = torch.rand(n, generator=generator, dtype=x.dtype) * sigma_max
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (taps[None, :] / sigma.clamp_min(1e-3)[:, None]) ** 2)
+    kernel = kernel / kernel.sum(dim=1, keepdim=True)  # (n, 2r+1); sigma ~ 0 gives a unit impulse
+    kernel = kernel.repeat_interleave(c, dim=0)  # one kernel per (image, channel) plane
+    planes = nn.functional.pad(x.reshape(1, n * c, h, w), (radius, radius, radius, radius), mode="reflect")
+    planes = nn.functional.conv2d(planes, kernel.view(n * c, 1, 1, -1), groups=n * c)
+    planes = nn.functional.conv2d(planes, kernel.view(n * c, 1, -1, 1), groups=n * c)
+    return planes.reshape(n, c, h, w)
+
+
 def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """float64 (K,): ``N / (K * N_c)`` for every class present (scikit-learn's "balanced"), 0 for an absent
     one."""
@@ -223,8 +253,10 @@ def train_classifier(
         if step == switch_at and finish_on is not None:
             phase = _Phase(*finish_on, n_classes, config.batch_size, class_weighted, generator)
         x, y = phase.next_batch()
-        if config.augment:
+        if config.augment != "none":
             x = _dihedral(x, generator)
+        if config.augment == "dihedral+blur":
+            x = random_blur(x, BLUR_SIGMA_MAX, generator)
         loss = nn.functional.cross_entropy(model(x), y, weight=phase.weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -11,7 +11,7 @@ import click
 
 from medsynth._version import __version__
 from medsynth.training.downstream.arms import ARMS, DEFAULT_ARMS
-from medsynth.training.downstream.classifier import NETWORKS
+from medsynth.training.downstream.classifier import AUGMENTATIONS, NETWORKS
 
 __all__ = ["utility"]
 
@@ -69,6 +69,15 @@ __all__ = ["utility"]
     type=click.IntRange(1, 512),
     default=None,
     help="small-cnn: channels of the first conv block (doubled in each of the 4 blocks; default 16).",
+)
+@click.option(
+    "--augment",
+    type=click.Choice(tuple(AUGMENTATIONS)),
+    default="dihedral",
+    show_default=True,
+    help="Augmentation of every training image, the same for every arm: dihedral (8 flips/rotations), "
+    "dihedral+blur (then a Gaussian blur of random sigma, so that a generator's fine marks are no cue), "
+    "or none.",
 )
 @click.option(
     "--synthetic-ratio",
@@ -133,6 +142,7 @@ def utility(
     network: str,
     epochs: int | None,
     width: int | None,
+    augment: str,
     ratios: str,
     filter_threshold: float | None,
     image_size: int | None,
@@ -191,7 +201,7 @@ def utility(
         n_boot=n_boot,
         threads=threads,
         filter_threshold=filter_threshold or 0.0,
-        classifier=recipe(network, width=width, epochs=epochs),
+        classifier=recipe(network, width=width, epochs=epochs, augment=augment),
     )
     result = run_utility(train, held_out, generator, config, quiet=quiet, log=echo)
     document = {
