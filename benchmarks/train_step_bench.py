@@ -34,9 +34,12 @@ def sgemm_gflops(sizes: tuple[int, ...] = (2048, 4096), repeats: int = 10) -> fl
     return rate
 
 
-def measure(recipe: Path, size: int, batch: int, steps: int) -> dict[str, float]:
-    """GFLOP per step, seconds per step and images per second of ``recipe`` at ``size`` and ``batch``."""
+def measure(recipe: Path, size: int, batch: int, steps: int, channels_last: bool = False) -> dict[str, float]:
+    """GFLOP per step, seconds per step and images per second of ``recipe`` at ``size`` and ``batch``
+    (with G's and D's weights, the frozen feature network's included, in channels-last memory format if
+    ``channels_last``: convolutions then run and return NHWC)."""
     import numpy as np
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from medsynth.training.config import TrainConfig
@@ -54,6 +57,9 @@ def measure(recipe: Path, size: int, batch: int, steps: int) -> dict[str, float]
     )
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(config, data, Path(out), log=lambda _: None)
+        if channels_last:
+            trainer.G.to(memory_format=torch.channels_last)
+            trainer.D.to(memory_format=torch.channels_last)
         counter = FlopCounterMode(display=False)
         with counter:
             trainer._step()
@@ -74,6 +80,9 @@ def main() -> None:
     parser.add_argument("--size", action="append", default=None, help="SIZE:BATCH (default 64:32, 128:16)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per row")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument(
+        "--channels-last", action="store_true", help="also time each row with channels-last weights"
+    )
     args = parser.parse_args()
     import torch
 
@@ -87,12 +96,14 @@ def main() -> None:
     )
     for recipe in args.recipe:
         for size, batch in sizes:
-            r = measure(recipe, size, batch, args.steps)
-            rate = r["gflop"] / r["s_per_it"]
-            print(
-                f"{str(recipe):34} {size:>4} {batch:>5} {r['gflop']:>9.1f} {r['s_per_it']:>7.3f} "
-                f"{1 / r['s_per_it']:>6.2f} {r['images_s']:>7.1f} {rate:>8.1f} {rate / peak:>8.2f}"
-            )
+            for layout in (False, True) if args.channels_last else (False,):
+                r = measure(recipe, size, batch, args.steps, channels_last=layout)
+                rate = r["gflop"] / r["s_per_it"]
+                name = f"{recipe}{' (NHWC)' if layout else ''}"
+                print(
+                    f"{name:34} {size:>4} {batch:>5} {r['gflop']:>9.1f} {r['s_per_it']:>7.3f} "
+                    f"{1 / r['s_per_it']:>6.2f} {r['images_s']:>7.1f} {rate:>8.1f} {rate / peak:>8.2f}"
+                )
     peak_after = sgemm_gflops()
     print(f"peer again at the end: {peak_after:.1f} GFLOP/s (a large change means the machine was shared)")
 
