@@ -44,7 +44,8 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f = _features(features, "feature_statistics")
     mu = f.mean(axis=0)
     centred = f - mu
-    sigma = centred.T @ centred / (f.shape[0] - 1)
+    sigma = centred.T @ centred  # numpy runs A^T A as a symmetric rank-k product: exactly symmetric
+    sigma /= f.shape[0] - 1
     return mu, sigma
 
 
@@ -58,11 +59,12 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """``tr((sigma1 sigma2)^(1/2))`` of symmetric PSD matrices (see frechet_distance_from_statistics)."""
     try:
         w = np.linalg.cholesky(sigma1).T @ np.linalg.cholesky(sigma2)  # W W^T = L1^T sigma2 L1
-        m = w @ w.T  # a symmetric rank-k product (BLAS syrk)
+        m = w @ w.T  # a symmetric rank-k product (BLAS syrk): exactly symmetric
     except np.linalg.LinAlgError:  # singular: the symmetric square root is a factor too
         factor = _psd_sqrt(sigma1)
         m = factor.T @ sigma2 @ factor
-    ev = np.linalg.eigvalsh((m + m.T) / 2.0)
+        m = (m + m.T) / 2.0  # symmetric up to round-off; eigvalsh reads one triangle
+    ev = np.linalg.eigvalsh(m)
     return float(np.sqrt(np.clip(ev, 0.0, None)).sum())
 
 
@@ -112,7 +114,12 @@ def frechet_distance_from_statistics(
             f"frechet_distance: shapes disagree: mu {mu1.shape} {mu2.shape}, "
             f"sigma {sigma1.shape} {sigma2.shape}"
         )
-    tr_covmean = _trace_sqrt_product((sigma1 + sigma1.T) / 2.0, (sigma2 + sigma2.T) / 2.0)
+    return _distance(mu1, (sigma1 + sigma1.T) / 2.0, mu2, (sigma2 + sigma2.T) / 2.0)
+
+
+def _distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """The distance of exactly symmetric float64 covariances (as :func:`feature_statistics` returns)."""
+    tr_covmean = _trace_sqrt_product(sigma1, sigma2)
     diff = mu1 - mu2
     value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
     return max(value, 0.0)
@@ -142,7 +149,7 @@ def frechet_distance(features1: np.ndarray, features2: np.ndarray) -> float:
         raise DataError(f"frechet_distance: feature dimensions differ: {f1.shape[1]} and {f2.shape[1]}")
     if min(f1.shape[0], f2.shape[0]) < f1.shape[1]:
         return _frechet_distance_few_rows(f1, f2)
-    return frechet_distance_from_statistics(*feature_statistics(f1), *feature_statistics(f2))
+    return _distance(*feature_statistics(f1), *feature_statistics(f2))  # syrk: exactly symmetric already
 
 
 def _frechet_distance_few_rows(f1: np.ndarray, f2: np.ndarray) -> float:
