@@ -16,10 +16,10 @@ caller records the batch as done (a run's journal) only after the commit returns
 
 On Linux 5.8 and later (where ``syncfs`` reports write-back errors) a batch makes its files durable with one
 ``syncfs`` of their file system instead of one ``fsync`` each: on this project's ext4 disk an fsync costs
-about 2.5 ms even for a clean file, so group commit by ``syncfs`` writes a batch of 64 PNGs in less than half
-the time of 64 fsyncs (8 in flight). ``syncfs`` also flushes whatever else is dirty on that file system, the
-trade-off PostgreSQL documents for its ``recovery_init_sync_method=syncfs``; elsewhere, and on older
-kernels, every file is fsynced.
+about 2.5 ms even for a clean file, and 3,000 PNGs took 0.43 s more than an NPZ of them with one ``syncfs``
+per batch of 64, 3.64 s more with an fsync per file, 8 in flight (``benchmarks/png_bench.py``). ``syncfs``
+also flushes whatever else is dirty on that file system, the trade-off PostgreSQL documents for its
+``recovery_init_sync_method=syncfs``; elsewhere, and on older kernels, every file is fsynced.
 
 ``fsync`` costs time on every file (a few ms each on spinning disks and network file systems);
 ``write_options(fsync=False)`` (``medsynth generate --no-fsync``) skips it, giving up only the power-loss
