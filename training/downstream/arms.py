@@ -113,8 +113,11 @@ def ratio_arm(ratio: float) -> Arm:
         f"ratio:{ratio:g}",
         f"(r) real+{ratio:g}x synthetic",
         f"the real train split plus {ratio:g} "
-        "times each class's shortfall (to the largest class) in synthetic images",
+        "times each class's shortfall (to the largest class) in synthetic images, with the class-weighted "
+        "loss of (a): below R = 1 the set is still imbalanced, and without the weights the arm would lose "
+        "minority recall to the prior, not to the synthetic images",
         ratio=ratio,
+        class_weighted=True,
     )
 
 
