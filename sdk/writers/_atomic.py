@@ -19,7 +19,8 @@ On Linux 5.8 and later (where ``syncfs`` reports write-back errors) a batch make
 about 2.5 ms even for a clean file, and 3,000 PNGs took 0.43 s more than an NPZ of them with one ``syncfs``
 per batch of 64, 3.64 s more with an fsync per file, 8 in flight (``benchmarks/png_bench.py``). ``syncfs``
 also flushes whatever else is dirty on that file system, the trade-off PostgreSQL documents for its
-``recovery_init_sync_method=syncfs``; elsewhere, and on older kernels, every file is fsynced.
+``recovery_init_sync_method=syncfs``; elsewhere, on older kernels, and once a sandbox has refused ``syncfs``
+(ENOSYS, EPERM), every file is fsynced.
 
 ``fsync`` costs time on every file (a few ms each on spinning disks and network file systems);
 ``write_options(fsync=False)`` (``medsynth generate --no-fsync``) skips it, giving up only the power-loss
@@ -29,6 +30,7 @@ guarantee: a kill still leaves no partial file, and resume still verifies every 
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import itertools
 import os
@@ -116,14 +118,22 @@ def _syncfs() -> Callable[[int], int] | None:
     return call
 
 
-def _sync_file_systems(folders: list[Path]) -> None:
-    """``syncfs`` once for each file system that holds one of ``folders``.
+# errno values of a syncfs that the system refuses (a seccomp filter, an emulation without it), rather than
+# one that failed to write: the batch then falls back to an fsync per file, and so do the later batches
+_SYNCFS_REFUSED = frozenset({errno.ENOSYS, errno.EPERM, errno.EACCES, errno.EOPNOTSUPP, errno.EINVAL})
+_syncfs_refused = False  # set once a syncfs was refused in this process
+
+
+def _sync_file_systems(folders: list[Path]) -> bool:
+    """``syncfs`` once for each file system that holds one of ``folders``; False if the system refuses
+    ``syncfs`` (then nothing is durable yet, and the caller fsyncs each file).
 
     Raises
     ------
     OSError
         ``syncfs`` failed, for example a write-back error on that file system.
     """
+    global _syncfs_refused
     call = _syncfs()
     assert call is not None
     seen: set[int] = set()
@@ -135,10 +145,14 @@ def _sync_file_systems(folders: list[Path]) -> None:
                 continue
             seen.add(device)
             if call(fd) != 0:
-                errno = ctypes.get_errno()
-                raise OSError(errno, os.strerror(errno), os.fspath(folder))
+                code = ctypes.get_errno()
+                if code in _SYNCFS_REFUSED:
+                    _syncfs_refused = True
+                    return False
+                raise OSError(code, os.strerror(code), os.fspath(folder))
         finally:
             os.close(fd)
+    return True
 
 
 def fsync_folder(folder: Path) -> None:
@@ -208,7 +222,8 @@ class AtomicBatch:
 
     def __init__(self) -> None:
         self._options = _options()
-        self._syncfs = self._options.fsync and _syncfs() is not None  # one syncfs instead of the fsyncs
+        # one syncfs instead of the fsyncs, where the system has it and has not refused it
+        self._syncfs = self._options.fsync and _syncfs() is not None and not _syncfs_refused
         self._staged: list[tuple[Path, Path]] = []  # (temp, final), in the order written
         self._open: list[int] = []  # descriptors of staged files not yet fsynced (per-file fsync only)
 
@@ -265,7 +280,10 @@ class AtomicBatch:
             others are untouched (call :meth:`discard` to remove the temp files).
         """
         if self._syncfs and self._staged:
-            _sync_file_systems(list(dict.fromkeys(temp.parent for temp, _ in self._staged)))
+            if not _sync_file_systems(list(dict.fromkeys(temp.parent for temp, _ in self._staged))):
+                for temp, _ in self._staged:  # refused: fsync each file, reopened by its temp name
+                    self._open.append(os.open(temp, os.O_RDONLY))
+                self._sync_open()
         elif self._options.fsync:
             self._sync_open()
         folders: dict[Path, None] = {}

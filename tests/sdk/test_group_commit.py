@@ -169,6 +169,33 @@ def test_syncfs_batches_hold_no_descriptor_and_sync_each_file_system_once(tmp_pa
     assert sorted(p.name for p in tmp_path.rglob("*.bin")) == [f"{k}.bin" for k in range(6)]
 
 
+def test_a_refused_syncfs_falls_back_to_an_fsync_per_file(tmp_path, monkeypatch):
+    """A sandbox that refuses syncfs (ENOSYS from a seccomp filter) must not fail the run: that batch's files
+    are fsynced one by one before their renames, and later batches take the per-file path from the start."""
+    monkeypatch.setattr(_atomic, "_syncfs_refused", False)  # restored after the test
+    events = Events(monkeypatch)
+    calls = []
+
+    def refused(fd):
+        calls.append(fd)
+        ctypes.set_errno(38)  # ENOSYS
+        return -1
+
+    monkeypatch.setattr(_atomic, "_syncfs", lambda: refused)
+    for batch_no in range(2):
+        with write_options(run_id="t"), atomic_batch() as batch:
+            for k in range(3):
+                batch.write_bytes(tmp_path / f"{batch_no}-{k}.bin", bytes([k]))
+    assert len(calls) == 1  # the second batch did not try syncfs again
+    for path in sorted(tmp_path.glob("*.bin")):
+        inode = path.stat().st_ino
+        fsyncs = events.where(lambda e, i=inode: e == ("fsync", i))
+        renames = events.where(lambda e, p=path: e[0] == "rename" and e[2] == os.fspath(p))
+        assert len(fsyncs) == 1 and len(renames) == 1 and fsyncs[0] < renames[0], path.name
+    names = sorted(p.name for p in tmp_path.glob("*.bin"))
+    assert names == [f"{b}-{k}.bin" for b in range(2) for k in range(3)]
+
+
 def test_a_batch_that_fails_publishes_nothing_and_leaves_no_temp_file(tmp_path, monkeypatch, durability):
     (tmp_path / "1.bin").write_bytes(b"old")
     with pytest.raises(RuntimeError), write_options(run_id="t"), atomic_batch() as batch:
