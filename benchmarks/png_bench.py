@@ -205,7 +205,7 @@ def end_to_end_table(
             batch = _per_file_batch if per_file else run_module.atomic_batch
             with (
                 _patched(run_module, _WRITER_NICENESS=niceness, atomic_batch=batch),
-                _patched(_atomic, _syncfs=_atomic._syncfs if syncfs else lambda: None),
+                _patched(_atomic, _syncfs_call=_atomic._syncfs() if syncfs else None),
             ):
                 return write_run(
                     generator,

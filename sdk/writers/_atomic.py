@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import itertools
 import os
 import re
@@ -43,7 +42,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 __all__ = [
     "TEMP_SUFFIX",
@@ -102,8 +101,7 @@ def _temp_path(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.name}.{tag}-{next(_counter)}{TEMP_SUFFIX}")
 
 
-@functools.cache
-def _syncfs() -> Callable[[int], int] | None:
+def _load_syncfs() -> Callable[[int], int] | None:
     """libc's ``syncfs(fd)`` where it reports write-back errors (Linux >= 5.8), else ``None``."""
     if not sys.platform.startswith("linux"):
         return None
@@ -118,36 +116,46 @@ def _syncfs() -> Callable[[int], int] | None:
     return call
 
 
+_UNLOADED = object()
+# The syncfs batches use: loaded on the first batch, None where there is none or once the system refused it
+_syncfs_call: Any = _UNLOADED
 # errno values of a syncfs that the system refuses (a seccomp filter, an emulation without it), rather than
 # one that failed to write: the batch then falls back to an fsync per file, and so do the later batches
 _SYNCFS_REFUSED = frozenset({errno.ENOSYS, errno.EPERM, errno.EACCES, errno.EOPNOTSUPP, errno.EINVAL})
-_syncfs_refused = False  # set once a syncfs was refused in this process
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """The ``syncfs`` to use, or ``None``: then every file of a batch is fsynced."""
+    global _syncfs_call
+    if _syncfs_call is _UNLOADED:
+        _syncfs_call = _load_syncfs()
+    return cast("Callable[[int], int] | None", _syncfs_call)
 
 
 def _sync_file_systems(folders: list[Path]) -> bool:
     """``syncfs`` once for each file system that holds one of ``folders``; False if the system refuses
-    ``syncfs`` (then nothing is durable yet, and the caller fsyncs each file).
+    ``syncfs`` (then nothing is durable yet, the caller fsyncs each file, and later batches do too).
 
     Raises
     ------
     OSError
         ``syncfs`` failed, for example a write-back error on that file system.
     """
-    global _syncfs_refused
+    global _syncfs_call
     call = _syncfs()
     assert call is not None
     seen: set[int] = set()
     for folder in folders:
+        device = os.stat(folder).st_dev
+        if device in seen:
+            continue
+        seen.add(device)
         fd = os.open(folder, os.O_RDONLY)
         try:
-            device = os.fstat(fd).st_dev
-            if device in seen:
-                continue
-            seen.add(device)
             if call(fd) != 0:
                 code = ctypes.get_errno()
                 if code in _SYNCFS_REFUSED:
-                    _syncfs_refused = True
+                    _syncfs_call = None
                     return False
                 raise OSError(code, os.strerror(code), os.fspath(folder))
         finally:
@@ -222,8 +230,7 @@ class AtomicBatch:
 
     def __init__(self) -> None:
         self._options = _options()
-        # one syncfs instead of the fsyncs, where the system has it and has not refused it
-        self._syncfs = self._options.fsync and _syncfs() is not None and not _syncfs_refused
+        self._syncfs = self._options.fsync and _syncfs() is not None  # one syncfs instead of the fsyncs
         self._staged: list[tuple[Path, Path]] = []  # (temp, final), in the order written
         self._open: list[int] = []  # descriptors of staged files not yet fsynced (per-file fsync only)
 

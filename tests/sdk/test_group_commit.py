@@ -38,7 +38,7 @@ def durability(request, monkeypatch):
     if request.param == "syncfs" and _atomic._syncfs() is None:
         pytest.skip("syncfs with write-back error reports needs Linux >= 5.8")
     if request.param == "fsync":
-        monkeypatch.setattr(_atomic, "_syncfs", lambda: None)
+        monkeypatch.setattr(_atomic, "_syncfs_call", None)
     return request.param
 
 
@@ -65,7 +65,7 @@ class Events:
             return real_syncfs(fd)
 
         if real_syncfs is not None:
-            monkeypatch.setattr(_atomic, "_syncfs", lambda: syncfs)
+            monkeypatch.setattr(_atomic, "_syncfs_call", syncfs)
 
         def replace(src, dst):
             self.log.append(("rename", os.stat(src).st_ino, os.fspath(dst)))
@@ -136,7 +136,7 @@ def test_no_fsync_renames_the_same_files_without_any_fsync(tmp_path, gen, monkey
 
 
 def test_a_batch_holds_at_most_max_open_files_open_and_fsyncs_each_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(_atomic, "_syncfs", lambda: None)  # the per-file fsync path holds descriptors
+    monkeypatch.setattr(_atomic, "_syncfs_call", None)  # the per-file fsync path holds descriptors
     monkeypatch.setattr(_atomic, "_MAX_OPEN", 3)
     events = Events(monkeypatch)
     with write_options(run_id="t"), atomic_batch() as batch:
@@ -172,7 +172,6 @@ def test_syncfs_batches_hold_no_descriptor_and_sync_each_file_system_once(tmp_pa
 def test_a_refused_syncfs_falls_back_to_an_fsync_per_file(tmp_path, monkeypatch):
     """A sandbox that refuses syncfs (ENOSYS from a seccomp filter) must not fail the run: that batch's files
     are fsynced one by one before their renames, and later batches take the per-file path from the start."""
-    monkeypatch.setattr(_atomic, "_syncfs_refused", False)  # restored after the test
     events = Events(monkeypatch)
     calls = []
 
@@ -181,7 +180,7 @@ def test_a_refused_syncfs_falls_back_to_an_fsync_per_file(tmp_path, monkeypatch)
         ctypes.set_errno(38)  # ENOSYS
         return -1
 
-    monkeypatch.setattr(_atomic, "_syncfs", lambda: refused)
+    monkeypatch.setattr(_atomic, "_syncfs_call", refused)  # restored after the test
     for batch_no in range(2):
         with write_options(run_id="t"), atomic_batch() as batch:
             for k in range(3):
@@ -214,7 +213,7 @@ def test_a_batch_that_fails_publishes_nothing_and_leaves_no_temp_file(tmp_path, 
     if durability == "fsync":
         monkeypatch.setattr(_atomic.os, "fsync", fail)
     else:
-        monkeypatch.setattr(_atomic, "_syncfs", lambda: syncfs_fails)
+        monkeypatch.setattr(_atomic, "_syncfs_call", syncfs_fails)
     with pytest.raises(OSError, match="Input/output"), write_options(run_id="t"), atomic_batch() as batch:
         batch.write_bytes(tmp_path / "0.bin", b"new")
         batch.write_bytes(tmp_path / "1.bin", b"new")
