@@ -108,11 +108,11 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     sizes = [tuple(int(v) for v in s.split(":")) for s in (args.size or ["64:32", "128:16"])]
-    variants: list[dict[str, bool]] = [{}]
+    variants: list[tuple[str, dict[str, bool]]] = [("", {})]  # (row tag, measure's keyword arguments)
     if args.channels_last:
-        variants.append({"channels_last": True})
+        variants.append((" (NHWC)", {"channels_last": True}))
     if args.compile:
-        variants.append({"compiled": True})
+        variants.append((" (compiled)", {"compiled": True}))
     peak = sgemm_gflops()
     print(f"peer: best torch.mm fp32 (2048, 4096 squares), {args.threads} threads: {peak:.1f} GFLOP/s")
     print(
@@ -121,18 +121,17 @@ def main() -> None:
     )
     for recipe in args.recipe:
         for size, batch in sizes:
-            for variant in variants:
-                r = measure(recipe, size, batch, args.steps, **variant)
+            for tag, options in variants:
+                r = measure(recipe, size, batch, args.steps, **options)
                 rate = r["gflop"] / r["s_per_it"]
-                tag = " (NHWC)" if variant.get("channels_last") else " (compiled)" if variant else ""
+                note = (
+                    f"   (compiling and 2 warm-up steps: {r['compile_s']:.0f} s)"
+                    if "compiled" in options
+                    else ""
+                )
                 print(
                     f"{str(recipe) + tag:40} {size:>4} {batch:>5} {r['gflop']:>9.1f} {r['s_per_it']:>7.3f} "
-                    f"{1 / r['s_per_it']:>6.2f} {r['images_s']:>7.1f} {rate:>8.1f} {rate / peak:>8.2f}"
-                    + (
-                        f"   (compiling and 2 warm-up steps: {r['compile_s']:.0f} s)"
-                        if variant.get("compiled")
-                        else ""
-                    )
+                    f"{1 / r['s_per_it']:>6.2f} {r['images_s']:>7.1f} {rate:>8.1f} {rate / peak:>8.2f}{note}"
                 )
     peak_after = sgemm_gflops()
     print(f"peer again at the end: {peak_after:.1f} GFLOP/s (a large change means the machine was shared)")
