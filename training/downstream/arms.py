@@ -25,6 +25,7 @@ __all__ = [
     "synthetic_share",
     "synthetic_needed",
     "training_set",
+    "synthetic_mask",
 ]
 
 
@@ -39,6 +40,13 @@ class Arm:
     filtered: bool = False  # the synthetic images passed the real-trained classifier's filter (--filter)
     class_weighted: bool = False  # an imbalanced training set: the loss weighs classes by N / (K * N_c)
     then_real: bool = False  # the second half of the steps trains on the real train split alone
+    domain_adversarial: bool = False  # features learn to confuse a class-conditional domain head
+    builds_like: str = ""  # the key of the arm whose training set this one uses, if not its own
+
+    @property
+    def set_key(self) -> str:
+        """The key that decides the training set: :attr:`builds_like`, else :attr:`key`."""
+        return self.builds_like or self.key
 
 
 ARMS: tuple[Arm, ...] = (
@@ -90,6 +98,24 @@ ARMS: tuple[Arm, ...] = (
         "classifier's last steps see only real images, so no shortcut through looking synthetic survives",
         class_weighted=True,
         then_real=True,
+    ),
+    Arm(
+        "balanced-dann",
+        "(i) real+synthetic, domain-adversarial",
+        "(b)'s set, trained beside a class-conditional domain head that learns on the pooled features "
+        "which images of a class are synthetic, while the features learn to confuse it (its output pushed to "
+        "1/2): real and synthetic images of a class are made indistinguishable to the classifier, so looking "
+        "synthetic stops being a cue",
+        domain_adversarial=True,
+        builds_like="balanced",
+    ),
+    Arm(
+        "doubled-dann",
+        "(j) real+synthetic, every class, domain-adversarial",
+        "(g)'s set and class-weighted loss, trained beside (i)'s class-conditional domain head",
+        class_weighted=True,
+        domain_adversarial=True,
+        builds_like="doubled",
     ),
 )
 DEFAULT_ARMS = ("real", "oversampled", "balanced", "mixed")
@@ -151,11 +177,11 @@ def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
 
 def synthetic_share(arm: Arm, shortfall: int) -> int:
     """How many synthetic images of a class with this ``shortfall`` (to the largest class) ``arm`` adds."""
-    if arm.key in ("balanced", "filtered"):
+    if arm.set_key in ("balanced", "filtered"):
         return shortfall
-    if arm.key == "mixed":
+    if arm.set_key == "mixed":
         return shortfall // 2
-    if arm.key.startswith("ratio:"):
+    if arm.set_key.startswith("ratio:"):
         return int(round(arm.ratio * shortfall))
     return 0
 
@@ -181,9 +207,9 @@ def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[s
         if arm.filtered:
             continue  # drawn separately, after the filter (see benchmark.filtered_synthetic)
         for c in counts:
-            if arm.key == "synthetic":
+            if arm.set_key == "synthetic":
                 share = counts[c] + plan[c]
-            elif arm.key in ("doubled", "staged"):
+            elif arm.set_key in ("doubled", "staged"):
                 share = counts[c]
             else:
                 share = synthetic_share(arm, plan[c])
@@ -224,20 +250,21 @@ def training_set(
     """
     counts = {c: int((real_labels == k).sum()) for k, c in enumerate(classes)}
     plan = plan_balance(counts)
-    if arm.key == "real":
+    key = arm.set_key
+    if key == "real":
         return real_images, real_labels
-    if arm.key == "synthetic":
+    if key == "synthetic":
         parts = [(synthetic[c][: counts[c] + plan[c]], k) for k, c in enumerate(classes)]
-    elif arm.key in ("doubled", "staged"):  # staged: its first phase (the second is the real split)
+    elif key in ("doubled", "staged"):  # staged: its first phase (the second is the real split)
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         parts += [(synthetic[c][: counts[c]], k) for k, c in enumerate(classes) if counts[c]]
-    elif arm.key in ("balanced", "filtered") or arm.key.startswith("ratio:"):
+    elif key in ("balanced", "filtered") or key.startswith("ratio:"):
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         shares = {c: synthetic_share(arm, plan[c]) for c in classes}
         parts += [(synthetic[c][: shares[c]], k) for k, c in enumerate(classes) if shares[c]]
     else:  # oversampled, mixed: real images drawn again for all (or the larger half) of the shortfall
         rng = np.random.default_rng(seed)
-        n_syn = {c: plan[c] // 2 if arm.key == "mixed" else 0 for c in classes}
+        n_syn = {c: plan[c] // 2 if key == "mixed" else 0 for c in classes}
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         for k, c in enumerate(classes):
             if plan[c] - n_syn[c]:
@@ -248,3 +275,20 @@ def training_set(
     images = np.concatenate([p for p, _ in parts])
     labels = np.concatenate([np.full(len(p), k, dtype=np.int64) for p, k in parts])
     return images, labels
+
+
+def synthetic_mask(arm: Arm, n_real: int, n_total: int) -> np.ndarray:
+    """bool (n_total,): which images of ``arm``'s training set (:func:`training_set`) are synthetic.
+
+    Defined for the arms whose set is the real train split (its ``n_real`` images first) followed by
+    synthetic images only: (b), (g) and their ratio, filtered and domain-adversarial forms.
+
+    Raises
+    ------
+    ArgumentError
+        ``arm`` draws real images again or holds no real images.
+    """
+    key = arm.set_key
+    if key not in ("balanced", "filtered", "doubled") and not key.startswith("ratio:"):
+        raise ArgumentError(f"arm {arm.key!r}: its real and synthetic images are not in two blocks")
+    return np.arange(n_total) >= n_real

@@ -22,7 +22,14 @@ from medsynth.imageset.resize import fit_array as resize_square
 from medsynth.imageset.resize import to_channels
 from medsynth.torch import SyntheticDataset
 from medsynth.training.data import ImageSet
-from medsynth.training.downstream.arms import DEFAULT_ARMS, Arm, get_arms, synthetic_needed, training_set
+from medsynth.training.downstream.arms import (
+    DEFAULT_ARMS,
+    Arm,
+    get_arms,
+    synthetic_mask,
+    synthetic_needed,
+    training_set,
+)
 from medsynth.training.downstream.classifier import ClassifierConfig, predict_proba, train_classifier
 from medsynth.training.downstream.metrics import (
     auroc_ovr,
@@ -262,6 +269,11 @@ def run_utility(
                     progress=train_bar,
                     class_weighted=arm.class_weighted,
                     finish_on=(train.images, train.labels) if arm.then_real else None,
+                    synthetic=(
+                        synthetic_mask(arm, len(train.images), len(images))
+                        if arm.domain_adversarial
+                        else None
+                    ),
                 )
                 train_s[arm.key].append(time.perf_counter() - started)
                 if arm.key == "real":
@@ -331,14 +343,16 @@ def _composition(
     out = {}
     for k, c in enumerate(classes):
         total = int(totals[k])
-        real = 0 if arm.key == "synthetic" else counts[c]
+        real = 0 if arm.set_key == "synthetic" else counts[c]
         extra = total - real
-        synthetic = 0 if arm.key in ("real", "oversampled") else extra // 2 if arm.key == "mixed" else extra
+        synthetic = (
+            0 if arm.set_key in ("real", "oversampled") else extra // 2 if arm.set_key == "mixed" else extra
+        )
         out[c] = {
             "total": total,
             "real": real,
             "synthetic": synthetic,
-            "redrawn_real": extra - synthetic if arm.key in ("oversampled", "mixed") else 0,
+            "redrawn_real": extra - synthetic if arm.set_key in ("oversampled", "mixed") else 0,
         }
     return out
 

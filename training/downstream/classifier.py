@@ -9,6 +9,7 @@ fine-tuned end to end with a new linear head, the classifier a user in the field
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -17,6 +18,12 @@ from torch import nn
 
 from medsynth._primitives import from_uint8
 from medsynth.errors import ArgumentError
+from medsynth.training.downstream.domain import (
+    DomainHead,
+    adversary_scale,
+    domain_losses,
+    domain_sample_weights,
+)
 from medsynth.training.nets.efficientnet_lite import FEATURE_DIM, lite_input, pretrained_efficientnet_lite0
 
 __all__ = [
@@ -82,7 +89,8 @@ class ClassifierConfig:
             "network_description": network,
             "optimizer": "AdamW",
             "schedule": "cosine to 0, per step",
-            "loss": "cross-entropy (class-weighted in the 'real' arm)",
+            "loss": "cross-entropy (class-weighted in the arms so marked); the domain-adversarial arms add "
+            "the class-conditional domain head's loss and the features' confusion loss",
             "augmentation": AUGMENTATIONS[self.augment],
             **asdict(self),
         }
@@ -111,6 +119,18 @@ class _Pretrained(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(lite_input(x))
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1,280-d pooled features the head reads."""
+        return self.net.pooled(lite_input(x))
+
+
+def _features_and_head(model: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Linear]:
+    """The network split before its last linear layer: (pooled-features function, class head)."""
+    if isinstance(model, _Pretrained):
+        return model.pooled, model.net._fc
+    assert isinstance(model, nn.Sequential) and isinstance(model[-1], nn.Linear)
+    return model[:-1], model[-1]
 
 
 def build_classifier(
@@ -203,6 +223,7 @@ def train_classifier(
     class_weighted: bool = False,
     finish_on: tuple[np.ndarray, np.ndarray] | None = None,
     finish_fraction: float = 0.5,
+    synthetic: np.ndarray | None = None,
 ) -> nn.Module:
     """Train the recipe's network for ``steps`` steps on ``images``, drawing epochs of a seeded shuffle.
 
@@ -231,6 +252,12 @@ def train_classifier(
         schedule. Pre-training on synthetic-augmented data and then fine-tuning on real images only.
     finish_fraction
         The share of ``steps`` spent on ``finish_on``, in (0, 1).
+    synthetic
+        Optional bool (N,): which training images are synthetic. Turns on domain-adversarial training
+        (:mod:`medsynth.training.downstream.domain`): a class-conditional domain head learns on the pooled
+        features which images are synthetic, and the features learn to confuse it (weighted by
+        :func:`~.domain.adversary_scale`) beside the class loss. The head is not part of the returned
+        network.
 
     Returns
     -------
@@ -239,25 +266,45 @@ def train_classifier(
     """
     if finish_on is not None and not 0.0 < finish_fraction < 1.0:
         raise ArgumentError(f"finish_fraction must be in (0, 1), got {finish_fraction}")
+    if synthetic is not None and finish_on is not None:
+        raise ArgumentError("domain-adversarial training and a real-only finish do not combine")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = build_classifier(images.shape[-1], n_classes, config, image_size=images.shape[1])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    features, head = _features_and_head(model)
+    params = list(model.parameters())
+    adversary = None
+    if synthetic is not None:
+        adversary = DomainHead(head.in_features, n_classes)
+        params += list(adversary.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps))
     )
     switch_at = steps - int(round(finish_fraction * steps)) if finish_on is not None else steps
-    phase = _Phase(images, labels, n_classes, config.batch_size, class_weighted, generator)
+    phase = _Phase(images, labels, n_classes, config.batch_size, class_weighted, generator, synthetic)
     model.train()
     for step in range(steps):
         if step == switch_at and finish_on is not None:
             phase = _Phase(*finish_on, n_classes, config.batch_size, class_weighted, generator)
-        x, y = phase.next_batch()
+        x, y, rows = phase.next_batch()
         if config.augment != "none":
             x = _dihedral(x, generator)
         if config.augment == "dihedral+blur":
             x = random_blur(x, BLUR_SIGMA_MAX, generator)
-        loss = nn.functional.cross_entropy(model(x), y, weight=phase.weight)
+        if adversary is None:
+            loss = nn.functional.cross_entropy(model(x), y, weight=phase.weight)
+        else:
+            pooled = features(x)
+            loss = nn.functional.cross_entropy(head(pooled), y, weight=phase.weight)
+            loss = loss + domain_losses(
+                adversary,
+                pooled,
+                y,
+                phase.synthetic[rows],
+                phase.domain_weight[rows],
+                adversary_scale(step / steps),
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -278,22 +325,27 @@ class _Phase:
         batch_size: int,
         class_weighted: bool,
         generator: torch.Generator,
+        synthetic: np.ndarray | None = None,
     ) -> None:
         self.x, self.y = to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
         self.weight = (
             torch.from_numpy(balanced_class_weights(labels, n_classes)).float() if class_weighted else None
         )
+        if synthetic is not None:
+            self.synthetic = torch.from_numpy(np.asarray(synthetic, dtype=bool))
+            self.domain_weight = torch.from_numpy(domain_sample_weights(labels, synthetic, n_classes))
         self.batch = min(batch_size, len(self.y))
         self.generator = generator
         self.order = torch.randperm(len(self.y), generator=generator)
         self.cursor = 0
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The next batch's images, labels and row indices into this set."""
         if self.cursor + self.batch > len(self.order):  # a new epoch of this set
             self.order, self.cursor = torch.randperm(len(self.y), generator=self.generator), 0
         rows = self.order[self.cursor : self.cursor + self.batch]
         self.cursor += self.batch
-        return self.x[rows], self.y[rows]
+        return self.x[rows], self.y[rows], rows
 
 
 @torch.no_grad()
