@@ -251,6 +251,11 @@ def test_user_errors_are_one_line(tmp_path, colour_data, tiny_model):
     _one_line_error(
         _run("--real", colour_data, "--model", tiny_model, "--arms", "real,bogus", *out, *FAST), "--arms"
     )
+    _one_line_error(
+        _run("--real", colour_data, "--model", tiny_model, "--arms", "real,doubled:cat", *out, *FAST),
+        "doubled:cat: no such class",
+        "nevus, melanoma, seborrheic_keratosis",
+    )
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
     _one_line_error(

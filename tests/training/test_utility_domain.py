@@ -158,3 +158,22 @@ def test_domain_adversarial_training_hides_the_synthetic_mark_from_the_features(
     assert np.mean(plain_auc) - np.mean(dann_auc) > 0.1, (plain_auc, dann_auc)
     again = train_classifier(images, labels, 2, 600, config, seed=2, synthetic=synthetic)
     np.testing.assert_array_equal(predict_proba(dann, images), predict_proba(again, images))
+
+
+def test_a_class_arm_adds_synthetic_images_to_that_class_alone():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), [7, 3, 2])
+    images = rng.integers(0, 255, (12, 4, 4, 3), dtype=np.uint8)
+    synthetic = {c: np.full((7, 4, 4, 3), 200 + k, dtype=np.uint8) for k, c in enumerate(CLASSES)}
+    counts = dict(zip(CLASSES, (7, 3, 2), strict=True))
+    (arm,) = get_arms(["doubled:melanoma"])
+    assert arm.class_weighted and arm.set_key == "doubled" and arm.only_class == "melanoma"
+    assert synthetic_needed((arm,), counts) == {"nevus": 0, "melanoma": 3, "seborrheic_keratosis": 0}
+    got_images, got_labels = training_set(arm, images, labels, CLASSES, synthetic, seed=0)
+    np.testing.assert_array_equal(np.bincount(got_labels), [7, 6, 2])
+    assert (got_images[12:] == 201).all() and (got_labels[12:] == 1).all()  # three synthetic melanomas
+    np.testing.assert_array_equal(synthetic_mask(arm, 12, 15), np.arange(15) >= 12)
+    keys = [a.key for a in get_arms(["doubled:seborrheic_keratosis", "real", "doubled:melanoma"])]
+    assert keys == ["real", "doubled:seborrheic_keratosis", "doubled:melanoma"]
+    with pytest.raises(ArgumentError, match="needs a class name"):
+        get_arms(["doubled:"])

@@ -22,6 +22,7 @@ __all__ = [
     "FILTERED",
     "get_arms",
     "ratio_arm",
+    "class_arm",
     "synthetic_share",
     "synthetic_needed",
     "training_set",
@@ -42,6 +43,7 @@ class Arm:
     then_real: bool = False  # the second half of the steps trains on the real train split alone
     domain_adversarial: bool = False  # features learn to confuse a class-conditional domain head
     builds_like: str = ""  # the key of the arm whose training set this one uses, if not its own
+    only_class: str = ""  # arms "doubled:CLASS": synthetic images of this class alone
 
     @property
     def set_key(self) -> str:
@@ -147,17 +149,35 @@ def ratio_arm(ratio: float) -> Arm:
     )
 
 
+def class_arm(cls: str) -> Arm:
+    """The arm "doubled:CLASS": (g) with synthetic images in class ``cls`` alone, to measure what one class's
+    synthetic images add (or cost) where looking synthetic says little about the class."""
+    if not cls:
+        raise ArgumentError("--arms doubled:CLASS needs a class name after the colon")
+    return Arm(
+        f"doubled:{cls}",
+        f"(g) real+synthetic {cls} only",
+        f"the real train split plus as many synthetic {cls} images as it has real ones, no synthetic images "
+        "of the other classes, with (a)'s class-weighted loss",
+        class_weighted=True,
+        builds_like="doubled",
+        only_class=cls,
+    )
+
+
 def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
     """The arms named by ``keys``: those of :data:`ARMS` in that order, then "ratio:R" arms by ratio, then
-    "filtered".
+    "doubled:CLASS" arms in the order given, then "filtered".
 
     Raises
     ------
     ArgumentError
         An unknown or repeated key, a bad ratio, or no key at all.
     """
-    known = [*_BY_KEY, "ratio:R", FILTERED.key]
-    unknown = [k for k in keys if k not in _BY_KEY and k != FILTERED.key and not k.startswith("ratio:")]
+    known = [*_BY_KEY, "ratio:R", "doubled:CLASS", FILTERED.key]
+    unknown = [
+        k for k in keys if k not in _BY_KEY and k != FILTERED.key and not k.startswith(("ratio:", "doubled:"))
+    ]
     if unknown or not keys or len(set(keys)) != len(keys):
         raise ArgumentError(
             f"--arms takes distinct names from {', '.join(known)}, got {', '.join(keys) or 'none'}"
@@ -170,8 +190,12 @@ def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
             except ValueError as exc:
                 raise ArgumentError(f"--synthetic-ratio values must be numbers, got {k!r}") from exc
     fixed = tuple(arm for arm in ARMS if arm.key in keys)
+    per_class = tuple(class_arm(k[len("doubled:") :]) for k in keys if k.startswith("doubled:"))
     return (
-        fixed + tuple(sorted(ratios, key=lambda a: a.ratio)) + ((FILTERED,) if FILTERED.key in keys else ())
+        fixed
+        + tuple(sorted(ratios, key=lambda a: a.ratio))
+        + per_class
+        + ((FILTERED,) if FILTERED.key in keys else ())
     )
 
 
@@ -210,7 +234,7 @@ def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[s
             if arm.set_key == "synthetic":
                 share = counts[c] + plan[c]
             elif arm.set_key in ("doubled", "staged"):
-                share = counts[c]
+                share = counts[c] if arm.only_class in ("", c) else 0
             else:
                 share = synthetic_share(arm, plan[c])
             out[c] = max(out[c], share)
@@ -257,7 +281,11 @@ def training_set(
         parts = [(synthetic[c][: counts[c] + plan[c]], k) for k, c in enumerate(classes)]
     elif key in ("doubled", "staged"):  # staged: its first phase (the second is the real split)
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
-        parts += [(synthetic[c][: counts[c]], k) for k, c in enumerate(classes) if counts[c]]
+        parts += [
+            (synthetic[c][: counts[c]], k)
+            for k, c in enumerate(classes)
+            if counts[c] and arm.only_class in ("", c)
+        ]
     elif key in ("balanced", "filtered") or key.startswith("ratio:"):
         parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
         shares = {c: synthetic_share(arm, plan[c]) for c in classes}

@@ -107,7 +107,8 @@ __all__ = ["utility"]
     show_default=True,
     help=f"Comma-separated arms from {', '.join(a.key for a in ARMS)} ('oversampled' is the "
     "control for 'balanced': the same class totals from redrawn real images; 'mixed' fills "
-    "them half with synthetic, half with redrawn real images).",
+    "them half with synthetic, half with redrawn real images), or 'doubled:CLASS' ('doubled' with "
+    "synthetic images in that class alone).",
 )
 @click.option(
     "--bootstrap",
