@@ -150,15 +150,20 @@ def ratio_arm(ratio: float) -> Arm:
 
 
 def class_arm(cls: str) -> Arm:
-    """The arm "doubled:CLASS": (g) with synthetic images in class ``cls`` alone, to measure what one class's
-    synthetic images add (or cost) where looking synthetic says little about the class."""
+    """The arm "doubled:CLASS": (g) with synthetic images in class ``cls`` alone.
+
+    Only that class holds synthetic images, so looking synthetic predicts it, as in (b): the arm measures
+    how far that class's synthetic images are from its real ones as the classifier sees them (its recall of
+    the real images of that class falls as far as they are), one class at a time.
+    """
     if not cls:
         raise ArgumentError("--arms doubled:CLASS needs a class name after the colon")
     return Arm(
         f"doubled:{cls}",
         f"(g) real+synthetic {cls} only",
-        f"the real train split plus as many synthetic {cls} images as it has real ones, no synthetic images "
-        "of the other classes, with (a)'s class-weighted loss",
+        f"the real train split plus as many synthetic {cls} images as it has real ones and no synthetic "
+        "images of the other classes, with (a)'s class-weighted loss: looking synthetic predicts this class, "
+        "so its recall on real images falls as far as its synthetic images are unlike its real ones",
         class_weighted=True,
         builds_like="doubled",
         only_class=cls,
