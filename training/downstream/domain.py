@@ -7,11 +7,12 @@ pooled features learns to tell synthetic from real images *within each class*, a
 trained, beside its class loss, to leave that head unable to: the adversarial idea of DANN (Ganin &
 Lempitsky, ICML 2015).
 
-Two choices differ from DANN's gradient-reversal layer, both measured on this module's toy test:
+Two choices differ from DANN's gradient-reversal layer:
 - **Domain confusion** (Tzeng et al., ICCV 2015) for the features: they are pushed towards the head's
-  output 1/2 (cross-entropy against the uniform target), not up the head's own loss. Reversing the gradient
-  gives the features nothing to follow once the head is confident (its cross-entropy saturates), and on a
-  blatant mark the head is confident within a few dozen steps.
+  output 1/2 (cross-entropy against the uniform target), not up the head's own loss. Measured on the toy set
+  of tests/training/test_utility_domain.py: with the reversal layer the head's loss saturated within about
+  150 steps, the reversed gradient vanished with it, and a held-out regression still told the marked images
+  apart with AUC 1.0 (as after plain training); with the confusion loss it fell to 0.66.
 - **Conditioning on the class**: in a balanced set only the rare classes hold synthetic images, so an
   unconditional head would learn the class itself and the features would be pushed to forget the class.
 """
