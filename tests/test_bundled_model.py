@@ -201,3 +201,26 @@ def test_no_more_isolated_off_colour_pixels_than_real_images(
 
     result = isolated_pixel_comparison(np.concatenate(list(real_train.values())), synthetic_like_real)
     assert result.ratio < 3.0, result.as_dict()
+
+
+# issue 11, item 5: both bundled models share fine marks at fixed places inside the image (a dark spot near
+# the centre, strokes), per class 2.8-3.2x (isic2017-64) and 7.0-12.4x (isic2017-128) the real images' own,
+# where 150 real training images against the next 150 give 0.82-1.29 (medsynth.metrics.fixed_mark)
+FIXED_MARKS = pytest.mark.xfail(
+    strict=True, reason="the bundled models paint fine marks at fixed places (ratio 2.8-12.4, issue 11)"
+)
+
+
+@FIXED_MARKS
+def test_no_fine_mark_shared_by_many_images_at_one_place(
+    gen: Generator, real_train: dict[str, np.ndarray]
+) -> None:
+    """Oracle: the real images' own shared fine structure, per class, away from the edges (where real
+    dermoscopy shares its frame): the synthetic images' mean high-pass luma peaks below twice the real one."""
+    from medsynth.metrics.fixed_mark import fixed_mark_comparison
+
+    results = {
+        c: fixed_mark_comparison(real_train[c], gen.generate(len(real_train[c]), c, seed=3)[0]).as_dict()
+        for c in CLASSES
+    }
+    assert all(r["ratio"] < 2.0 for r in results.values()), results
