@@ -18,6 +18,7 @@ from medsynth.metrics.bootstrap import bootstrap_interval
 from medsynth.metrics.c2st import C2ST_C, C2ST_FOLDS, c2st, class_matched, stratified_folds
 from medsynth.metrics.diversity import diversity
 from medsynth.metrics.features import DEFAULT_SPACE
+from medsynth.metrics.fixed_mark import DEFAULT_BOX, fixed_mark_comparison
 from medsynth.metrics.frechet import frechet_distance, relative_frechet_distance
 from medsynth.metrics.inception_score import inception_score
 from medsynth.metrics.isolated_pixels import isolated_pixel_comparison
@@ -287,6 +288,8 @@ def evaluate_sets(
     overall["full_reference"] = _full_reference(real.images, synthetic.images, config)
     overall["spectrum"] = spectral_comparison(real.images, synthetic.images).as_dict()
     overall["isolated_pixels"] = isolated_pixel_comparison(real.images, synthetic.images).as_dict()
+    if min(real.images.shape[1:3]) >= DEFAULT_BOX:  # smaller images have no room for the 9x9 high-pass
+        overall["fixed_mark"] = fixed_mark_comparison(real.images, synthetic.images).as_dict()
     overall["c2st"] = {
         name: _c2st_entry(f_r, f_s, f_t, names_r, names_s, names_t, config)
         for name, (f_r, f_s, f_t) in spaces.items()
@@ -331,6 +334,10 @@ def evaluate_sets(
             entry["isolated_pixels"] = isolated_pixel_comparison(
                 real.images[rmask], synthetic.images[smask]
             ).as_dict()
+            if "fixed_mark" in overall:
+                entry["fixed_mark"] = fixed_mark_comparison(
+                    real.images[rmask], synthetic.images[smask]
+                ).as_dict()
         per_class[cls] = entry
     metrics["per_class"] = per_class
 

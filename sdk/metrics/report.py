@@ -97,6 +97,15 @@ def _metric_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
                 f"(ratio {_fmt(p['ratio'])}; isolation above {_fmt(p['threshold'])})",
             )
         )
+    if "fixed_mark" in d:
+        f = d["fixed_mark"]
+        rows.append(
+            (
+                "fine mark at a fixed place, peak (synthetic / real)",
+                f"{_fmt(f['synthetic_peak'])} / {_fmt(f['real_peak'])} grey levels "
+                f"(ratio {_fmt(f['ratio'])}) at row {f['where'][0]}, column {f['where'][1]}",
+            )
+        )
     return rows
 
 

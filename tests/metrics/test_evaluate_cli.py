@@ -186,6 +186,9 @@ def test_evaluate_with_an_onnx_extractor_and_identical_sets(tmp_path):
     assert m["overall"]["frd"]["value"] == pytest.approx(0.0, abs=1e-9)
     assert m["overall"]["full_reference"]["psnr"]["identical_pairs"] == 24
     assert m["overall"]["full_reference"]["ssim"]["value"] == pytest.approx(1.0)
+    for group in (m["overall"], *m["per_class"].values()):  # the same images share the same marks
+        assert group["fixed_mark"]["ratio"] == pytest.approx(1.0)
+    assert "fine mark at a fixed place" in (out / "report.html").read_text()
     # the two-sample test runs in both spaces; identical sets cannot be told apart
     c2st = m["overall"]["c2st"]
     assert set(c2st) == {"radiomics", "onnx:f.onnx"}
