@@ -134,9 +134,15 @@ def test_training_sets_of_every_arm():
     synthetic = {c: np.full((needed[c], 4, 4, 3), 200 + k, dtype=np.uint8) for k, c in enumerate(CLASSES)}
     sets = {arm.key: training_set(arm, images, labels, CLASSES, synthetic, seed=0) for arm in ARMS}
     assert sets["real"][0] is images
+    for key, (
+        got_images,
+        _,
+        is_synthetic,
+    ) in sets.items():  # synthetic pixels are 200 + class, real ones random
+        np.testing.assert_array_equal(is_synthetic, (got_images >= 200).all(axis=(1, 2, 3)), err_msg=key)
     for key in ("balanced", "synthetic", "oversampled", "mixed"):
         np.testing.assert_array_equal(np.bincount(sets[key][1]), [7, 7, 7])
-    balanced_images, balanced_labels = sets["balanced"]
+    balanced_images, balanced_labels, _ = sets["balanced"]
     np.testing.assert_array_equal(balanced_images[:12], images[np.argsort(labels, kind="stable")])
     assert (balanced_images[12:16] == 201).all() and (balanced_images[16:] == 202).all()  # plan: 0, 4, 5
     assert (sets["synthetic"][0] >= 200).all()
@@ -150,7 +156,7 @@ def test_training_sets_of_every_arm():
     mixed = sets["mixed"][0][12:]
     assert [(m >= 200).all() for m in mixed] == [False, False, True, True, False, False, False, True, True]
     # doubled: each class's real images, then as many synthetic ones: 7 + 7, 3 + 3, 2 + 2
-    doubled_images, doubled_labels = sets["doubled"]
+    doubled_images, doubled_labels, _ = sets["doubled"]
     np.testing.assert_array_equal(np.bincount(doubled_labels), [14, 6, 4])
     np.testing.assert_array_equal(doubled_images[:12], images[np.argsort(labels, kind="stable")])
     assert [int(im[0, 0, 0]) for im in doubled_images[12:]] == [200] * 7 + [201] * 3 + [202] * 2
@@ -274,9 +280,10 @@ def test_ratio_and_filtered_arms():
     assert synthetic_needed(arms, counts) == {"nevus": 0, "melanoma": 8, "seborrheic_keratosis": 10}
     synthetic = {c: np.full((10, 4, 4, 3), 200 + k, dtype=np.uint8) for k, c in enumerate(CLASSES)}
     for arm, want in ((arms[1], [7, 3 + 2, 2 + 2]), (arms[2], [7, 3 + 8, 2 + 10]), (FILTERED, [7, 7, 7])):
-        got_images, got_labels = training_set(arm, images, labels, CLASSES, synthetic, seed=0)
+        got_images, got_labels, is_synthetic = training_set(arm, images, labels, CLASSES, synthetic, seed=0)
         np.testing.assert_array_equal(np.bincount(got_labels), want)
         assert int((got_images >= 200).all(axis=(1, 2, 3)).sum()) == sum(want) - 12  # the rest is real
+        np.testing.assert_array_equal(is_synthetic, (got_images >= 200).all(axis=(1, 2, 3)))
     for bad in (["ratio:0"], ["ratio:-1"], ["ratio:x"], ["ratio:1e9"]):
         with pytest.raises(ArgumentError, match="--synthetic-ratio"):
             get_arms(bad)

@@ -23,10 +23,9 @@ __all__ = [
     "get_arms",
     "ratio_arm",
     "class_arm",
-    "synthetic_share",
+    "synthetic_count",
     "synthetic_needed",
     "training_set",
-    "synthetic_mask",
 ]
 
 
@@ -204,13 +203,19 @@ def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
     )
 
 
-def synthetic_share(arm: Arm, shortfall: int) -> int:
-    """How many synthetic images of a class with this ``shortfall`` (to the largest class) ``arm`` adds."""
-    if arm.set_key in ("balanced", "filtered"):
+def synthetic_count(arm: Arm, cls: str, count: int, shortfall: int) -> int:
+    """How many synthetic images of class ``cls`` (``count`` real images, ``shortfall`` to the largest class)
+    ``arm``'s training set holds."""
+    key = arm.set_key
+    if key == "synthetic":
+        return count + shortfall
+    if key in ("doubled", "staged"):
+        return count if arm.only_class in ("", cls) else 0
+    if key in ("balanced", "filtered"):
         return shortfall
-    if arm.set_key == "mixed":
+    if key == "mixed":
         return shortfall // 2
-    if arm.set_key.startswith("ratio:"):
+    if key.startswith("ratio:"):
         return int(round(arm.ratio * shortfall))
     return 0
 
@@ -236,13 +241,7 @@ def synthetic_needed(arms: tuple[Arm, ...], counts: Mapping[str, int]) -> dict[s
         if arm.filtered:
             continue  # drawn separately, after the filter (see benchmark.filtered_synthetic)
         for c in counts:
-            if arm.set_key == "synthetic":
-                share = counts[c] + plan[c]
-            elif arm.set_key in ("doubled", "staged"):
-                share = counts[c] if arm.only_class in ("", c) else 0
-            else:
-                share = synthetic_share(arm, plan[c])
-            out[c] = max(out[c], share)
+            out[c] = max(out[c], synthetic_count(arm, c, counts[c], plan[c]))
     return out
 
 
@@ -253,8 +252,8 @@ def training_set(
     classes: tuple[str, ...],
     synthetic: Mapping[str, np.ndarray],
     seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The images and labels ``arm`` trains on.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The images and labels ``arm`` trains on, and which of them are synthetic.
 
     Parameters
     ----------
@@ -273,55 +272,30 @@ def training_set(
     Returns
     -------
     images : numpy.ndarray
-        uint8 (M, H, W, C).
+        uint8 (M, H, W, C): the real split class by class (unless the arm is synthetic only), then per class
+        the real images drawn again (oversampled, mixed) and the synthetic ones.
     labels : numpy.ndarray
         int64 (M,).
+    is_synthetic : numpy.ndarray
+        bool (M,).
     """
+    if arm.set_key == "real":
+        return real_images, real_labels, np.zeros(len(real_labels), dtype=bool)
     counts = {c: int((real_labels == k).sum()) for k, c in enumerate(classes)}
     plan = plan_balance(counts)
-    key = arm.set_key
-    if key == "real":
-        return real_images, real_labels
-    if key == "synthetic":
-        parts = [(synthetic[c][: counts[c] + plan[c]], k) for k, c in enumerate(classes)]
-    elif key in ("doubled", "staged"):  # staged: its first phase (the second is the real split)
-        parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
-        parts += [
-            (synthetic[c][: counts[c]], k)
-            for k, c in enumerate(classes)
-            if counts[c] and arm.only_class in ("", c)
-        ]
-    elif key in ("balanced", "filtered") or key.startswith("ratio:"):
-        parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
-        shares = {c: synthetic_share(arm, plan[c]) for c in classes}
-        parts += [(synthetic[c][: shares[c]], k) for k, c in enumerate(classes) if shares[c]]
-    else:  # oversampled, mixed: real images drawn again for all (or the larger half) of the shortfall
-        rng = np.random.default_rng(seed)
-        n_syn = {c: plan[c] // 2 if key == "mixed" else 0 for c in classes}
-        parts = [(real_images[real_labels == k], k) for k in range(len(classes))]
-        for k, c in enumerate(classes):
-            if plan[c] - n_syn[c]:
-                members = np.flatnonzero(real_labels == k)
-                parts.append((real_images[rng.choice(members, size=plan[c] - n_syn[c], replace=True)], k))
-            if n_syn[c]:
-                parts.append((synthetic[c][: n_syn[c]], k))
-    images = np.concatenate([p for p, _ in parts])
-    labels = np.concatenate([np.full(len(p), k, dtype=np.int64) for p, k in parts])
-    return images, labels
-
-
-def synthetic_mask(arm: Arm, n_real: int, n_total: int) -> np.ndarray:
-    """bool (n_total,): which images of ``arm``'s training set (:func:`training_set`) are synthetic.
-
-    Defined for the arms whose set is the real train split (its ``n_real`` images first) followed by
-    synthetic images only: (b), (g) and their ratio, filtered and domain-adversarial forms.
-
-    Raises
-    ------
-    ArgumentError
-        ``arm`` draws real images again or holds no real images.
-    """
-    key = arm.set_key
-    if key not in ("balanced", "filtered", "doubled") and not key.startswith("ratio:"):
-        raise ArgumentError(f"arm {arm.key!r}: its real and synthetic images are not in two blocks")
-    return np.arange(n_total) >= n_real
+    n_syn = {c: synthetic_count(arm, c, counts[c], plan[c]) for c in classes}
+    parts: list[tuple[np.ndarray, int, bool]] = []  # (images, label, synthetic)
+    if arm.set_key != "synthetic":
+        parts += [(real_images[real_labels == k], k, False) for k in range(len(classes))]
+    rng = np.random.default_rng(seed)
+    for k, c in enumerate(classes):
+        redrawn = plan[c] - n_syn[c] if arm.set_key in ("oversampled", "mixed") else 0
+        if redrawn:  # the rest of the shortfall: real images of the class drawn again
+            members = np.flatnonzero(real_labels == k)
+            parts.append((real_images[rng.choice(members, size=redrawn, replace=True)], k, False))
+        if n_syn[c]:
+            parts.append((synthetic[c][: n_syn[c]], k, True))
+    images = np.concatenate([p for p, _, _ in parts])
+    labels = np.concatenate([np.full(len(p), k, dtype=np.int64) for p, k, _ in parts])
+    is_synthetic = np.concatenate([np.full(len(p), syn) for p, _, syn in parts])
+    return images, labels, is_synthetic

@@ -22,14 +22,7 @@ from medsynth.imageset.resize import fit_array as resize_square
 from medsynth.imageset.resize import to_channels
 from medsynth.torch import SyntheticDataset
 from medsynth.training.data import ImageSet
-from medsynth.training.downstream.arms import (
-    DEFAULT_ARMS,
-    Arm,
-    get_arms,
-    synthetic_mask,
-    synthetic_needed,
-    training_set,
-)
+from medsynth.training.downstream.arms import DEFAULT_ARMS, Arm, get_arms, synthetic_needed, training_set
 from medsynth.training.downstream.classifier import ClassifierConfig, predict_proba, train_classifier
 from medsynth.training.downstream.metrics import (
     auroc_ovr,
@@ -261,8 +254,10 @@ def run_utility(
                         f"seed {seed} filter: kept "
                         + ", ".join(f"{c} {p['kept']}/{p['drawn']}" for c, p in passed.items())
                     )
-                images, labels = training_set(arm, train.images, train.labels, classes, pool, seed)
-                sets[arm.key] = _composition(arm, labels, counts, classes)
+                images, labels, is_synthetic = training_set(
+                    arm, train.images, train.labels, classes, pool, seed
+                )
+                sets[arm.key] = _composition(arm, labels, is_synthetic, counts, classes)
                 started = time.perf_counter()
                 model = train_classifier(
                     images,
@@ -274,11 +269,7 @@ def run_utility(
                     progress=train_bar,
                     class_weighted=arm.class_weighted,
                     finish_on=(train.images, train.labels) if arm.then_real else None,
-                    synthetic=(
-                        synthetic_mask(arm, len(train.images), len(images))
-                        if arm.domain_adversarial
-                        else None
-                    ),
+                    synthetic=is_synthetic if arm.domain_adversarial else None,
                 )
                 train_s[arm.key].append(time.perf_counter() - started)
                 if arm.key == "real":
@@ -341,23 +332,23 @@ def run_utility(
 
 
 def _composition(
-    arm: Arm, labels: np.ndarray, counts: dict[str, int], classes: tuple[str, ...]
+    arm: Arm,
+    labels: np.ndarray,
+    is_synthetic: np.ndarray,
+    counts: dict[str, int],
+    classes: tuple[str, ...],
 ) -> dict[str, dict[str, int]]:
     """Per class: images in the arm's training set, and how many of them are real / synthetic / redrawn."""
-    totals = np.bincount(labels, minlength=len(classes))
     out = {}
     for k, c in enumerate(classes):
-        total = int(totals[k])
+        members = labels == k
+        total, synthetic = int(members.sum()), int(is_synthetic[members].sum())
         real = 0 if arm.set_key == "synthetic" else counts[c]
-        extra = total - real
-        synthetic = (
-            0 if arm.set_key in ("real", "oversampled") else extra // 2 if arm.set_key == "mixed" else extra
-        )
         out[c] = {
             "total": total,
             "real": real,
             "synthetic": synthetic,
-            "redrawn_real": extra - synthetic if arm.set_key in ("oversampled", "mixed") else 0,
+            "redrawn_real": total - real - synthetic,
         }
     return out
 
