@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
 from medsynth.errors import ArgumentError
-from medsynth.training.downstream.arms import ARMS, get_arms, synthetic_mask, synthetic_needed, training_set
+from medsynth.training.downstream.arms import ARMS, get_arms, synthetic_needed, training_set
 from medsynth.training.downstream.classifier import (
     ClassifierConfig,
     predict_proba,
@@ -53,45 +53,37 @@ def test_domain_weights_give_each_cell_the_same_total_and_skip_one_domain_classe
         domain_sample_weights(labels, synthetic[:3], 3)
 
 
+def _logits(head: DomainHead, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The head's logits written out by hand: hidden layer, ReLU, output, each image's own class."""
+    return head.out(torch.relu(head.hidden(f)))[torch.arange(len(y)), y]
+
+
+def _bce(logits: torch.Tensor, target: torch.Tensor | float) -> torch.Tensor:
+    """Binary cross-entropy against ``target`` (a bool tensor, or 1/2 for the confusion target)."""
+    t = target.float() if isinstance(target, torch.Tensor) else torch.full_like(logits, target)
+    logsig = torch.nn.functional.logsigmoid
+    return -(t * logsig(logits) + (1 - t) * logsig(-logits))
+
+
 def test_domain_head_reads_each_images_own_class_and_each_loss_trains_only_its_part():
     torch.manual_seed(0)
     head = DomainHead(6, 3)
     f, y = torch.randn(4, 6, requires_grad=True), torch.tensor([2, 0, 1, 2])
-    all_logits = head.out(torch.relu(head.hidden(f)))
-    torch.testing.assert_close(head(f, y), all_logits[torch.arange(4), y])
+    torch.testing.assert_close(head(f, y), _logits(head, f, y))
     synthetic, weights = torch.tensor([True, False, True, False]), torch.tensor([2.0, 0.0, 1.0, 1.0])
-    logits = head(f, y).detach()
-    told = -(
-        synthetic * torch.nn.functional.logsigmoid(logits)
-        + ~synthetic * torch.nn.functional.logsigmoid(-logits)
-    )
-    confused = -(0.5 * torch.nn.functional.logsigmoid(logits) + 0.5 * torch.nn.functional.logsigmoid(-logits))
+    logits = _logits(head, f, y).detach()
     loss = domain_losses(head, f, y, synthetic, weights, 0.3)
-    torch.testing.assert_close(loss, (weights * (told + 0.3 * confused)).mean())
+    torch.testing.assert_close(loss, (weights * (_bce(logits, synthetic) + 0.3 * _bce(logits, 0.5))).mean())
     # the head learns only from "told" (its features detached), the features only from "confused"
     grads = torch.autograd.grad(loss, [f, head.out.weight])
-    want_f = torch.autograd.grad((weights * 0.3 * confused_of(head, f, y)).mean(), f)[0]
-    want_w = torch.autograd.grad((weights * told_of(head, f.detach(), y, synthetic)).mean(), head.out.weight)[
-        0
-    ]
+    want_f = torch.autograd.grad((weights * 0.3 * _bce(_logits(head, f, y), 0.5)).mean(), f)[0]
+    told = (weights * _bce(_logits(head, f.detach(), y), synthetic)).mean()
+    want_w = torch.autograd.grad(told, head.out.weight)[0]
     torch.testing.assert_close(grads[0], want_f)
     torch.testing.assert_close(grads[1], want_w)
 
 
-def confused_of(head, f, y):
-    logits = head.out(torch.relu(head.hidden(f)))[torch.arange(len(y)), y]
-    return -(0.5 * torch.nn.functional.logsigmoid(logits) + 0.5 * torch.nn.functional.logsigmoid(-logits))
-
-
-def told_of(head, f, y, synthetic):
-    logits = head.out(torch.relu(head.hidden(f)))[torch.arange(len(y)), y]
-    return -(
-        synthetic * torch.nn.functional.logsigmoid(logits)
-        + ~synthetic * torch.nn.functional.logsigmoid(-logits)
-    )
-
-
-def test_dann_arms_build_their_base_arms_sets_and_the_synthetic_mask():
+def test_dann_arms_build_their_base_arms_sets():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), [7, 3, 2])
     images = rng.integers(0, 255, (12, 4, 4, 3), dtype=np.uint8)
@@ -105,13 +97,12 @@ def test_dann_arms_build_their_base_arms_sets_and_the_synthetic_mask():
         assert synthetic_needed((arm,), counts) == synthetic_needed((by_key[base],), counts)
         got = training_set(arm, images, labels, CLASSES, synthetic, seed=0)
         want = training_set(by_key[base], images, labels, CLASSES, synthetic, seed=0)
-        np.testing.assert_array_equal(got[0], want[0])
-        np.testing.assert_array_equal(got[1], want[1])
-        mask = synthetic_mask(arm, len(images), len(got[0]))
-        np.testing.assert_array_equal(mask, (got[0] >= 200).all(axis=(1, 2, 3)))  # synthetic pixels are 200+
+        for got_part, want_part in zip(got, want, strict=True):
+            np.testing.assert_array_equal(got_part, want_part)
+        np.testing.assert_array_equal(
+            got[2], (got[0] >= 200).all(axis=(1, 2, 3))
+        )  # synthetic pixels are 200+
     assert get_arms(["real", "doubled-dann", "balanced-dann"])[1].key == "balanced-dann"  # ARMS order
-    with pytest.raises(ArgumentError, match="not in two blocks"):
-        synthetic_mask(by_key["oversampled"], 12, 21)
     with pytest.raises(ArgumentError, match="do not combine"):
         config = ClassifierConfig(network="small-cnn", width=4, blocks=2, epochs=1, batch_size=4)
         train_classifier(
@@ -169,10 +160,10 @@ def test_a_class_arm_adds_synthetic_images_to_that_class_alone():
     (arm,) = get_arms(["doubled:melanoma"])
     assert arm.class_weighted and arm.set_key == "doubled" and arm.only_class == "melanoma"
     assert synthetic_needed((arm,), counts) == {"nevus": 0, "melanoma": 3, "seborrheic_keratosis": 0}
-    got_images, got_labels = training_set(arm, images, labels, CLASSES, synthetic, seed=0)
+    got_images, got_labels, is_synthetic = training_set(arm, images, labels, CLASSES, synthetic, seed=0)
     np.testing.assert_array_equal(np.bincount(got_labels), [7, 6, 2])
     assert (got_images[12:] == 201).all() and (got_labels[12:] == 1).all()  # three synthetic melanomas
-    np.testing.assert_array_equal(synthetic_mask(arm, 12, 15), np.arange(15) >= 12)
+    np.testing.assert_array_equal(is_synthetic, np.arange(15) >= 12)
     keys = [a.key for a in get_arms(["doubled:seborrheic_keratosis", "real", "doubled:melanoma"])]
     assert keys == ["real", "doubled:seborrheic_keratosis", "doubled:melanoma"]
     with pytest.raises(ArgumentError, match="needs a class name"):
