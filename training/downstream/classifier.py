@@ -292,11 +292,9 @@ def train_classifier(
             x = _dihedral(x, generator)
         if config.augment == "dihedral+blur":
             x = random_blur(x, BLUR_SIGMA_MAX, generator)
-        if adversary is None:
-            loss = nn.functional.cross_entropy(model(x), y, weight=phase.weight)
-        else:
-            pooled = features(x)
-            loss = nn.functional.cross_entropy(head(pooled), y, weight=phase.weight)
+        pooled = features(x)  # head(features(x)) is model(x), bit for bit
+        loss = nn.functional.cross_entropy(head(pooled), y, weight=phase.weight)
+        if adversary is not None:
             loss = loss + domain_losses(
                 adversary,
                 pooled,
