@@ -21,12 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from medsynth.errors import DataError
+from medsynth.metrics.spectrum import luma
 
 __all__ = ["DEFAULT_BOX", "DEFAULT_BORDER", "mean_high_pass", "FixedMarkComparison", "fixed_mark_comparison"]
 
-DEFAULT_BOX = (
-    9  # px: the high-pass keeps structure finer than this (spots, strokes), not lesions or vignettes
-)
+DEFAULT_BOX = 9  # px: the high-pass keeps spots and strokes, not lesions or vignettes
 DEFAULT_BORDER = 0.125  # share of the side left out at each edge, where real images share their frame
 _CHUNK = 256  # images per block (bounds the float64 intermediates)
 
@@ -66,16 +65,12 @@ def mean_high_pass(images: np.ndarray, box: int = DEFAULT_BOX) -> np.ndarray:
     DataError
         An empty set, images that are not 2-D, an even or too large window.
     """
-    arr = np.asarray(images)
-    if arr.ndim == 4:
-        arr = arr.mean(axis=3, dtype=np.float64)
-    if arr.ndim != 3 or arr.shape[0] == 0:
-        raise DataError(f"need a non-empty (N, H, W[, C]) image array, got shape {arr.shape}")
+    arr = luma(images)
     if box < 1 or box % 2 == 0 or box > min(arr.shape[1:]):
         raise DataError(f"box must be an odd number of pixels up to the image side, got {box}")
     total = np.zeros(arr.shape[1:])
     for start in range(0, arr.shape[0], _CHUNK):
-        x = arr[start : start + _CHUNK].astype(np.float64)
+        x = arr[start : start + _CHUNK].astype(np.float64, copy=False)
         total += (x - _box_mean(x, box)).sum(axis=0)
     mean: np.ndarray = total / arr.shape[0]
     return mean

@@ -20,7 +20,14 @@ import numpy as np
 
 from medsynth.errors import DataError
 
-__all__ = ["mean_power_spectrum", "hann_window", "compared_bins", "SpectralComparison", "spectral_comparison"]
+__all__ = [
+    "luma",
+    "mean_power_spectrum",
+    "hann_window",
+    "compared_bins",
+    "SpectralComparison",
+    "spectral_comparison",
+]
 
 _DC_RADIUS = 2  # bins around zero frequency left out: image content and vignetting, not artefacts
 _CHUNK = 256  # images per FFT batch (bounds the memory of the complex intermediate)
@@ -36,6 +43,22 @@ def compared_bins(h: int, w: int) -> np.ndarray:
     fy, fx = np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w
     compared: np.ndarray = ~((np.abs(fy) <= _DC_RADIUS)[:, None] & (np.abs(fx) <= _DC_RADIUS)[None, :])
     return compared
+
+
+def luma(images: np.ndarray) -> np.ndarray:
+    """``(N, H, W)`` luma of ``(N, H, W[, C])`` images: the channel mean (float64), or grey images as given.
+
+    Raises
+    ------
+    DataError
+        An empty set or images that are not 2-D.
+    """
+    arr = np.asarray(images)
+    if arr.ndim == 4:
+        arr = arr.mean(axis=3, dtype=np.float64)
+    if arr.ndim != 3 or arr.shape[0] == 0:
+        raise DataError(f"need a non-empty (N, H, W[, C]) image array, got shape {arr.shape}")
+    return arr
 
 
 def mean_power_spectrum(images: np.ndarray) -> np.ndarray:
@@ -56,11 +79,7 @@ def mean_power_spectrum(images: np.ndarray) -> np.ndarray:
     DataError
         An empty set or images that are not 2-D.
     """
-    arr = np.asarray(images)
-    if arr.ndim == 4:
-        arr = arr.mean(axis=3, dtype=np.float64)
-    if arr.ndim != 3 or arr.shape[0] == 0:
-        raise DataError(f"need a non-empty (N, H, W[, C]) image array, got shape {arr.shape}")
+    arr = luma(images)
     h, w = arr.shape[1:]
     window = hann_window(h, w)
     total = np.zeros((h, w))
