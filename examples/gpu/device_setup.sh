@@ -10,13 +10,8 @@ OUT=${OUT:-runs/device-out}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .device/wheels/*.whl
-# medsynth itself as the installed layout of links into this tree (medsynth = sdk/, medsynth.training =
-# training/, medsynth.export = export/, as .ci/mypy builds it): no build step, whatever setuptools is there
-rm -rf /tmp/site/medsynth
-mkdir -p /tmp/site/medsynth
-for entry in "$PWD"/sdk/*; do ln -s "$entry" /tmp/site/medsynth/; done
-ln -s "$PWD/training" /tmp/site/medsynth/training
-ln -s "$PWD/export" /tmp/site/medsynth/export
+# medsynth itself as its installed layout of links into this tree: no build step, whatever setuptools is there
+bash .ci/link-tree /tmp/site
 export PYTHONPATH=/tmp/site
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
