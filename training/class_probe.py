@@ -81,6 +81,20 @@ def _features(
     return torch.cat(out)
 
 
+def augmented_features(
+    pyramid: Callable[[torch.Tensor], list[torch.Tensor]],
+    images: np.ndarray,
+    augment: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    device: torch.device | str = "cpu",
+    batch: int = 64,
+) -> torch.Tensor:
+    """:func:`pooled` features of :data:`PROBE_DRAWS` augmented copies of uint8 ``images`` (N, H, W, C), on
+    the CPU: (PROBE_DRAWS * N, channels), the copies one after the other, so row ``i`` is image ``i % N``."""
+    device = torch.device(device)
+    return torch.cat([_features(pyramid, images, augment, device, batch) for _ in range(PROBE_DRAWS)])
+
+
 def fit_class_probe(
     pyramid: Callable[[torch.Tensor], list[torch.Tensor]],
     images: np.ndarray,
@@ -101,7 +115,7 @@ def fit_class_probe(
     """
     device = torch.device(device)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    feats = torch.cat([_features(pyramid, images, augment, device, batch) for _ in range(PROBE_DRAWS)])
+    feats = augmented_features(pyramid, images, augment, device=device, batch=batch)
     targets = y.repeat(PROBE_DRAWS)
     mean, std = feats.mean(0), feats.std(0).clamp_min(1e-6)
     z = (feats - mean) / std

@@ -54,6 +54,8 @@ class TrainConfig:
     # (pixels more isolated from all 8 neighbours than real images' are; medsynth.training.specks)
     class_weight: float = 0.0  # projected only, G loss: weight of a fixed linear class probe's
     # cross-entropy on the pretrained features (class guidance; see medsynth.training.class_probe)
+    class_mmd_weight: float = 0.0  # projected only, G loss: weight of a per-class MMD to the real images
+    # on the pretrained features (each class's spread as well as its look; medsynth.training.class_mmd)
     pixel_head: bool = False  # projected only: a fifth D head on the full-size image (sees 1-pixel specks)
     # it reads the augmented image itself, where the pretrained features start at stride 4 and blur specks
     diffaugment: str = "color,translation,cutout"  # DiffAugment policy for D's real and fake ("" = off)
@@ -122,6 +124,7 @@ class TrainConfig:
             "spectral_peak_weight",
             "speck_weight",
             "class_weight",
+            "class_mmd_weight",
         )
         for name in not_negative:
             if getattr(self, name) < 0:

@@ -37,6 +37,7 @@ from medsynth.training.checkpoint import (
     restore_optimizer,
     save_checkpoint,
 )
+from medsynth.training.class_mmd import ClassFeatureMMD, fit_class_mmd
 from medsynth.training.class_probe import ClassProbe, FeatureDiscriminator, fit_class_probe
 from medsynth.training.config import TrainConfig
 from medsynth.training.distributed import SINGLE, World
@@ -139,6 +140,7 @@ class Trainer:
             self.spectral = target.to(self.device)
         self.speck_threshold = speck_threshold(data.images) if config.speck_weight > 0 else 0.0
         self.probe = self._fit_probe() if config.class_weight > 0 else None
+        self.class_mmd = self._fit_class_mmd() if config.class_mmd_weight > 0 else None
         if config.init_from:
             self._init_from(config.init_from)
 
@@ -219,6 +221,18 @@ class Trainer:
             f"(chance {1 / self.num_classes:.3f})"
         )
         return probe
+
+    def _fit_class_mmd(self) -> ClassFeatureMMD:
+        """The fixed real side of the per-class MMD term (:mod:`.class_mmd`), under DiffAugment draws of its
+        own seeded generator, as the probe's."""
+        rng = torch.Generator().manual_seed(self.config.seed + 6)
+        augment = (lambda t: diff_augment(t, self.policy, rng)) if self.policy else (lambda t: t)
+        features = cast(FeatureDiscriminator, self.D).features
+        term = fit_class_mmd(
+            features, self.data.images, self.data.labels, self.num_classes, augment, device=self.device
+        )
+        self.log(f"class MMD: kernel width {float(term.widths[1]):.1f} (median squared feature distance)")
+        return term
 
     def _load_state(self, ckpt: Checkpoint, *, ema_required: bool) -> None:
         """Networks, EMA, optimiser states and counters from ``ckpt`` (not the RNG states)."""
@@ -391,15 +405,20 @@ class Trainer:
         y = self.world.take(torch.randint(0, self.num_classes, (cfg.batch_size,), generator=self.rng))
         y = y.to(self.device)
         fake = self._fake(y)
-        if self.probe is None:
+        if self.probe is None and self.class_mmd is None:
             lg = g_loss(self.loss_kind, self.D(self._augment(fake), y))
-        else:  # the probe reads the features D computes anyway
+        else:  # the class terms read the features D computes anyway
             d = cast(FeatureDiscriminator, self.D)
             feats = d.features(self._augment(fake))
             lg = g_loss(self.loss_kind, d.scores(feats, y))
-            class_ce = F.cross_entropy(self.probe(feats), y)
-            stats["class_ce"] = class_ce.item()
-            lg = lg + cfg.class_weight * class_ce
+            if self.probe is not None:
+                class_ce = F.cross_entropy(self.probe(feats), y)
+                stats["class_ce"] = class_ce.item()
+                lg = lg + cfg.class_weight * class_ce
+            if self.class_mmd is not None:
+                class_mmd = self.class_mmd(feats, y)
+                stats["class_mmd"] = class_mmd.item()
+                lg = lg + cfg.class_mmd_weight * class_mmd
         if self.spectral is not None:
             ratio = log_power_ratio(fake, self.spectral)
             if cfg.spectral_weight > 0:

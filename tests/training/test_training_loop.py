@@ -40,6 +40,7 @@ def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
         ("projected", {"spectral_weight": 0.5}),
         ("projected", {"spectral_peak_weight": 0.5, "speck_weight": 0.1}),
         ("projected", {"class_weight": 1.0}),  # the class probe is refitted on resume, to the same weights
+        ("projected", {"class_mmd_weight": 5.0}),  # so is the real side of the per-class MMD
         ("projected", {"pixel_head": True, "class_weight": 1.0}),  # the probe skips the image the head reads
     ],
 )

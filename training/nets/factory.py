@@ -26,7 +26,7 @@ def check_config(config: TrainConfig) -> Arch:
     ------
     ArgumentError
         An unknown architecture or DiffAugment policy, or an option (``lstm``, ``bilinear``,
-        ``class_weight``, ``pixel_head``) the architecture does not have.
+        ``class_weight``, ``class_mmd_weight``, ``pixel_head``) the architecture does not have.
     MissingExtraError
         What the architecture needs beyond torch (the projected discriminator's pretrained weights) is not
         installed.
@@ -41,11 +41,12 @@ def check_config(config: TrainConfig) -> Arch:
                     f"{name} is not an option of the {arch.name} architecture's {kind}; it is one of "
                     f"{owner}'s: set it to false or use --arch {owner}"
                 )
-    if config.class_weight > 0 and arch.name != "projected":
-        raise ArgumentError(
-            f"class_weight needs the pretrained features of --arch projected, not "
-            f"{arch.name}; set it to 0 or use --arch projected"
-        )
+    for name in ("class_weight", "class_mmd_weight"):
+        if getattr(config, name) > 0 and arch.name != "projected":
+            raise ArgumentError(
+                f"{name} needs the pretrained features of --arch projected, not "
+                f"{arch.name}; set it to 0 or use --arch projected"
+            )
     parse_policy(config.diffaugment)
     return arch
 
