@@ -168,3 +168,24 @@ def test_a_class_arm_adds_synthetic_images_to_that_class_alone():
     assert keys == ["real", "doubled:seborrheic_keratosis", "doubled:melanoma"]
     with pytest.raises(ArgumentError, match="needs a class name"):
         get_arms(["doubled:"])
+
+
+def test_a_balanced_class_arm_is_the_oversampled_set_with_that_class_s_redraws_made_synthetic():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), [7, 3, 2])
+    images = rng.integers(0, 200, (12, 4, 4, 3), dtype=np.uint8)
+    synthetic = {c: np.full((7, 4, 4, 3), 250 + k, dtype=np.uint8) for k, c in enumerate(CLASSES)}
+    counts = dict(zip(CLASSES, (7, 3, 2), strict=True))
+    (arm,) = get_arms(["balanced:seborrheic_keratosis"])
+    (control,) = get_arms(["oversampled"])
+    assert not arm.class_weighted and arm.set_key == "oversampled"  # balanced totals, as (d)
+    assert synthetic_needed((arm,), counts) == {"nevus": 0, "melanoma": 0, "seborrheic_keratosis": 5}
+    got, got_labels, is_synthetic = training_set(arm, images, labels, CLASSES, synthetic, seed=3)
+    want, want_labels, _ = training_set(control, images, labels, CLASSES, synthetic, seed=3)
+    np.testing.assert_array_equal(np.bincount(got_labels), [7, 7, 7])
+    np.testing.assert_array_equal(got_labels, want_labels)
+    melanoma_redraws = slice(12, 16)  # the same real images drawn again as in (d), with the same seed
+    np.testing.assert_array_equal(got[melanoma_redraws], want[melanoma_redraws])
+    assert not is_synthetic[:16].any() and (got[16:] == 252).all() and is_synthetic[16:].all()
+    with pytest.raises(ArgumentError, match="balanced:CLASS needs a class name"):
+        get_arms(["balanced:"])

@@ -148,15 +148,32 @@ def ratio_arm(ratio: float) -> Arm:
     )
 
 
-def class_arm(cls: str) -> Arm:
-    """The arm "doubled:CLASS": (g) with synthetic images in class ``cls`` alone.
+CLASS_ARM_BASES = ("doubled", "balanced")  # the arms that take ":CLASS"
 
-    Only that class holds synthetic images, so looking synthetic predicts it, as in (b): the arm measures
-    how far that class's synthetic images are from its real ones as the classifier sees them (its recall of
-    the real images of that class falls as far as they are), one class at a time.
+
+def class_arm(base: str, cls: str) -> Arm:
+    """The arm "doubled:CLASS" or "balanced:CLASS": synthetic images in class ``cls`` alone.
+
+    "doubled:CLASS" is (g) with synthetic images of that class alone. Only that class holds synthetic images,
+    so looking synthetic predicts it, as in (b): the arm measures how far that class's synthetic images are
+    from its real ones as the classifier sees them (its recall of the real images of that class falls as far
+    as they are), one class at a time.
+
+    "balanced:CLASS" is (b)'s totals with that class's shortfall filled by synthetic images and every other
+    class's by real images drawn again, as in (d): balancing with synthetic images only where they help, the
+    way a user would once the per-class arms have said where that is. It is compared with (d).
     """
     if not cls:
-        raise ArgumentError("--arms doubled:CLASS needs a class name after the colon")
+        raise ArgumentError(f"--arms {base}:CLASS needs a class name after the colon")
+    if base == "balanced":
+        return Arm(
+            f"balanced:{cls}",
+            f"(d) real oversampled, synthetic {cls}",
+            f"(b)'s per-class totals, {cls}'s shortfall filled with synthetic images and every other "
+            "class's with real images drawn again (as in (d)): synthetic images only in the class named",
+            builds_like="oversampled",
+            only_class=cls,
+        )
     return Arm(
         f"doubled:{cls}",
         f"(g) real+synthetic {cls} only",
@@ -171,16 +188,17 @@ def class_arm(cls: str) -> Arm:
 
 def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
     """The arms named by ``keys``: those of :data:`ARMS` in that order, then "ratio:R" arms by ratio, then
-    "doubled:CLASS" arms in the order given, then "filtered".
+    "doubled:CLASS" and "balanced:CLASS" arms in the order given, then "filtered".
 
     Raises
     ------
     ArgumentError
         An unknown or repeated key, a bad ratio, or no key at all.
     """
-    known = [*_BY_KEY, "ratio:R", "doubled:CLASS", FILTERED.key]
+    prefixes = tuple(f"{base}:" for base in CLASS_ARM_BASES)
+    known = [*_BY_KEY, "ratio:R", *(f"{p}CLASS" for p in prefixes), FILTERED.key]
     unknown = [
-        k for k in keys if k not in _BY_KEY and k != FILTERED.key and not k.startswith(("ratio:", "doubled:"))
+        k for k in keys if k not in _BY_KEY and k != FILTERED.key and not k.startswith(("ratio:", *prefixes))
     ]
     if unknown or not keys or len(set(keys)) != len(keys):
         raise ArgumentError(
@@ -194,7 +212,7 @@ def get_arms(keys: tuple[str, ...] | list[str]) -> tuple[Arm, ...]:
             except ValueError as exc:
                 raise ArgumentError(f"--synthetic-ratio values must be numbers, got {k!r}") from exc
     fixed = tuple(arm for arm in ARMS if arm.key in keys)
-    per_class = tuple(class_arm(k[len("doubled:") :]) for k in keys if k.startswith("doubled:"))
+    per_class = tuple(class_arm(*k.split(":", 1)) for k in keys if k.startswith(prefixes))
     return (
         fixed
         + tuple(sorted(ratios, key=lambda a: a.ratio))
@@ -211,6 +229,8 @@ def synthetic_count(arm: Arm, cls: str, count: int, shortfall: int) -> int:
         return count + shortfall
     if key in ("doubled", "staged"):
         return count if arm.only_class in ("", cls) else 0
+    if key == "oversampled":  # "balanced:CLASS" fills that class's shortfall with synthetic images
+        return shortfall if arm.only_class == cls else 0
     if key in ("balanced", "filtered"):
         return shortfall
     if key == "mixed":

@@ -187,10 +187,10 @@ def run_utility(
     if not 0.0 <= config.filter_threshold < 1.0:
         raise ArgumentError(f"--filter must be a probability in (0, 1), got {config.filter_threshold}")
     arms = get_arms(config.arms)
-    unknown = [arm.only_class for arm in arms if arm.only_class and arm.only_class not in train.classes]
+    unknown = [arm.key for arm in arms if arm.only_class and arm.only_class not in train.classes]
     if unknown:
         raise ArgumentError(
-            f"--arms doubled:{unknown[0]}: no such class; the model's classes are {', '.join(train.classes)}"
+            f"--arms {unknown[0]}: no such class; the model's classes are {', '.join(train.classes)}"
         )
     if any(arm.filtered for arm in arms) and not config.filter_threshold:
         raise ArgumentError("the 'filtered' arm needs a threshold: give --filter T (e.g. 0.9)")

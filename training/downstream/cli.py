@@ -107,8 +107,9 @@ __all__ = ["utility"]
     show_default=True,
     help=f"Comma-separated arms from {', '.join(a.key for a in ARMS)} ('oversampled' is the "
     "control for 'balanced': the same class totals from redrawn real images; 'mixed' fills "
-    "them half with synthetic, half with redrawn real images), or 'doubled:CLASS' ('doubled' with "
-    "synthetic images in that class alone).",
+    "them half with synthetic, half with redrawn real images), 'doubled:CLASS' ('doubled' with "
+    "synthetic images in that class alone) or 'balanced:CLASS' ('oversampled' with that class's "
+    "shortfall filled with synthetic images instead).",
 )
 @click.option(
     "--bootstrap",
