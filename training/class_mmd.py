@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from medsynth.training.class_probe import PROBE_DRAWS, augmented_features, pooled
+from medsynth.training.class_probe import standardise, standardised_features
 
 MMD_SCALES = (0.25, 1.0, 4.0)  # kernel widths, as multiples of the median squared distance of real features
 _MEDIAN_ROWS = 2048  # real rows the median is taken over (evenly spaced; the median needs no more)
@@ -77,11 +77,12 @@ class ClassFeatureMMD:
     def __call__(self, feats: Sequence[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         """The mean over the classes with at least two images in the batch (and two real ones) of their
         unbiased squared MMD; 0 (with a gradient path) when there is none."""
-        z = (pooled(feats) - self.mean) / self.std
+        z = standardise(feats, self.mean, self.std)
+        in_batch = torch.bincount(y, minlength=len(self.real)).tolist()  # one device sync, not one per class
         terms = [
             mmd2_unbiased(z[y == c], real, self.widths, term)
             for c, (real, term) in enumerate(zip(self.real, self.real_terms, strict=True))
-            if int((y == c).sum()) >= 2 and len(real) >= 2
+            if in_batch[c] >= 2 and len(real) >= 2
         ]
         return torch.stack(terms).mean() if terms else z.sum() * 0.0
 
@@ -100,10 +101,9 @@ def fit_class_mmd(
     [-1, 1] to an augmented one (the run's DiffAugment, with its own seeded generator); the kernel width is
     the median squared distance between real features, standardised per channel."""
     device = torch.device(device)
-    feats = augmented_features(pyramid, images, augment, device=device, batch=batch)
-    targets = torch.from_numpy(np.asarray(labels, dtype=np.int64)).repeat(PROBE_DRAWS)
-    mean, std = feats.mean(0), feats.std(0).clamp_min(1e-6)
-    z = (feats - mean) / std
+    z, targets, mean, std = standardised_features(
+        pyramid, images, labels, augment, device=device, batch=batch
+    )
     rows = z[:: max(1, len(z) // _MEDIAN_ROWS)]
     d2 = squared_distances(rows, rows)
     width = float(d2[~torch.eye(len(rows), dtype=torch.bool)].median()) if len(rows) > 1 else 1.0

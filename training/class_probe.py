@@ -63,7 +63,7 @@ class ClassProbe(nn.Module):
         self.register_buffer("bias", bias)
 
     def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        return F.linear((pooled(feats) - self.mean) / self.std, self.weight, self.bias)
+        return F.linear(standardise(feats, self.mean, self.std), self.weight, self.bias)
 
 
 @torch.no_grad()
@@ -81,18 +81,32 @@ def _features(
     return torch.cat(out)
 
 
-def augmented_features(
+def standardised_features(
     pyramid: Callable[[torch.Tensor], list[torch.Tensor]],
     images: np.ndarray,
+    labels: np.ndarray,
     augment: Callable[[torch.Tensor], torch.Tensor],
     *,
     device: torch.device | str = "cpu",
     batch: int = 64,
-) -> torch.Tensor:
-    """:func:`pooled` features of :data:`PROBE_DRAWS` augmented copies of uint8 ``images`` (N, H, W, C), on
-    the CPU: (PROBE_DRAWS * N, channels), the copies one after the other, so row ``i`` is image ``i % N``."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The probe's space on real images: :func:`pooled` features of :data:`PROBE_DRAWS` augmented copies of
+    uint8 ``images`` (N, H, W, C), standardised per channel, on the CPU.
+
+    Returns ``(z, targets, mean, std)``: ``z`` (PROBE_DRAWS * N, channels) with the copies one after the
+    other (row ``i`` is image ``i % N``), their class indices, and the statistics :func:`standardise` uses.
+    """
     device = torch.device(device)
-    return torch.cat([_features(pyramid, images, augment, device, batch) for _ in range(PROBE_DRAWS)])
+    feats = torch.cat([_features(pyramid, images, augment, device, batch) for _ in range(PROBE_DRAWS)])
+    targets = torch.from_numpy(np.asarray(labels, dtype=np.int64)).repeat(PROBE_DRAWS)
+    mean, std = feats.mean(0), feats.std(0).clamp_min(1e-6)
+    return (feats - mean) / std, targets, mean, std
+
+
+def standardise(feats: Sequence[torch.Tensor], mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """A batch's pyramid in the probe's space: :func:`pooled`, then standardised with the real images'
+    statistics (:func:`standardised_features`)."""
+    return (pooled(feats) - mean) / std
 
 
 def fit_class_probe(
@@ -115,10 +129,9 @@ def fit_class_probe(
     """
     device = torch.device(device)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    feats = augmented_features(pyramid, images, augment, device=device, batch=batch)
-    targets = y.repeat(PROBE_DRAWS)
-    mean, std = feats.mean(0), feats.std(0).clamp_min(1e-6)
-    z = (feats - mean) / std
+    z, targets, mean, std = standardised_features(
+        pyramid, images, labels, augment, device=device, batch=batch
+    )
     counts = torch.bincount(targets, minlength=num_classes).clamp_min(1).double()
     class_weights = (counts.sum() / (num_classes * counts)).float()
     weight = torch.zeros(num_classes, z.shape[1], requires_grad=True)

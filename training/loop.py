@@ -210,11 +210,14 @@ class Trainer:
     def _fit_probe(self) -> ClassProbe:
         """The fixed class probe of the generator's class-guidance term (:mod:`.class_probe`), fitted under
         DiffAugment draws of its own seeded generator, so the training's random stream is untouched."""
-        rng = torch.Generator().manual_seed(self.config.seed + 5)
-        augment = (lambda t: diff_augment(t, self.policy, rng)) if self.policy else (lambda t: t)
         features = cast(FeatureDiscriminator, self.D).features
         probe, accuracy = fit_class_probe(
-            features, self.data.images, self.data.labels, self.num_classes, augment, device=self.device
+            features,
+            self.data.images,
+            self.data.labels,
+            self.num_classes,
+            self._seeded_augment(5),
+            device=self.device,
         )
         self.log(
             f"class probe: balanced accuracy {accuracy:.3f} on the training images "
@@ -222,14 +225,23 @@ class Trainer:
         )
         return probe
 
+    def _seeded_augment(self, offset: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The run's DiffAugment drawn from its own generator (seed + ``offset``), so that fitting a fixed
+        term to the real images leaves the training's random stream untouched."""
+        rng = torch.Generator().manual_seed(self.config.seed + offset)
+        return (lambda t: diff_augment(t, self.policy, rng)) if self.policy else (lambda t: t)
+
     def _fit_class_mmd(self) -> ClassFeatureMMD:
         """The fixed real side of the per-class MMD term (:mod:`.class_mmd`), under DiffAugment draws of its
         own seeded generator, as the probe's."""
-        rng = torch.Generator().manual_seed(self.config.seed + 6)
-        augment = (lambda t: diff_augment(t, self.policy, rng)) if self.policy else (lambda t: t)
         features = cast(FeatureDiscriminator, self.D).features
         term = fit_class_mmd(
-            features, self.data.images, self.data.labels, self.num_classes, augment, device=self.device
+            features,
+            self.data.images,
+            self.data.labels,
+            self.num_classes,
+            self._seeded_augment(6),
+            device=self.device,
         )
         self.log(f"class MMD: kernel width {float(term.widths[1]):.1f} (median squared feature distance)")
         return term
