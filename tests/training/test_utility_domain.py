@@ -178,7 +178,7 @@ def test_a_balanced_class_arm_is_the_oversampled_set_with_that_class_s_redraws_m
     counts = dict(zip(CLASSES, (7, 3, 2), strict=True))
     (arm,) = get_arms(["balanced:seborrheic_keratosis"])
     (control,) = get_arms(["oversampled"])
-    assert not arm.class_weighted and arm.set_key == "oversampled"  # balanced totals, as (d)
+    assert not arm.class_weighted and arm.set_key == "balanced"  # balanced totals, as (d)
     assert synthetic_needed((arm,), counts) == {"nevus": 0, "melanoma": 0, "seborrheic_keratosis": 5}
     got, got_labels, is_synthetic = training_set(arm, images, labels, CLASSES, synthetic, seed=3)
     want, want_labels, _ = training_set(control, images, labels, CLASSES, synthetic, seed=3)

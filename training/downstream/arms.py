@@ -171,7 +171,7 @@ def class_arm(base: str, cls: str) -> Arm:
             f"(d) real oversampled, synthetic {cls}",
             f"(b)'s per-class totals, {cls}'s shortfall filled with synthetic images and every other "
             "class's with real images drawn again (as in (d)): synthetic images only in the class named",
-            builds_like="oversampled",
+            builds_like="balanced",
             only_class=cls,
         )
     return Arm(
@@ -225,12 +225,12 @@ def synthetic_count(arm: Arm, cls: str, count: int, shortfall: int) -> int:
     """How many synthetic images of class ``cls`` (``count`` real images, ``shortfall`` to the largest class)
     ``arm``'s training set holds."""
     key = arm.set_key
+    if arm.only_class not in ("", cls):  # "doubled:CLASS", "balanced:CLASS": the other classes hold none
+        return 0
     if key == "synthetic":
         return count + shortfall
     if key in ("doubled", "staged"):
-        return count if arm.only_class in ("", cls) else 0
-    if key == "oversampled":  # "balanced:CLASS" fills that class's shortfall with synthetic images
-        return shortfall if arm.only_class == cls else 0
+        return count
     if key in ("balanced", "filtered"):
         return shortfall
     if key == "mixed":
@@ -293,7 +293,7 @@ def training_set(
     -------
     images : numpy.ndarray
         uint8 (M, H, W, C): the real split class by class (unless the arm is synthetic only), then per class
-        the real images drawn again (oversampled, mixed) and the synthetic ones.
+        the real images drawn again (oversampled, mixed, balanced:CLASS) and the synthetic ones.
     labels : numpy.ndarray
         int64 (M,).
     is_synthetic : numpy.ndarray
@@ -309,8 +309,9 @@ def training_set(
         parts += [(real_images[real_labels == k], k, False) for k in range(len(classes))]
     rng = np.random.default_rng(seed)
     for k, c in enumerate(classes):
-        redrawn = plan[c] - n_syn[c] if arm.set_key in ("oversampled", "mixed") else 0
-        if redrawn:  # the rest of the shortfall: real images of the class drawn again
+        # the rest of a balanced set's shortfall: real images of the class drawn again
+        redrawn = plan[c] - n_syn[c] if arm.set_key in ("balanced", "oversampled", "mixed") else 0
+        if redrawn:
             members = np.flatnonzero(real_labels == k)
             parts.append((real_images[rng.choice(members, size=redrawn, replace=True)], k, False))
         if n_syn[c]:
