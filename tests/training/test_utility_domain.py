@@ -151,12 +151,18 @@ def test_domain_adversarial_training_hides_the_synthetic_mark_from_the_features(
     np.testing.assert_array_equal(predict_proba(dann, images), predict_proba(again, images))
 
 
-def test_a_class_arm_adds_synthetic_images_to_that_class_alone():
-    rng = np.random.default_rng(0)
+def _small_split(seed: int, high: int, fill: int) -> tuple[np.ndarray, np.ndarray, dict, dict]:
+    """12 real images of the three classes (7 / 3 / 2) with values below ``high``, their labels, 7 synthetic
+    images per class all of value ``fill + k`` for class ``k`` (each says where it came from), the counts."""
+    rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(3), [7, 3, 2])
-    images = rng.integers(0, 255, (12, 4, 4, 3), dtype=np.uint8)
-    synthetic = {c: np.full((7, 4, 4, 3), 200 + k, dtype=np.uint8) for k, c in enumerate(CLASSES)}
-    counts = dict(zip(CLASSES, (7, 3, 2), strict=True))
+    images = rng.integers(0, high, (12, 4, 4, 3), dtype=np.uint8)
+    synthetic = {c: np.full((7, 4, 4, 3), fill + k, dtype=np.uint8) for k, c in enumerate(CLASSES)}
+    return images, labels, synthetic, dict(zip(CLASSES, (7, 3, 2), strict=True))
+
+
+def test_a_class_arm_adds_synthetic_images_to_that_class_alone():
+    images, labels, synthetic, counts = _small_split(0, 255, 200)
     (arm,) = get_arms(["doubled:melanoma"])
     assert arm.class_weighted and arm.set_key == "doubled" and arm.only_class == "melanoma"
     assert synthetic_needed((arm,), counts) == {"nevus": 0, "melanoma": 3, "seborrheic_keratosis": 0}
@@ -171,11 +177,7 @@ def test_a_class_arm_adds_synthetic_images_to_that_class_alone():
 
 
 def test_a_balanced_class_arm_is_the_oversampled_set_with_that_class_s_redraws_made_synthetic():
-    rng = np.random.default_rng(1)
-    labels = np.repeat(np.arange(3), [7, 3, 2])
-    images = rng.integers(0, 200, (12, 4, 4, 3), dtype=np.uint8)
-    synthetic = {c: np.full((7, 4, 4, 3), 250 + k, dtype=np.uint8) for k, c in enumerate(CLASSES)}
-    counts = dict(zip(CLASSES, (7, 3, 2), strict=True))
+    images, labels, synthetic, counts = _small_split(1, 200, 250)
     (arm,) = get_arms(["balanced:seborrheic_keratosis"])
     (control,) = get_arms(["oversampled"])
     assert not arm.class_weighted and arm.set_key == "balanced"  # balanced totals, as (d)
